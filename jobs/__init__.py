@@ -1,0 +1,1 @@
+"""Wiring: configuration, the pipeline, the scheduler and the command line."""
