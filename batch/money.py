@@ -1,0 +1,115 @@
+"""Money as integer fen and rates as integer basis points, parsed from text.
+
+Everything that reaches the ledger passes through here first, so binary floats
+never touch an amount. Each parser exists twice with one grammar: a scalar
+function for configuration and master data, and a polars expression for files
+with a million rows. Both are tested against each other.
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+MAX_YUAN_DIGITS = 12
+"""Integer digits allowed in an amount; keeps base × rate inside Int64."""
+
+_YUAN = re.compile(r"^(-?)((?:[0-9]{1,12})|(?:[0-9]{1,3}(?:,[0-9]{3}){1,3}))(?:\.([0-9]{1,10}))?$")
+_RATE = re.compile(r"^([0-9]{1,3})(?:\.([0-9]{1,10}))?(%?)$")
+
+# The same grammars as polars regexes (Rust syntax; [0-9] so full-width digits stay foreign).
+YUAN_GRAMMAR = r"^(?:[0-9]{1,12}|[0-9]{1,3}(?:,[0-9]{3}){1,3})(?:\.[0-9]{1,10})?$"
+RATE_GRAMMAR = r"^[0-9]{1,3}(?:\.[0-9]{1,10})?%?$"
+
+
+def _frac(digits: str, places: int) -> int | None:
+    """The first `places` decimals as an integer, or None if a further digit is not zero."""
+    if digits[places:].strip("0"):
+        return None
+    return int((digits + "0" * places)[:places])
+
+
+def parse_yuan(text: str) -> int | None:
+    """'1,234.50' -> 123450 fen; None when unreadable, negative or finer than a fen."""
+    m = _YUAN.match(text.strip())
+    if not m or m.group(1):
+        return None
+    frac = _frac(m.group(3) or "", 2)
+    if frac is None:
+        return None
+    return int(m.group(2).replace(",", "")) * 100 + frac
+
+
+def parse_rate(text: str) -> int | None:
+    """'12%', '12' and '0.12' -> 1200 basis points; None when unreadable.
+
+    A bare number below 1 is a fraction, anything else is a percentage, so '1'
+    is one percent. Finer than a basis point is unreadable.
+    """
+    m = _RATE.match(text.strip())
+    if not m:
+        return None
+    whole, digits, percent = int(m.group(1)), m.group(2) or "", m.group(3)
+    if percent or whole >= 1:
+        frac = _frac(digits, 2)
+        return None if frac is None else whole * 100 + frac
+    return _frac(digits, 4)
+
+
+def format_yuan(fen: int) -> str:
+    """123450 -> '1234.50' (no separators: the form machines and the marker use)."""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+def format_rate(bp: int) -> str:
+    """1200 -> '12%', 1250 -> '12.5%'."""
+    whole, frac = divmod(bp, 100)
+    return f"{whole}%" if not frac else f"{whole}.{frac:02d}".rstrip("0") + "%"
+
+
+# ---------------------------------------------------------------- polars forms
+
+_EXACT = pl.Decimal(38, 10)
+"""Polars decimals are exact; ten places is finer than any amount or rate we accept."""
+
+
+def yuan_expr(text: pl.Expr) -> pl.Expr:
+    """Fen as Int64, or null when the stripped text (empty = null) is not an amount.
+
+    The grammar is one regex (so ``1e3``, signs and full-width digits are
+    refused); the value comes from an exact decimal cast, never a float.
+    """
+    wellformed = text.str.contains(YUAN_GRAMMAR)
+    exact = text.str.replace_all(",", "", literal=True).cast(_EXACT, strict=False) * 100
+    fen = exact.cast(pl.Int64, strict=False)
+    return pl.when(wellformed & (fen == exact)).then(fen)
+
+
+def rate_expr(text: pl.Expr) -> pl.Expr:
+    """Basis points as Int64, or null: the grammar of `parse_rate`."""
+    number = text.str.strip_suffix("%").cast(_EXACT, strict=False)
+    as_percent = text.str.ends_with("%") | (number >= 1)
+    exact = pl.when(as_percent).then(number * 100).otherwise(number * 10_000)
+    bp = exact.cast(pl.Int64, strict=False)
+    return pl.when(text.str.contains(RATE_GRAMMAR) & (bp == exact)).then(bp)
+
+
+def number_problem_expr(text: pl.Expr, body_regex: str) -> pl.Expr:
+    """Why a cell that parsed to null is not a number: empty, negative, format or decimals.
+
+    Only run on the failing cells, to word the message; the value expressions
+    above decide what is valid.
+    """
+    loose = r"^-?[0-9][0-9,]*(?:\.[0-9]+)?%?$"
+    return (
+        pl.when(text.is_null())
+        .then(pl.lit("empty"))
+        .when(text.str.starts_with("-") & text.str.contains(loose))
+        .then(pl.lit("negative"))
+        .when(text.str.contains(body_regex))
+        .then(pl.lit("decimals"))
+        .otherwise(pl.lit("format"))
+    )
+
