@@ -1,0 +1,376 @@
+"""hpf.toml plus the environment, turned into one frozen Settings object.
+
+Every problem is collected and reported together, each naming its dotted key,
+so an operator fixes the whole file in one pass instead of one error per run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from batch.money import parse_rate, parse_yuan
+from batch.policy import (
+    PROFILES,
+    ROUNDING_METHODS,
+    Period,
+    Policy,
+    profile_periods,
+    valid_month,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseSettings:
+    url: str
+    """A SQLAlchemy URL; a relative sqlite file is made absolute against the config folder."""
+
+
+@dataclass(frozen=True, slots=True)
+class SftpSettings:
+    host: str
+    port: int
+    username: str
+    private_key: Path
+    known_hosts: Path
+    """The server's host key must be in here: unknown keys are refused."""
+    root: str
+    """A remote POSIX path, kept as written."""
+    ready: str
+    """Either "marker" (ready once its marker file exists) or "settle" (once unchanged)."""
+    settle_seconds: int
+    connect_timeout: float = 15.0
+    passphrase_env: str | None = None
+    """The name of an environment variable, so the passphrase never sits in the file."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_file_mb: int
+    max_rows: int
+    xlsx_detail_rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    poll_seconds: int
+    reconcile_cron: str
+
+
+class ConfigError(Exception):
+    """Configuration is unusable; .problems lists every problem as 'key: message'."""
+
+    def __init__(self, problems: list[str] | str) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything a command needs, read once at start-up and passed explicitly."""
+
+    database: DatabaseSettings
+    sftp: SftpSettings | None
+    """None when hpf.toml has no [sftp]: local commands (validate, reports) still work."""
+    policy: Policy
+    limits: Limits
+    schedule: Schedule
+    today: date
+    """HPF_TODAY when set, so replays and tests see a fixed date."""
+    config_path: Path | None
+
+    def require_sftp(self) -> SftpSettings:
+        """The SFTP settings, for commands that cannot run without a server."""
+        if self.sftp is None:
+            raise ConfigError(["[sftp] 未配置：请在配置文件中填写 [sftp] 段（至少 private_key 与 known_hosts）"])
+        return self.sftp
+
+
+_SECTIONS: Mapping[str, frozenset[str]] = {
+    "database": frozenset({"url"}),
+    "sftp": frozenset(
+        {"host", "port", "username", "private_key", "known_hosts", "root", "ready",
+         "settle_seconds", "connect_timeout", "passphrase_env"}
+    ),
+    "policy": frozenset({"profile", "rounding", "periods"}),
+    "limits": frozenset({"max_file_mb", "max_rows", "xlsx_detail_rows"}),
+    "schedule": frozenset({"poll_seconds", "reconcile_cron"}),
+}
+_PERIOD_REQUIRED = ("first_month", "last_month", "base_cap", "base_floor", "rate_min", "rate_max")
+_PERIOD_KEYS = frozenset({*_PERIOD_REQUIRED, "whole_percent", "rounding"})
+_LIMITS = {"max_file_mb": 200, "max_rows": 2_000_000, "xlsx_detail_rows": 100_000}
+_MONEY = "金额（元，最多两位小数）"
+_RATE = '费率（如 "5%"、"5" 或 "0.05"）'
+
+
+def _show(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class _Reader:
+    """Checks values and records problems; always returns something usable so reading goes on."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def fail(self, key: str, message: str) -> None:
+        self.problems.append(f"{key}: {message}")
+
+    def table(self, key: str, value: object, allowed: frozenset[str]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.fail(key, f"应为表，实际为 {_show(value)}")
+            return {}
+        for name in sorted(value.keys() - allowed):
+            self.fail(f"{key}.{name}", "未知配置项")
+        return value
+
+    def integer(self, key: str, value: object, default: int, low: int = 1, high: int = 0) -> int:
+        """An int in [low, high] (high 0: unbounded); TOML booleans are not numbers."""
+        if (
+            isinstance(value, int)
+            and not isinstance(value, bool)
+            and low <= value
+            and (not high or value <= high)
+        ):
+            return value
+        wanted = f"介于 {low} 与 {high} 之间的整数" if high else f"不小于 {low} 的整数"
+        wanted = "正整数" if (low, high) == (1, 0) else wanted
+        self.fail(key, f"应为{wanted}，实际为 {_show(value)}")
+        return default
+
+    def text(self, key: str, value: object, default: str, choices: tuple[str, ...] = ()) -> str:
+        if not isinstance(value, str) or not value.strip():
+            self.fail(key, f"应为非空字符串，实际为 {_show(value)}")
+        elif choices and value not in choices:
+            self.fail(key, f"应为 {'、'.join(choices)} 之一，实际为 {_show(value)}")
+        else:
+            return value
+        return default
+
+    def decimal(
+        self, key: str, value: object, parse: Callable[[str], int | None], wanted: str
+    ) -> int | None:
+        """TOML numbers become text via '.15g' first, so a float never does the arithmetic."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = format(value, ".15g")
+        result = parse(value) if isinstance(value, str) else None
+        if result is None:
+            self.fail(key, f"应为{wanted}，实际为 {_show(value)}")
+        return result
+
+
+def load_settings(
+    config: str | Path | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read the config (explicit, $HPF_CONFIG, ./hpf.toml, or none) and the environment."""
+    env = os.environ if environ is None else environ
+    r = _Reader()
+    path = _locate(config, env, r)
+    data = _read(path, r) if path else {}
+    base = path.parent if path else Path.cwd()
+    for name in sorted(data.keys() - _SECTIONS.keys()):
+        r.fail(name, "未知配置项")
+    s = {name: r.table(name, data.get(name, {}), keys) for name, keys in _SECTIONS.items()}
+    settings = Settings(
+        database=_database(r, s["database"].get("url", "sqlite:///hpf.db"), base),
+        sftp=_sftp(r, s["sftp"], base) if "sftp" in data else None,
+        policy=_policy(r, s["policy"]),
+        limits=Limits(
+            **{k: r.integer(f"limits.{k}", s["limits"].get(k, d), d) for k, d in _LIMITS.items()}
+        ),
+        schedule=_schedule(r, s["schedule"]),
+        today=_today(r, env.get("HPF_TODAY")),
+        config_path=path,
+    )
+    if r.problems:
+        raise ConfigError(r.problems)
+    return settings
+
+
+def _locate(config: str | Path | None, env: Mapping[str, str], r: _Reader) -> Path | None:
+    """A named file must exist; only the implicit ./hpf.toml may be absent."""
+    for key, named in (("--config", config), ("HPF_CONFIG", env.get("HPF_CONFIG") or None)):
+        if named is not None:
+            path = Path(named).expanduser()
+            if not path.is_file():
+                r.fail(key, f"配置文件不存在：{path}")
+                return None
+            return path.resolve()
+    default = Path("hpf.toml")
+    return default.resolve() if default.is_file() else None
+
+
+def _read(path: Path, r: _Reader) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        r.fail(str(path), f"第 {line.group(1) if line else '?'} 行 TOML 语法错误：{exc}")
+    except UnicodeDecodeError:
+        r.fail(str(path), "不是 UTF-8 编码的文本")
+    except OSError as exc:
+        r.fail(str(path), f"无法读取：{exc.strerror or exc}")
+    return {}
+
+
+def _database(r: _Reader, value: object, base: Path) -> DatabaseSettings:
+    """A relative sqlite file lives next to the config, not wherever the job was started."""
+    text = r.text("database.url", value, "sqlite:///hpf.db")
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        r.fail("database.url", f"不是有效的 SQLAlchemy URL：{_show(text)}")
+        return DatabaseSettings(text)
+    db = url.database
+    if url.get_backend_name() != "sqlite" or not db or db == ":memory:":
+        return DatabaseSettings(text)
+    if db.startswith("file:") or Path(db).is_absolute():  # a URI or already anchored
+        return DatabaseSettings(text)
+    return DatabaseSettings(url.set(database=str(base / db)).render_as_string(hide_password=False))
+
+
+def _sftp(r: _Reader, t: Mapping[str, Any], base: Path) -> SftpSettings:
+    def path(name: str) -> Path:
+        if name not in t:
+            r.fail(f"sftp.{name}", "缺少必填项")
+            return Path()
+        p = Path(r.text(f"sftp.{name}", t[name], ".")).expanduser()
+        return p if p.is_absolute() else base / p
+
+    timeout = t.get("connect_timeout", 15.0)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        r.fail("sftp.connect_timeout", f"应为正数（秒），实际为 {_show(timeout)}")
+        timeout = 15.0
+    secret = t.get("passphrase_env")
+    if secret is not None and not (
+        isinstance(secret, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", secret)
+    ):
+        r.fail("sftp.passphrase_env", f"应为环境变量名（而非口令本身），实际为 {_show(secret)}")
+        secret = None
+    return SftpSettings(
+        host=r.text("sftp.host", t.get("host", "127.0.0.1"), "127.0.0.1"),
+        port=r.integer("sftp.port", t.get("port", 22), 22, 1, 65535),
+        username=r.text("sftp.username", t.get("username", "hpf"), "hpf"),
+        private_key=path("private_key"),
+        known_hosts=path("known_hosts"),
+        root=r.text("sftp.root", t.get("root", "/srv/hpf"), "/srv/hpf"),
+        ready=r.text("sftp.ready", t.get("ready", "marker"), "marker", ("marker", "settle")),
+        settle_seconds=r.integer("sftp.settle_seconds", t.get("settle_seconds", 30), 30, 0),
+        connect_timeout=float(timeout),
+        passphrase_env=secret,
+    )
+
+
+def _policy(r: _Reader, t: Mapping[str, Any]) -> Policy:
+    """Configured periods extend the profile's; an overlap would make a month's rules ambiguous."""
+    profile = r.text("policy.profile", t.get("profile", "chengdu"), "chengdu")
+    try:
+        builtin = profile_periods(profile)
+    except KeyError:
+        r.fail("policy.profile", f"未知的政策档案 {_show(profile)}，可选：{'、'.join(PROFILES)}")
+        builtin = ()
+    rounding = r.text("policy.rounding", t.get("rounding", "yuan_up"), "yuan_up", ROUNDING_METHODS)
+    entries = t.get("periods", [])
+    if not isinstance(entries, list):
+        r.fail("policy.periods", f"应为 [[policy.periods]] 表数组，实际为 {_show(entries)}")
+        entries = []
+    named = [(f"政策档案 {profile} 的 {p.first_month}–{p.last_month}", p) for p in builtin]
+    for i, entry in enumerate(entries):
+        period = _period(r, f"policy.periods[{i}]", entry)
+        if period is None:
+            continue
+        for name, other in named:
+            if period.first_month <= other.last_month and other.first_month <= period.last_month:
+                r.fail(f"policy.periods[{i}]", f"与 {name} 重叠")
+        named.append((f"policy.periods[{i}]", period))
+    periods = tuple(sorted((p for _, p in named), key=lambda p: p.first_month))
+    return Policy(periods=periods, default_rounding=rounding)
+
+
+def _period(r: _Reader, key: str, value: object) -> Period | None:
+    """One [[policy.periods]] entry, or None after reporting everything wrong with it."""
+    if not isinstance(value, dict):
+        r.fail(key, f"应为表，实际为 {_show(value)}")
+        return None
+    before = len(r.problems)
+    t = r.table(key, value, _PERIOD_KEYS)
+    for name in _PERIOD_REQUIRED:
+        if name not in t:
+            r.fail(f"{key}.{name}", "缺少必填项")
+    first, last = t.get("first_month", 0), t.get("last_month", 0)
+    for name, month in (("first_month", first), ("last_month", last)):
+        if name in t and (type(month) is not int or not valid_month(month)):
+            r.fail(f"{key}.{name}", f"应为 YYYYMM 形式的月份，实际为 {_show(month)}")
+    if len(r.problems) == before and last < first:
+        r.fail(f"{key}.last_month", f"不应早于 first_month（{first}）")
+    cap, low, high = (
+        r.decimal(f"{key}.{name}", t[name], parse, wanted) if name in t else None
+        for name, parse, wanted in (
+            ("base_cap", parse_yuan, _MONEY),
+            ("rate_min", parse_rate, _RATE),
+            ("rate_max", parse_rate, _RATE),
+        )
+    )
+    if low is not None and high is not None and low > high:
+        r.fail(f"{key}.rate_max", "不应低于 rate_min")
+    floors: dict[int, int] = {}
+    raw = t.get("base_floor", {})
+    if "base_floor" in t and (not isinstance(raw, dict) or not raw):
+        r.fail(f"{key}.base_floor", f'应为 {{ 档次 = "金额" }} 形式的非空表，实际为 {_show(raw)}')
+        raw = {}
+    for tier, amount in raw.items():
+        fen = r.decimal(f"{key}.base_floor.{tier}", amount, parse_yuan, _MONEY)
+        if not (tier.isascii() and tier.isdigit() and int(tier) > 0):
+            r.fail(f"{key}.base_floor.{tier}", "档次应为正整数")
+        elif fen is not None and cap is not None and fen > cap:
+            r.fail(f"{key}.base_floor.{tier}", "基数下限不应高于 base_cap")
+        elif fen is not None:
+            floors[int(tier)] = fen
+    whole = t.get("whole_percent", True)
+    if not isinstance(whole, bool):
+        r.fail(f"{key}.whole_percent", f"应为 true 或 false，实际为 {_show(whole)}")
+    rounding = t.get("rounding")
+    if rounding is not None:
+        rounding = r.text(f"{key}.rounding", rounding, "", ROUNDING_METHODS)
+    if len(r.problems) > before or cap is None or low is None or high is None:
+        return None
+    return Period(
+        first_month=first, last_month=last, base_cap_fen=cap, base_floor_fen=floors,
+        rate_min_bp=low, rate_max_bp=high, whole_percent=whole, rounding=rounding,
+    )
+
+
+def _schedule(r: _Reader, t: Mapping[str, Any]) -> Schedule:
+    poll = r.integer("schedule.poll_seconds", t.get("poll_seconds", 300), 300)
+    cron = r.text("schedule.reconcile_cron", t.get("reconcile_cron", "0 2 * * *"), "0 2 * * *")
+    try:
+        CronTrigger.from_crontab(cron, timezone="UTC")
+    except ValueError as exc:
+        r.fail("schedule.reconcile_cron", f"不是有效的 5 段 cron 表达式 {_show(cron)}：{exc}")
+    return Schedule(poll, cron)
+
+
+def _today(r: _Reader, value: str | None) -> date:
+    """HPF_TODAY pins the date so a replay sees the same month as the original run."""
+    local = datetime.now(UTC).astimezone().date()
+    if not value:  # unset or empty, like HPF_CONFIG
+        return local
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    r.fail("HPF_TODAY", f"应为 YYYY-MM-DD 形式的日期，实际为 {_show(value)}")
+    return local
