@@ -1,0 +1,283 @@
+"""Row checks: the pandera model's failures and the rules that need context, as problem frames.
+
+Every check returns a frame of ``row_no, code, column, message`` so a million
+bad rows stay a frame, never a million objects. Messages are built with
+polars expressions from the cells the employer wrote, and say what was
+expected and what was found. ID numbers in messages are masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+from pandera.errors import SchemaErrors
+
+from batch.ids import RIC_PROBLEMS, ric_problem_expr
+from batch.masterdata import Employer
+from batch.money import RATE_GRAMMAR, YUAN_GRAMMAR, number_problem_expr
+from batch.parse import TYPED_SUFFIX, typed_name
+from batch.policy import ROUNDING_NAMES, Period, round_amount
+from schemas.columns import LABEL, MONEY, RATES
+from schemas.remittance import ID_TYPES, RemittanceRow
+
+PROBLEM_SCHEMA = pl.Schema({"row_no": pl.Int64, "code": pl.String, "column": pl.String, "message": pl.String})
+EMPTY = PROBLEM_SCHEMA.to_frame()
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the rules know beyond the rows; None where it could not be established."""
+
+    month: int | None
+    unit_account: str | None
+    employer: Employer | None
+    period: Period | None
+    rounding: str | None
+    members: pl.DataFrame | None
+
+
+# ------------------------------------------------------------ message pieces
+
+
+def yuan_text(fen: pl.Expr) -> pl.Expr:
+    return pl.format("{}.{}", fen // 100, (fen % 100).cast(pl.String).str.zfill(2))
+
+
+def rate_text(bp: pl.Expr) -> pl.Expr:
+    frac = (bp % 100).cast(pl.String).str.zfill(2).str.strip_chars_end("0")
+    return pl.when(bp % 100 == 0).then(pl.format("{}%", bp // 100)).otherwise(pl.format("{}.{}%", bp // 100, frac))
+
+
+def mask_id(number: pl.Expr) -> pl.Expr:
+    """First 6 and last 4 characters shown; shorter numbers wholly masked."""
+    n = number.str.len_chars()
+    stars = pl.lit("*").repeat_by(n - 10).list.join("")
+    return (
+        pl.when(n > 10)
+        .then(number.str.slice(0, 6) + stars + number.str.tail(4))
+        .otherwise(pl.lit("*").repeat_by(n).list.join(""))
+    )
+
+
+def found(column: str) -> pl.Expr:
+    """The cell as written, quoted; `空白` for an empty cell."""
+    return pl.when(pl.col(column).is_null()).then(pl.lit("空白")).otherwise(pl.format("“{}”", pl.col(column)))
+
+
+def _problems(frame: pl.DataFrame, when: pl.Expr, code: str, column: str, message: pl.Expr) -> pl.DataFrame:
+    return frame.filter(when).select(
+        "row_no", pl.lit(code).alias("code"), pl.lit(column).alias("column"), message.alias("message")
+    )
+
+
+# ----------------------------------------------------------- schema failures
+
+_NUMBER_WORDS = {
+    "money": ("金额（如 1234.50，可带千分位逗号）", "最多两位小数"),
+    "rate": ("比例（如 12%、12 或 0.12）", "比例最多精确到0.01%"),
+}
+
+
+def _number_message(column: str) -> pl.Expr:
+    kind = "money" if column in MONEY else "rate"
+    expected, decimals = _NUMBER_WORDS[kind]
+    problem = number_problem_expr(pl.col(column), YUAN_GRAMMAR if kind == "money" else RATE_GRAMMAR)
+    label = LABEL[column]
+    return (
+        pl.when(problem == "negative")
+        .then(pl.format(f"“{label}”不能为负数，实际为{{}}", found(column)))
+        .when(problem == "decimals")
+        .then(pl.format(f"“{label}”{decimals}，实际为{{}}", found(column)))
+        .otherwise(pl.format(f"“{label}”应为{expected}，实际为{{}}", found(column)))
+    )
+
+
+_RIC_WORDS = pl.Series(list(RIC_PROBLEMS)), pl.Series(list(RIC_PROBLEMS.values()))
+
+_SCHEMA_MESSAGES: dict[str, Callable[[str], pl.Expr]] = {
+    "R_REQUIRED": lambda c: pl.lit(f"“{LABEL[c]}”不能为空"),
+    "R_NUMBER": _number_message,
+    "R_ACCOUNT_FORMAT": lambda c: pl.format("个人账号应为1至20位数字，实际为{}", found(c)),
+    "R_ID_TYPE": lambda c: pl.format(f"证件类型应为{'、'.join(ID_TYPES)}之一，实际为{{}}", found(c)),
+    "R_ID_INVALID": lambda c: pl.format(
+        "身份证号码{}：{}（{}位）",
+        ric_problem_expr(pl.col(c), date.max).replace_strict(*_RIC_WORDS, default="无效"),
+        mask_id(pl.col(c)),
+        pl.col(c).str.len_chars(),
+    ),
+    "R_TOTAL": lambda c: pl.format(
+        "月缴存额合计应为单位月缴存额与个人月缴存额之和{}元，实际为{}",
+        yuan_text(pl.col("employer_amount_fen") + pl.col("employee_amount_fen")),
+        found(c),
+    ),
+    "R_MONTH": lambda c: pl.format("汇缴年月应为YYYYMM格式（如202611），实际为{}", found(c)),
+}
+
+_RAW = {typed_name(c): c for c in TYPED_SUFFIX}
+
+
+def schema_problems(rows: pl.DataFrame) -> pl.DataFrame:
+    """Run the pandera model on the collected frame and word each failure."""
+    try:
+        RemittanceRow.validate(rows, lazy=True)
+    except SchemaErrors as e:
+        failures = e.failure_cases
+    else:
+        return EMPTY
+    unexpected = failures.filter(~pl.col("check").is_in(["not_nullable", *_SCHEMA_MESSAGES]))
+    if unexpected.height:
+        raise RuntimeError(f"remittance frame does not fit its model: {unexpected.head(5)}")
+    failures = failures.select(
+        pl.col("index").cast(pl.Int64),
+        pl.col("column").replace(_RAW).alias("column"),
+        pl.col("check"),
+    )
+    cells = rows.with_row_index("index").with_columns(pl.col("index").cast(pl.Int64))
+    joined = failures.join(cells, on="index", how="left")
+    parts = []
+    for (column, check), group in joined.group_by("column", "check"):
+        assert isinstance(column, str) and isinstance(check, str)
+        if check == "not_nullable":
+            required = group.filter(pl.col(column).is_null())
+            parts.append(required.select("row_no", pl.lit("R_REQUIRED").alias("code"), pl.lit(column).alias("column"), _SCHEMA_MESSAGES["R_REQUIRED"](column).alias("message")))
+            group, check = group.filter(pl.col(column).is_not_null()), "R_NUMBER"
+        parts.append(group.select("row_no", pl.lit(check).alias("code"), pl.lit(column).alias("column"), _SCHEMA_MESSAGES[check](column).alias("message")))
+    return pl.concat([EMPTY, *parts], how="vertical_relaxed")
+
+
+# ------------------------------------------------------------ context rules
+
+
+def duplicate_accounts(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """R_DUPLICATE: every row of an account that appears more than once."""
+    seen = rows.filter(pl.col("member_account").is_not_null()).with_columns(
+        pl.col("row_no").implode().over("member_account").alias("rows")
+    )
+    dup = seen.filter(pl.col("rows").list.len() > 1)
+    listing = pl.col("rows").list.eval(pl.element().cast(pl.String)).list.join("、")
+    return _problems(dup, pl.lit(True), "R_DUPLICATE", "member_account",
+                     pl.format("个人账号{}在第{}行重复出现，每个职工只能有一行", found("member_account"), listing))
+
+
+def row_month(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """R_MONTH: a row's month that differs from the file name's."""
+    if ctx.month is None:
+        return EMPTY
+    m = pl.col("contribution_month")
+    wellformed = m.str.contains(r"^[0-9]{4}(0[1-9]|1[0-2])$")
+    return _problems(rows, wellformed & (m != str(ctx.month)), "R_MONTH", "contribution_month",
+                     pl.format(f"汇缴年月应与文件名一致，为{ctx.month}，实际为{{}}", found("contribution_month")))
+
+
+def policy_rates(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """R_RATE_RANGE: a rate outside the period's range, or not a whole percent when required."""
+    p = ctx.period
+    if p is None:
+        return EMPTY
+    whole = "整数" if p.whole_percent else ""
+    expected = f"应为{p.rate_min_bp // 100}%至{p.rate_max_bp // 100}%之间的{whole}百分比"
+    parts = []
+    for column in RATES:
+        bp = pl.col(typed_name(column))
+        bad = (bp < p.rate_min_bp) | (bp > p.rate_max_bp)
+        if p.whole_percent:
+            bad = bad | (bp % 100 != 0)
+        parts.append(_problems(rows, bad, "R_RATE_RANGE", column,
+                               pl.format(f"“{LABEL[column]}”{expected}，实际为{{}}", rate_text(bp))))
+    return pl.concat(parts)
+
+
+def policy_base(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """R_BASE_RANGE: a base under the floor of the employer's wage tier or over the cap."""
+    p, e = ctx.period, ctx.employer
+    if p is None or e is None or e.wage_tier not in p.base_floor_fen:
+        return EMPTY
+    floor, cap = p.base_floor_fen[e.wage_tier], p.base_cap_fen
+    base = pl.col("base_fen")
+    bounds = f"{floor // 100}元至{cap // 100}元（{ctx.month}，{e.wage_tier}类工资地区）"
+    return _problems(rows, (base < floor) | (base > cap), "R_BASE_RANGE", "base",
+                     pl.format(f"缴存基数应在{bounds}之间，实际为{{}}元", yuan_text(base)))
+
+
+def amounts(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """R_AMOUNT: a part that is not base × rate rounded by the employer's method."""
+    if ctx.rounding is None or ctx.employer is None:
+        return EMPTY
+    parts = []
+    for amount, rate in (("employer_amount", "employer_rate"), ("employee_amount", "employee_rate")):
+        bp, fen = pl.col(typed_name(rate)), pl.col(typed_name(amount))
+        due = round_amount(pl.col("base_fen"), bp.clip(0, 10_000), ctx.rounding)
+        parts.append(_problems(
+            rows, fen != due, "R_AMOUNT", amount,
+            pl.format(f"“{LABEL[amount]}”应为缴存基数{{}}元×{{}}按{ROUNDING_NAMES[ctx.rounding]}取整，即{{}}元，实际为{{}}元",
+                      yuan_text(pl.col("base_fen")), rate_text(bp), yuan_text(due), yuan_text(fen)),
+        ))
+    return pl.concat(parts)
+
+
+def employer_rates(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """R_RATE_MISMATCH: a rate that is not the employer's registered rate."""
+    e = ctx.employer
+    if e is None:
+        return EMPTY
+    parts = []
+    for column, registered in (("employer_rate", e.employer_rate_bp), ("employee_rate", e.employee_rate_bp)):
+        bp = pl.col(typed_name(column))
+        parts.append(_problems(rows, bp != registered, "R_RATE_MISMATCH", column,
+                               pl.format(f"“{LABEL[column]}”应为单位登记的{{}}，实际为{{}}", rate_text(pl.lit(registered)), rate_text(bp))))
+    return pl.concat(parts)
+
+
+def member_records(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """Account, status, name, ID and base against the registered member."""
+    if ctx.members is None or ctx.unit_account is None:
+        return EMPTY
+    unit = ctx.unit_account
+    reg = ctx.members.rename(lambda c: c if c == "member_account" else f"reg_{c}")
+    j = rows.filter(pl.col("member_account").str.contains(r"^[0-9]{1,20}$")).join(reg, on="member_account", how="left")
+    known, ours = pl.col("reg_unit_account").is_not_null(), pl.col("reg_unit_account") == unit
+    id_differs = (pl.col("id_number") != pl.col("reg_id_number")) | (pl.col("id_type") != pl.col("reg_id_type"))
+    return pl.concat([
+        _problems(j, ~known, "R_ACCOUNT_UNKNOWN", "member_account",
+                  pl.format("个人账号{}未登记（不存在）", found("member_account"))),
+        _problems(j, known & ~ours, "R_ACCOUNT_OTHER_EMPLOYER", "member_account",
+                  pl.format(f"个人账号{{}}属于单位{{}}，不属于本单位{unit}", found("member_account"), pl.col("reg_unit_account"))),
+        _problems(j, ours & (pl.col("reg_status") == "sealed"), "R_ACCOUNT_SEALED", "member_account",
+                  pl.format("个人账号{}已封存，须先办理启封", found("member_account"))),
+        _problems(j, ours & (pl.col("reg_status") == "closed"), "R_ACCOUNT_CLOSED", "member_account",
+                  pl.format("个人账号{}已销户，不能缴存", found("member_account"))),
+        _problems(j, ours & (pl.col("name") != pl.col("reg_name")), "R_NAME_MISMATCH", "name",
+                  pl.format("姓名应为登记的“{}”，实际为{}", pl.col("reg_name"), found("name"))),
+        _problems(j, ours & id_differs, "R_ID_MISMATCH", "id_number",
+                  pl.format("证件应为登记的{} {}，实际为{} {}", pl.col("reg_id_type"), mask_id(pl.col("reg_id_number")),
+                            pl.col("id_type"), mask_id(pl.col("id_number")))),
+        _problems(j, ours & (pl.col("base_fen") != pl.col("reg_base_fen")), "R_BASE_MISMATCH", "base",
+                  pl.format("缴存基数应为登记的{}元，实际为{}元", yuan_text(pl.col("reg_base_fen")), yuan_text(pl.col("base_fen")))),
+    ])
+
+
+RULES: tuple[Callable[[pl.DataFrame, Context], pl.DataFrame], ...] = (
+    duplicate_accounts,
+    row_month,
+    member_records,
+    employer_rates,
+    policy_rates,
+    policy_base,
+    amounts,
+)
+
+
+def row_problems(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """Every row problem, sorted by row and column order, with the row's member account."""
+    found_ = [schema_problems(rows), *(rule(rows, ctx) for rule in RULES)]
+    order = {c: i for i, c in enumerate(LABEL)}
+    problems = pl.concat([EMPTY, *found_], how="vertical_relaxed")
+    return (
+        problems.with_columns(pl.col("column").replace_strict(order, default=len(order)).alias("_order"))
+        .sort("row_no", "_order", "code")
+        .drop("_order")
+        .join(rows.select("row_no", "member_account"), on="row_no", how="left")
+    )

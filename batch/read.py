@@ -1,0 +1,273 @@
+"""Bytes of a CSV or XLSX remittance file -> a frame of text cells with spreadsheet row numbers.
+
+Every cell is read as text (stripped; empty becomes null) and parsed later by
+us, so a bad cell is an error with its row, never a crash or a silent null.
+Row numbers are those a person sees when opening the file: the header is on
+row 1 in the usual case, blank rows and leading blank rows keep their place,
+and a quoted multi-line cell is still one row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from types import MappingProxyType
+from xml.etree import ElementTree
+
+import fastexcel
+import polars as pl
+
+from batch.codes import Problem
+from schemas.columns import BY_NAME, LABEL, MONEY, RATES, REQUIRED, canonical
+
+XLSX_MAX_UNZIPPED = 2 << 30
+"""Uncompressed bytes an XLSX may expand to; beyond this it is treated as a zip bomb."""
+XLSX_MAX_RATIO = 200
+"""Compression ratio beyond which an XLSX member is treated as a zip bomb."""
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """The data rows of a file: `row_no` plus one text column per recognised header."""
+
+    frame: pl.DataFrame
+    headers: MappingProxyType[str, str]
+    """Canonical column name -> the header text as written in the file."""
+    encoding: str
+
+
+def read_table(data: bytes, file_name: str, *, max_rows: int) -> Table | list[Problem]:
+    """Read `data` as the file `file_name`; file-level problems instead when it cannot be read."""
+    if not data:
+        return [Problem("F_FORMAT", "文件为空（0字节）")]
+    is_zip = data[:4] == b"PK\x03\x04"
+    ext = file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
+    if ext == "xlsx" or (ext != "csv" and is_zip):
+        if not is_zip:
+            return [Problem("F_FORMAT", "扩展名为.xlsx，但文件内容不是有效的XLSX（ZIP）文件")]
+        return _read_xlsx(data, max_rows)
+    if is_zip:
+        return [Problem("F_FORMAT", "扩展名为.csv，但文件内容是ZIP/XLSX文件，请另存为CSV或改用.xlsx扩展名")]
+    return _read_csv(data, max_rows)
+
+
+# -------------------------------------------------------------------- CSV
+
+
+def _read_csv(data: bytes, max_rows: int) -> Table | list[Problem]:
+    bom = data.startswith(b"\xef\xbb\xbf")
+    body = data[3:] if bom else data
+    for bad, what in ((b"\x00", "NUL字符（\\0），文件可能已损坏或不是文本文件"),
+                      (b"\xef\xbb\xbf", "字节顺序标记（BOM），文件可能由多个文件拼接而成")):
+        at = body.find(bad)
+        if at >= 0:
+            line = body.count(b"\n", 0, at) + 1
+            return [Problem("F_FORMAT", f"第{line}行含有{what}")]
+    # Polars checks UTF-8 itself, so the common case never decodes in Python.
+    cells = _polars_csv(body, max_rows)
+    encoding = "utf-8-sig" if bom else "utf-8"
+    if cells is None:
+        decoded = decode_text(body, bom)
+        if isinstance(decoded, Problem):
+            return [decoded]
+        text, encoding = decoded
+        cells = _polars_csv(text.encode("utf-8"), max_rows) if encoding == "gb18030" else None
+        if cells is None:
+            return [_csv_syntax_problem(text)]
+    frame, width = cells
+    return _table(frame, width, 1, encoding, max_rows)
+
+
+def _polars_csv(utf8: bytes, max_rows: int) -> tuple[pl.DataFrame, int] | None:
+    """All cells as text, plus one spare column that catches rows longer than the header."""
+    try:
+        width = pl.read_csv(utf8, has_header=False, n_rows=1, infer_schema=False, truncate_ragged_lines=True).width
+        cells = pl.read_csv(
+            utf8,
+            has_header=False,
+            schema={f"c{i}": pl.String for i in range(width + 1)},
+            missing_columns="insert",
+            truncate_ragged_lines=True,
+            n_rows=max_rows + 2,
+        )
+    except (pl.exceptions.PolarsError, OSError):
+        return None
+    return cells, width
+
+
+def decode_text(data: bytes, bom: bool = False) -> tuple[str, str] | Problem:
+    """(text, encoding): UTF-8, else GB18030 (a superset of GBK)."""
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as utf8_error:
+        if bom:
+            return _encoding_problem(data, utf8_error.start, "UTF-8（文件带有UTF-8 BOM）")
+        try:
+            return data.decode("gb18030"), "gb18030"
+        except UnicodeDecodeError:
+            return _encoding_problem(data, utf8_error.start, "UTF-8或GB18030/GBK")
+
+
+def _encoding_problem(data: bytes, offset: int, expected: str) -> Problem:
+    line = data.count(b"\n", 0, offset) + 1
+    found = data[offset : offset + 4].hex(" ")
+    return Problem(
+        "F_ENCODING",
+        f"文件编码无法识别：应为{expected}，第{line}行（字节偏移{offset}）处的字节为 {found}",
+    )
+
+
+def _csv_syntax_problem(text: str) -> Problem:
+    """Where the CSV stops being CSV: the slow, exact reader on the failure path only."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        for _ in reader:
+            pass
+    except csv.Error as e:
+        return Problem("F_FORMAT", f"CSV格式错误，第{reader.line_num}行：{_csv_reason(str(e))}")
+    return Problem("F_FORMAT", "CSV格式错误：无法解析（请检查引号和分隔符）")
+
+
+def _csv_reason(message: str) -> str:
+    if "EOF" in message or "end of data" in message:
+        return "引号未闭合"
+    if "expected" in message and "delimiter" in message:
+        return "引号后应紧跟逗号或换行"
+    return message
+
+
+# ------------------------------------------------------------------- XLSX
+
+
+def _read_xlsx(data: bytes, max_rows: int) -> Table | list[Problem]:
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return [Problem("F_FORMAT", "不是有效的XLSX文件（ZIP结构损坏）")]
+    unzipped = sum(i.file_size for i in infos)
+    if unzipped > XLSX_MAX_UNZIPPED or any(
+        i.compress_size and i.file_size / i.compress_size > XLSX_MAX_RATIO and i.file_size > (16 << 20)
+        for i in infos
+    ):
+        return [Problem("F_TOO_LARGE", f"XLSX解压后达{unzipped // (1 << 20)}MB，疑似压缩炸弹，未读取")]
+    try:
+        first_row = _first_used_row(archive)
+        reader = fastexcel.read_excel(data)
+        sheet = reader.load_sheet(0, header_row=None, dtypes="string", n_rows=max_rows + 2)
+        cells = sheet.to_polars()
+    except Exception as e:  # noqa: BLE001 - calamine reports every defect as its own type
+        return [Problem("F_FORMAT", f"不是可读取的XLSX文件：{type(e).__name__}")]
+    if cells.width == 0:
+        return [Problem("F_FORMAT", "第一个工作表是空的")]
+    cells = cells.rename(dict(zip(cells.columns, (f"c{i}" for i in range(cells.width)), strict=True)))
+    cells = cells.with_columns(pl.lit(None, pl.String).alias(f"c{cells.width}"))
+    return _table(cells, cells.width - 1, first_row, "xlsx", max_rows)
+
+
+_CELL_REF = re.compile(r"[A-Z]+([0-9]+)")
+
+
+def _first_used_row(archive: zipfile.ZipFile) -> int:
+    """The sheet row of the first cell with a value: calamine starts its range there."""
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    with archive.open(_first_sheet_path(archive)) as stream:
+        for _, elem in ElementTree.iterparse(stream, events=("end",)):
+            if elem.tag == f"{ns}c" and (elem.find(f"{ns}v") is not None or elem.find(f"{ns}is") is not None):
+                m = _CELL_REF.match(elem.get("r", ""))
+                return int(m.group(1)) if m else 1
+            if elem.tag == f"{ns}row":
+                elem.clear()
+    return 1
+
+
+def _first_sheet_path(archive: zipfile.ZipFile) -> str:
+    ns_main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    ns_rel = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
+    sheet = book.find(f"{ns_main}sheets/{ns_main}sheet")
+    rid = sheet.get(f"{ns_rel}id") if sheet is not None else None
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    for rel in rels:
+        if rel.get("Id") == rid:
+            target = rel.get("Target", "")
+            return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    return "xl/worksheets/sheet1.xml"
+
+
+def _excel_numbers(column: str) -> pl.Expr:
+    """A numeric cell written with more digits than Excel shows is cut to 15 significant digits.
+
+    Excel keeps and displays 15 significant digits, so a stored 279.59999999999997
+    is the 279.6 the payroll clerk saw. Only such long decimals are touched
+    (rare, so the Python step is cheap), and only in money and rate columns:
+    an 18-digit ID number is text and must stay as written.
+    """
+    col = pl.col(column)
+    long_float = col.str.contains(r"^-?[0-9]*\.[0-9]{3,}$") & (col.str.replace_all(r"[-.]", "").str.strip_chars_start("0").str.len_chars() > 15)
+    return (
+        pl.when(long_float)
+        .then(col.map_elements(lambda s: format(float(s), ".15g"), return_dtype=pl.String))
+        .otherwise(col)
+        .alias(column)
+    )
+
+
+# ----------------------------------------------------------------- common
+
+
+def _clean(cell: pl.Expr) -> pl.Expr:
+    stripped = cell.str.strip_chars()
+    return pl.when(stripped != "").then(stripped)
+
+
+def _table(cells: pl.DataFrame, width: int, first_row: int, encoding: str, max_rows: int) -> Table | list[Problem]:
+    """Find the header, map it to canonical columns, drop blank rows, number rows."""
+    cells = cells.with_columns(_clean(pl.col(c)) for c in cells.columns)
+    cells = cells.with_row_index("row_no", offset=first_row).with_columns(pl.col("row_no").cast(pl.Int64))
+    data_cols = [f"c{i}" for i in range(width)]
+    blank = pl.all_horizontal(pl.col(c).is_null() for c in [*data_cols, f"c{width}"])
+    cells = cells.filter(~blank)
+    if cells.height == 0:
+        return [Problem("F_FORMAT", "文件没有内容")]
+    header = cells.row(0, named=True)
+    cells = cells.slice(1)
+    if cells.height > max_rows:
+        return [Problem("F_TOO_LARGE", f"数据行超过上限：最多{max_rows}行")]
+
+    problems: list[Problem] = []
+    found: dict[str, tuple[str, int]] = {}
+    for i, col in enumerate(data_cols):
+        text = header[col] or ""
+        name = canonical(text)
+        if name is None:
+            continue
+        if name in found:
+            problems.append(Problem("F_COLUMNS", f"列“{LABEL[name]}”（{name}）出现了两次：第{found[name][1] + 1}列“{found[name][0]}”和第{i + 1}列“{text}”", column=name))
+        else:
+            found[name] = (text, i)
+    for name in REQUIRED:
+        if name not in found:
+            problems.append(Problem("F_COLUMNS", f"缺少必填列“{LABEL[name]}”（{name}），表头中没有找到", column=name))
+    if problems:
+        return problems
+    if cells.height == 0:
+        return [Problem("F_FORMAT", "没有数据行：只有表头")]
+
+    ragged = cells.filter(pl.col(f"c{width}").is_not_null())["row_no"]
+    if ragged.len():
+        rows = "、".join(str(r) for r in ragged.head(10))
+        more = f"等{ragged.len()}行" if ragged.len() > 10 else ""
+        return [Problem("F_FORMAT", f"第{rows}行{more}的字段数多于表头的{width}列（可能有未加引号的逗号）")]
+
+    frame = cells.select(
+        "row_no",
+        *(pl.col(f"c{i}").alias(name) for name, (_, i) in found.items()),
+        *(pl.lit(None, pl.String).alias(c.name) for c in BY_NAME.values() if c.name not in found),
+    ).select("row_no", *BY_NAME)
+    if encoding == "xlsx":
+        frame = frame.with_columns(_excel_numbers(c) for c in (*MONEY, *RATES))
+    return Table(frame=frame, headers=MappingProxyType({n: t for n, (t, _) in found.items()}), encoding=encoding)

@@ -1,0 +1,206 @@
+"""Validate one remittance file: every file-level and row-level rule of SPEC §4, all at once.
+
+`validate` takes the file's bytes, what the transport knows about it (inbox,
+marker), the rules in force and a way to look up master data, and returns a
+`Report`: nothing is posted, written or raised for bad data. The pipeline and
+`hpf validate` call this same function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+
+import polars as pl
+
+from batch import checks
+from batch.codes import Problem
+from batch.filename import FileName, parse_file_name
+from batch.manifest import Manifest, manifest_problems, parse_manifest
+from batch.masterdata import EMPLOYER_STATUSES, FILING_STATUSES, MEMBER_SCHEMA, Employer, Lookups
+from batch.parse import parse_rows
+from batch.policy import Period, Policy, next_month
+from batch.read import Table, read_table
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A file as the transport hands it over."""
+
+    file_name: str
+    data: bytes
+    inbox_unit: str | None = None
+    """The employer whose inbox the file came from (`--unit`); None when unknown."""
+    marker: bytes | None = None
+    """The content of `<file>.done`, when there is one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What validation needs of the settings."""
+
+    policy: Policy
+    today: date
+    max_file_bytes: int
+    max_rows: int
+
+    @property
+    def current_month(self) -> int:
+        return self.today.year * 100 + self.today.month
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The outcome of validating one file."""
+
+    file_name: str
+    sha256: str
+    unit_account: str | None
+    month: int | None
+    file_problems: tuple[Problem, ...]
+    row_problems: pl.DataFrame
+    """row_no, code, column, message, member_account: one line per problem."""
+    rows: pl.DataFrame
+    """The data rows as written plus typed columns (base_fen, …); empty when unreadable."""
+    missing: pl.DataFrame
+    """Active members of the employer with no row (MEMBER_SCHEMA)."""
+    duplicate_of: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.file_problems and self.row_problems.height == 0
+
+    @property
+    def total_fen(self) -> int:
+        return int(self.rows["total_amount_fen"].sum() or 0) if self.rows.height else 0
+
+    @property
+    def rejected_rows(self) -> int:
+        return self.row_problems["row_no"].n_unique()
+
+    def problems(self) -> list[Problem]:
+        """File problems first, then row problems in row order: the result's `errors`."""
+        rows = [Problem(**d) for d in self.row_problems.iter_rows(named=True)]
+        return [*self.file_problems, *rows]
+
+
+_EMPTY_ROWS = parse_rows(
+    pl.DataFrame(schema={"row_no": pl.Int64, **dict.fromkeys(
+        ("member_account", "name", "id_type", "id_number", "base", "employer_rate", "employee_rate",
+         "employer_amount", "employee_amount", "total_amount", "contribution_month"), pl.String)})
+)
+
+
+def validate(sub: Submission, rules: Rules, lookups: Lookups) -> Report:
+    """Check `sub` exactly as SPEC §4 says; see the module docstring."""
+    sha256 = hashlib.sha256(sub.data).hexdigest()
+    earlier = lookups.earlier_batch(sha256)
+    if earlier is not None:
+        dup = Problem("F_DUPLICATE_FILE", f"同一文件（SHA-256 {sha256[:12]}…）已由批次{earlier}处理过，本次不再处理")
+        return _report(sub, sha256, None, [dup], duplicate_of=earlier)
+    if len(sub.data) > rules.max_file_bytes:
+        size = f"{len(sub.data) / (1 << 20):.1f}MB"
+        big = Problem("F_TOO_LARGE", f"文件大小应不超过{rules.max_file_bytes // (1 << 20)}MB，实际为{size}，未读取")
+        return _report(sub, sha256, None, [big])
+
+    problems: list[Problem] = []
+    name = parse_file_name(sub.file_name)
+    if isinstance(name, Problem):
+        problems.append(name)
+        name = None
+    employer, period = _employer_and_month(name, sub, rules, lookups, problems)
+
+    manifest: Manifest | None = None
+    if sub.marker is not None:
+        parsed = parse_manifest(sub.marker)
+        if isinstance(parsed, list):
+            problems += parsed
+        else:
+            manifest = parsed
+
+    table = read_table(sub.data, sub.file_name, max_rows=rules.max_rows)
+    if not isinstance(table, Table):
+        return _report(sub, sha256, name, [*problems, *table])
+    rows = parse_rows(table.frame)
+    if manifest is not None:
+        totals = rows["total_amount_fen"]
+        total = None if totals.null_count() else int(totals.sum())
+        problems += manifest_problems(manifest, rows=rows.height, total_fen=total, sha256=sha256)
+
+    members = None
+    if employer is not None:
+        accounts = rows["member_account"].drop_nulls().unique()
+        members = lookups.members(employer.unit_account, accounts.to_list())
+    month = name.month if name else None
+    ctx = checks.Context(
+        month=month,
+        unit_account=name.unit_account if name else None,
+        employer=employer,
+        period=period,
+        rounding=rules.policy.rounding_for(month, employer.rounding) if month and employer else None,
+        members=members,
+    )
+    row_problems = checks.row_problems(rows, ctx)
+    if row_problems.height:
+        n = row_problems["row_no"].n_unique()
+        problems.append(Problem("F_ROW_ERRORS", f"共{n}行有错误（{row_problems.height}处），整个文件未入账，请改正后重新提交"))
+    missing = _missing(rows, members, employer)
+    problems += [
+        Problem("F_ROSTER_MISSING", f"在册职工{m['member_account']}（{m['name']}）没有缴存行：正常状态的职工每月都应缴存，如已离职请先办理封存",
+                member_account=m["member_account"])
+        for m in missing.iter_rows(named=True)
+    ]
+    return _report(sub, sha256, name, problems, rows=rows, row_problems=row_problems, missing=missing)
+
+
+def _employer_and_month(
+    name: FileName | None, sub: Submission, rules: Rules, lookups: Lookups, problems: list[Problem]
+) -> tuple[Employer | None, Period | None]:
+    """File-level checks of the unit and the month; the employer and period when usable."""
+    if name is None:
+        return None, None
+    if sub.inbox_unit is not None and sub.inbox_unit != name.unit_account:
+        problems.append(Problem("F_UNIT_MISMATCH", f"文件名中的单位账号应为所在目录的{sub.inbox_unit}，实际为{name.unit_account}"))
+    employer = lookups.employer(name.unit_account)
+    if employer is None:
+        problems.append(Problem("F_EMPLOYER_UNKNOWN", f"单位账号{name.unit_account}未登记"))
+    elif employer.status not in FILING_STATUSES:
+        status = EMPLOYER_STATUSES.get(employer.status, employer.status)
+        problems.append(Problem("F_EMPLOYER_STATUS", f"单位{name.unit_account}状态为{employer.status}（{status}），销户或封存的单位不能汇缴"))
+    if name.month > rules.current_month:
+        problems.append(Problem("F_MONTH_FUTURE", f"汇缴年月应不晚于当前月份{rules.current_month}，实际为{name.month}（暂不支持提前汇缴）"))
+    elif employer is not None and employer.paid_through is not None:
+        due = next_month(employer.paid_through)
+        if name.month != due:
+            problems.append(Problem("F_MONTH_NOT_DUE", f"汇缴年月应为单位的应缴月份{due}（已缴至{employer.paid_through}），实际为{name.month}"))
+    period = rules.policy.period_for(name.month)
+    if period is None:
+        problems.append(Problem("F_NO_POLICY", f"{name.month}没有配置缴存政策（基数上下限、比例），请联系中心"))
+    elif employer is not None and employer.wage_tier not in period.base_floor_fen:
+        problems.append(Problem("F_NO_POLICY", f"{name.month}的缴存政策没有{employer.wage_tier}类工资地区的基数下限，请联系中心"))
+        period = None
+    return employer, period
+
+
+def _missing(rows: pl.DataFrame, members: pl.DataFrame | None, employer: Employer | None) -> pl.DataFrame:
+    if members is None or employer is None:
+        return MEMBER_SCHEMA.to_frame()
+    active = members.filter((pl.col("unit_account") == employer.unit_account) & (pl.col("status") == "normal"))
+    return active.join(rows.select("member_account"), on="member_account", how="anti").sort("member_account")
+
+
+def _report(sub: Submission, sha256: str, name: FileName | None, problems: list[Problem], *,
+            rows: pl.DataFrame | None = None, row_problems: pl.DataFrame | None = None,
+            missing: pl.DataFrame | None = None, duplicate_of: int | None = None) -> Report:
+    return Report(
+        file_name=sub.file_name,
+        sha256=sha256,
+        unit_account=name.unit_account if name else None,
+        month=name.month if name else None,
+        file_problems=tuple(problems),
+        row_problems=checks.EMPTY.with_columns(pl.lit(None, pl.String).alias("member_account")) if row_problems is None else row_problems,
+        rows=_EMPTY_ROWS if rows is None else rows,
+        missing=MEMBER_SCHEMA.to_frame() if missing is None else missing,
+        duplicate_of=duplicate_of,
+    )
