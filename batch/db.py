@@ -1,0 +1,124 @@
+"""The database: table definitions, engine creation and schema migration.
+
+Tables are SQLAlchemy Core (bulk statements, no per-row ORM objects). The
+schema itself is created only by the Alembic migrations in
+`batch/migrations`, which run unchanged on SQLite and PostgreSQL; the tables
+here must match them (a test compares the two).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    create_engine,
+    event,
+    func,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+Id = BigInteger().with_variant(Integer, "sqlite")
+"""64-bit ids; SQLite needs INTEGER for its rowid alias."""
+
+employers = Table(
+    "employers",
+    metadata,
+    Column("unit_account", String(20), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("credit_code", String(18), nullable=False),
+    Column("status", String(2), nullable=False),
+    Column("employer_rate_bp", Integer, nullable=False),
+    Column("employee_rate_bp", Integer, nullable=False),
+    Column("wage_tier", SmallInteger, nullable=False),
+    Column("rounding", String(16)),
+    Column("paid_through", Integer),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("status IN ('01','02','03','04','05')", name="status"),
+    CheckConstraint("employer_rate_bp BETWEEN 0 AND 10000 AND employee_rate_bp BETWEEN 0 AND 10000", name="rates"),
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("member_account", String(20), primary_key=True),
+    Column("unit_account", String(20), ForeignKey("employers.unit_account"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("id_type", String(2), nullable=False),
+    Column("id_number", String(40), nullable=False),
+    Column("base_fen", BigInteger, nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("paid_through", Integer),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("status IN ('normal','sealed','closed')", name="status"),
+    CheckConstraint("base_fen >= 0", name="base"),
+    Index(None, "unit_account"),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("file_name", String(255), nullable=False),
+    Column("unit_account", String(20)),
+    Column("month", Integer),
+    Column("sha256", String(64), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(
+        "status IN ('RECEIVED','POSTED','REJECTED','DUPLICATE','FAILED','REVERSED')", name="status"
+    ),
+    Index(None, "sha256"),
+)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the settings each backend needs for safe concurrent use."""
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    """Foreign keys on; WAL so readers never block the writer; wait for locks instead of failing."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Create or migrate the schema (`hpf db upgrade`)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, revision)
