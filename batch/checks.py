@@ -17,7 +17,7 @@ from pandera.errors import SchemaErrors
 
 from batch.ids import RIC_PROBLEMS, ric_problem_expr
 from batch.masterdata import Employer
-from batch.money import RATE_GRAMMAR, YUAN_GRAMMAR, number_problem_expr
+from batch.money import RATE_SHAPE, YUAN_SHAPE, number_problem_expr
 from batch.parse import TYPED_SUFFIX, typed_name
 from batch.policy import ROUNDING_NAMES, Period, round_amount
 from schemas.columns import LABEL, MONEY, RATES
@@ -67,7 +67,7 @@ def found(column: str) -> pl.Expr:
     return pl.when(pl.col(column).is_null()).then(pl.lit("空白")).otherwise(pl.format("“{}”", pl.col(column)))
 
 
-def _problems(frame: pl.DataFrame, when: pl.Expr, code: str, column: str, message: pl.Expr) -> pl.DataFrame:
+def _problems(frame: pl.LazyFrame, when: pl.Expr, code: str, column: str, message: pl.Expr) -> pl.LazyFrame:
     return frame.filter(when).select(
         "row_no", pl.lit(code).alias("code"), pl.lit(column).alias("column"), message.alias("message")
     )
@@ -84,7 +84,7 @@ _NUMBER_WORDS = {
 def _number_message(column: str) -> pl.Expr:
     kind = "money" if column in MONEY else "rate"
     expected, decimals = _NUMBER_WORDS[kind]
-    problem = number_problem_expr(pl.col(column), YUAN_GRAMMAR if kind == "money" else RATE_GRAMMAR)
+    problem = number_problem_expr(pl.col(column), YUAN_SHAPE if kind == "money" else RATE_SHAPE)
     label = LABEL[column]
     return (
         pl.when(problem == "negative")
@@ -151,32 +151,30 @@ def schema_problems(rows: pl.DataFrame) -> pl.DataFrame:
 # ------------------------------------------------------------ context rules
 
 
-def duplicate_accounts(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+def duplicate_accounts(rows: pl.LazyFrame, ctx: Context) -> pl.LazyFrame:
     """R_DUPLICATE: every row of an account that appears more than once."""
-    seen = rows.filter(pl.col("member_account").is_not_null()).with_columns(
-        pl.col("row_no").implode().over("member_account").alias("rows")
-    )
-    dup = seen.filter(pl.col("rows").list.len() > 1)
+    dup = rows.filter(pl.col("member_account").is_not_null() & pl.col("member_account").is_duplicated())
+    dup = dup.with_columns(pl.col("row_no").implode().over("member_account").alias("rows"))
     listing = pl.col("rows").list.eval(pl.element().cast(pl.String)).list.join("、")
     return _problems(dup, pl.lit(True), "R_DUPLICATE", "member_account",
                      pl.format("个人账号{}在第{}行重复出现，每个职工只能有一行", found("member_account"), listing))
 
 
-def row_month(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+def row_month(rows: pl.LazyFrame, ctx: Context) -> pl.LazyFrame:
     """R_MONTH: a row's month that differs from the file name's."""
     if ctx.month is None:
-        return EMPTY
+        return EMPTY.lazy()
     m = pl.col("contribution_month")
     wellformed = m.str.contains(r"^[0-9]{4}(0[1-9]|1[0-2])$")
     return _problems(rows, wellformed & (m != str(ctx.month)), "R_MONTH", "contribution_month",
                      pl.format(f"汇缴年月应与文件名一致，为{ctx.month}，实际为{{}}", found("contribution_month")))
 
 
-def policy_rates(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+def policy_rates(rows: pl.LazyFrame, ctx: Context) -> pl.LazyFrame:
     """R_RATE_RANGE: a rate outside the period's range, or not a whole percent when required."""
     p = ctx.period
     if p is None:
-        return EMPTY
+        return EMPTY.lazy()
     whole = "整数" if p.whole_percent else ""
     expected = f"应为{p.rate_min_bp // 100}%至{p.rate_max_bp // 100}%之间的{whole}百分比"
     parts = []
@@ -190,39 +188,39 @@ def policy_rates(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-def policy_base(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+def policy_base(rows: pl.LazyFrame, ctx: Context) -> pl.LazyFrame:
     """R_BASE_RANGE: a base under the floor of the employer's wage tier or over the cap."""
     p, e = ctx.period, ctx.employer
     if p is None or e is None or e.wage_tier not in p.base_floor_fen:
-        return EMPTY
+        return EMPTY.lazy()
     floor, cap = p.base_floor_fen[e.wage_tier], p.base_cap_fen
     base = pl.col("base_fen")
-    bounds = f"{floor // 100}元至{cap // 100}元（{ctx.month}，{e.wage_tier}类工资地区）"
+    bounds = f"{floor // 100}元至{cap // 100}元之间（{ctx.month}，{e.wage_tier}类工资地区）"
     return _problems(rows, (base < floor) | (base > cap), "R_BASE_RANGE", "base",
-                     pl.format(f"缴存基数应在{bounds}之间，实际为{{}}元", yuan_text(base)))
+                     pl.format(f"缴存基数应在{bounds}，实际为{{}}元", yuan_text(base)))
 
 
-def amounts(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+def amounts(rows: pl.LazyFrame, ctx: Context) -> pl.LazyFrame:
     """R_AMOUNT: a part that is not base × rate rounded by the employer's method."""
     if ctx.rounding is None or ctx.employer is None:
-        return EMPTY
+        return EMPTY.lazy()
     parts = []
     for amount, rate in (("employer_amount", "employer_rate"), ("employee_amount", "employee_rate")):
         bp, fen = pl.col(typed_name(rate)), pl.col(typed_name(amount))
         due = round_amount(pl.col("base_fen"), bp.clip(0, 10_000), ctx.rounding)
         parts.append(_problems(
             rows, fen != due, "R_AMOUNT", amount,
-            pl.format(f"“{LABEL[amount]}”应为缴存基数{{}}元×{{}}按{ROUNDING_NAMES[ctx.rounding]}取整，即{{}}元，实际为{{}}元",
+            pl.format(f"“{LABEL[amount]}”应为缴存基数{{}}元×{{}}按“{ROUNDING_NAMES[ctx.rounding]}”计算，即{{}}元，实际为{{}}元",
                       yuan_text(pl.col("base_fen")), rate_text(bp), yuan_text(due), yuan_text(fen)),
         ))
     return pl.concat(parts)
 
 
-def employer_rates(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+def employer_rates(rows: pl.LazyFrame, ctx: Context) -> pl.LazyFrame:
     """R_RATE_MISMATCH: a rate that is not the employer's registered rate."""
     e = ctx.employer
     if e is None:
-        return EMPTY
+        return EMPTY.lazy()
     parts = []
     for column, registered in (("employer_rate", e.employer_rate_bp), ("employee_rate", e.employee_rate_bp)):
         bp = pl.col(typed_name(column))
@@ -231,15 +229,14 @@ def employer_rates(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-def member_records(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+def member_records(rows: pl.LazyFrame, ctx: Context) -> pl.LazyFrame:
     """Account, status, name, ID and base against the registered member."""
     if ctx.members is None or ctx.unit_account is None:
-        return EMPTY
+        return EMPTY.lazy()
     unit = ctx.unit_account
-    reg = ctx.members.rename(lambda c: c if c == "member_account" else f"reg_{c}")
+    reg = ctx.members.lazy().rename(lambda c: c if c == "member_account" else f"reg_{c}")
     j = rows.filter(pl.col("member_account").str.contains(r"^[0-9]{1,20}$")).join(reg, on="member_account", how="left")
     known, ours = pl.col("reg_unit_account").is_not_null(), pl.col("reg_unit_account") == unit
-    id_differs = (pl.col("id_number") != pl.col("reg_id_number")) | (pl.col("id_type") != pl.col("reg_id_type"))
     return pl.concat([
         _problems(j, ~known, "R_ACCOUNT_UNKNOWN", "member_account",
                   pl.format("个人账号{}未登记（不存在）", found("member_account"))),
@@ -251,15 +248,14 @@ def member_records(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
                   pl.format("个人账号{}已销户，不能缴存", found("member_account"))),
         _problems(j, ours & (pl.col("name") != pl.col("reg_name")), "R_NAME_MISMATCH", "name",
                   pl.format("姓名应为登记的“{}”，实际为{}", pl.col("reg_name"), found("name"))),
-        _problems(j, ours & id_differs, "R_ID_MISMATCH", "id_number",
-                  pl.format("证件应为登记的{} {}，实际为{} {}", pl.col("reg_id_type"), mask_id(pl.col("reg_id_number")),
-                            pl.col("id_type"), mask_id(pl.col("id_number")))),
+        _problems(j, ours & (pl.col("id_number") != pl.col("reg_id_number")), "R_ID_MISMATCH", "id_number",
+                  pl.format("证件号码应为登记的{}，实际为{}", mask_id(pl.col("reg_id_number")), mask_id(pl.col("id_number")))),
         _problems(j, ours & (pl.col("base_fen") != pl.col("reg_base_fen")), "R_BASE_MISMATCH", "base",
                   pl.format("缴存基数应为登记的{}元，实际为{}元", yuan_text(pl.col("reg_base_fen")), yuan_text(pl.col("base_fen")))),
     ])
 
 
-RULES: tuple[Callable[[pl.DataFrame, Context], pl.DataFrame], ...] = (
+RULES: tuple[Callable[[pl.LazyFrame, Context], pl.LazyFrame], ...] = (
     duplicate_accounts,
     row_month,
     member_records,
@@ -272,7 +268,9 @@ RULES: tuple[Callable[[pl.DataFrame, Context], pl.DataFrame], ...] = (
 
 def row_problems(rows: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     """Every row problem, sorted by row and column order, with the row's member account."""
-    found_ = [schema_problems(rows), *(rule(rows, ctx) for rule in RULES)]
+    lazy = rows.lazy()
+    # Collected together: polars runs the rules in parallel and shares their scans.
+    found_ = [schema_problems(rows), *pl.collect_all([rule(lazy, ctx) for rule in RULES])]
     order = {c: i for i, c in enumerate(LABEL)}
     problems = pl.concat([EMPTY, *found_], how="vertical_relaxed")
     return (

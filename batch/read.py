@@ -58,6 +58,8 @@ def read_table(data: bytes, file_name: str, *, max_rows: int) -> Table | list[Pr
 
 
 def _read_csv(data: bytes, max_rows: int) -> Table | list[Problem]:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return [Problem("F_ENCODING", "文件编码应为UTF-8或GB18030/GBK，实际为UTF-16（Excel的“Unicode文本”）：请另存为“CSV UTF-8（逗号分隔）”")]
     bom = data.startswith(b"\xef\xbb\xbf")
     body = data[3:] if bom else data
     for bad, what in ((b"\x00", "NUL字符（\\0），文件可能已损坏或不是文本文件"),
@@ -107,16 +109,21 @@ def decode_text(data: bytes, bom: bool = False) -> tuple[str, str] | Problem:
             return _encoding_problem(data, utf8_error.start, "UTF-8（文件带有UTF-8 BOM）")
         try:
             return data.decode("gb18030"), "gb18030"
-        except UnicodeDecodeError:
-            return _encoding_problem(data, utf8_error.start, "UTF-8或GB18030/GBK")
+        except UnicodeDecodeError as gb_error:
+            # The encoding that read further is the one the file was meant to be in,
+            # so its failure is where the damage is.
+            if gb_error.start >= utf8_error.start:
+                return _encoding_problem(data, gb_error.start, "UTF-8或GB18030/GBK", "GB18030/GBK")
+            return _encoding_problem(data, utf8_error.start, "UTF-8或GB18030/GBK", "UTF-8")
 
 
-def _encoding_problem(data: bytes, offset: int, expected: str) -> Problem:
+def _encoding_problem(data: bytes, offset: int, expected: str, read_as: str | None = None) -> Problem:
     line = data.count(b"\n", 0, offset) + 1
     found = data[offset : offset + 4].hex(" ")
+    how = f"按{read_as}读取时，" if read_as else ""
     return Problem(
         "F_ENCODING",
-        f"文件编码无法识别：应为{expected}，第{line}行（字节偏移{offset}）处的字节为 {found}",
+        f"文件编码无法识别：应为{expected}，{how}第{line}行（字节偏移{offset}）处的字节 {found} 无效",
     )
 
 
@@ -226,11 +233,16 @@ def _clean(cell: pl.Expr) -> pl.Expr:
 
 def _table(cells: pl.DataFrame, width: int, first_row: int, encoding: str, max_rows: int) -> Table | list[Problem]:
     """Find the header, map it to canonical columns, drop blank rows, number rows."""
-    cells = cells.with_columns(_clean(pl.col(c)) for c in cells.columns)
-    cells = cells.with_row_index("row_no", offset=first_row).with_columns(pl.col("row_no").cast(pl.Int64))
     data_cols = [f"c{i}" for i in range(width)]
     blank = pl.all_horizontal(pl.col(c).is_null() for c in [*data_cols, f"c{width}"])
-    cells = cells.filter(~blank)
+    cells = (
+        cells.lazy()
+        .with_columns(_clean(pl.col(c)) for c in cells.columns)
+        .with_row_index("row_no", offset=first_row)
+        .with_columns(pl.col("row_no").cast(pl.Int64))
+        .filter(~blank)
+        .collect()
+    )
     if cells.height == 0:
         return [Problem("F_FORMAT", "文件没有内容")]
     header = cells.row(0, named=True)

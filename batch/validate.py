@@ -130,8 +130,7 @@ def validate(sub: Submission, rules: Rules, lookups: Lookups) -> Report:
 
     members = None
     if employer is not None:
-        accounts = rows["member_account"].drop_nulls().unique()
-        members = lookups.members(employer.unit_account, accounts.to_list())
+        members = lookups.members(employer.unit_account, rows["member_account"].drop_nulls().unique())
     month = name.month if name else None
     ctx = checks.Context(
         month=month,
@@ -176,9 +175,11 @@ def _employer_and_month(
             problems.append(Problem("F_MONTH_NOT_DUE", f"汇缴年月应为单位的应缴月份{due}（已缴至{employer.paid_through}），实际为{name.month}"))
     period = rules.policy.period_for(name.month)
     if period is None:
-        problems.append(Problem("F_NO_POLICY", f"{name.month}没有配置缴存政策（基数上下限、比例），请联系中心"))
+        spans = "、".join(f"{p.first_month}–{p.last_month}" for p in rules.policy.periods) or "无"
+        problems.append(Problem(
+            "F_NO_POLICY", f"汇缴年月{name.month}没有配置缴存政策（基数上下限、比例；已配置的期间：{spans}），请联系中心"))
     elif employer is not None and employer.wage_tier not in period.base_floor_fen:
-        problems.append(Problem("F_NO_POLICY", f"{name.month}的缴存政策没有{employer.wage_tier}类工资地区的基数下限，请联系中心"))
+        problems.append(Problem("F_NO_POLICY", f"汇缴年月{name.month}的缴存政策没有{employer.wage_tier}类工资地区的基数下限，请联系中心"))
         period = None
     return employer, period
 
