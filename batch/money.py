@@ -18,9 +18,11 @@ MAX_YUAN_DIGITS = 12
 _YUAN = re.compile(r"^(-?)((?:[0-9]{1,12})|(?:[0-9]{1,3}(?:,[0-9]{3}){1,3}))(?:\.([0-9]{1,10}))?$")
 _RATE = re.compile(r"^([0-9]{1,3})(?:\.([0-9]{1,10}))?(%?)$")
 
-# The same grammars as polars regexes (Rust syntax; [0-9] so full-width digits stay foreign).
-YUAN_GRAMMAR = r"^(?:[0-9]{1,12}|[0-9]{1,3}(?:,[0-9]{3}){1,3})(?:\.[0-9]{1,10})?$"
-RATE_GRAMMAR = r"^[0-9]{1,3}(?:\.[0-9]{1,10})?%?$"
+# The shapes of an amount and a rate with any number of decimals, as polars regexes (Rust
+# syntax; [0-9] so full-width digits stay foreign). A cell of this shape that is not a
+# valid value has too many decimals: that is how the message tells the two apart.
+YUAN_SHAPE = r"^(?:[0-9]{1,12}|[0-9]{1,3}(?:,[0-9]{3}){1,3})(?:\.[0-9]{1,10})?$"
+RATE_SHAPE = r"^[0-9]{1,3}(?:\.[0-9]{1,10})?%?$"
 
 
 def _frac(digits: str, places: int) -> int | None:
@@ -73,27 +75,32 @@ def format_rate(bp: int) -> str:
 
 _EXACT = pl.Decimal(38, 10)
 """Polars decimals are exact; ten places is finer than any amount or rate we accept."""
+_DECIMALS = r"(?:\.[0-9]{1,2}0{0,8})?"
+"""At most two significant decimals, trailing zeros allowed up to ten places."""
+YUAN_VALUE = rf"^(?:[0-9]{{1,12}}|[0-9]{{1,3}}(?:,[0-9]{{3}}){{1,3}}){_DECIMALS}$"
+RATE_VALUE = (
+    rf"^(?:[0-9]{{1,3}}{_DECIMALS}%"  # a percentage with its sign
+    rf"|(?:[1-9][0-9]{{0,2}}|0[1-9][0-9]?|00[1-9]){_DECIMALS}"  # a bare number >= 1: percent
+    r"|0{1,3}(?:\.[0-9]{1,4}0{0,6})?)$"  # a bare number below 1: a fraction, to the basis point
+)
 
 
 def yuan_expr(text: pl.Expr) -> pl.Expr:
     """Fen as Int64, or null when the stripped text (empty = null) is not an amount.
 
-    The grammar is one regex (so ``1e3``, signs and full-width digits are
-    refused); the value comes from an exact decimal cast, never a float.
+    One regex decides validity (so ``1e3``, signs, a third significant decimal
+    and full-width digits are refused); the value comes from an exact decimal
+    cast, never a float.
     """
-    wellformed = text.str.contains(YUAN_GRAMMAR)
     exact = text.str.replace_all(",", "", literal=True).cast(_EXACT, strict=False) * 100
-    fen = exact.cast(pl.Int64, strict=False)
-    return pl.when(wellformed & (fen == exact)).then(fen)
+    return pl.when(text.str.contains(YUAN_VALUE)).then(exact.cast(pl.Int64, strict=False))
 
 
 def rate_expr(text: pl.Expr) -> pl.Expr:
     """Basis points as Int64, or null: the grammar of `parse_rate`."""
     number = text.str.strip_suffix("%").cast(_EXACT, strict=False)
-    as_percent = text.str.ends_with("%") | (number >= 1)
-    exact = pl.when(as_percent).then(number * 100).otherwise(number * 10_000)
-    bp = exact.cast(pl.Int64, strict=False)
-    return pl.when(text.str.contains(RATE_GRAMMAR) & (bp == exact)).then(bp)
+    exact = pl.when(text.str.ends_with("%") | (number >= 1)).then(number * 100).otherwise(number * 10_000)
+    return pl.when(text.str.contains(RATE_VALUE)).then(exact.cast(pl.Int64, strict=False))
 
 
 def number_problem_expr(text: pl.Expr, body_regex: str) -> pl.Expr:

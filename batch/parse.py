@@ -32,4 +32,5 @@ def parse_rows(frame: pl.DataFrame) -> pl.DataFrame:
         pl.when(id_type.str.contains(r"^[0-9]$")).then("0" + id_type).otherwise(id_type).alias("id_type"),
         pl.col("id_number").str.to_uppercase().alias("id_number"),
     ]
-    return frame.with_columns(exprs)
+    # Lazily, so the optimiser shares the sub-expressions of each column.
+    return frame.lazy().with_columns(exprs).collect()
