@@ -90,7 +90,7 @@ def parse_members(data: bytes, source: str, known_units: Collection[str], today:
     c = pl.col
     base = yuan_expr(c("base"))
     dup, dup_msg = _duplicates("member_account")
-    units = pl.Series(list(known_units), dtype=pl.String)
+    units = list(known_units)
     id_problem = ric_problem_expr(c("id_number").str.to_uppercase(), today)
     problems = _problem_frame(cells, [
         ("member_account", ~c("member_account").str.contains(_ACCOUNT).fill_null(False),

@@ -5,7 +5,6 @@ The database adapter (`batch.store`) builds these; tests build them by hand.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -45,7 +44,7 @@ class Lookups(Protocol):
 
     def employer(self, unit_account: str) -> Employer | None: ...
 
-    def members(self, unit_account: str, accounts: Sequence[str]) -> pl.DataFrame:
+    def members(self, unit_account: str, accounts: pl.Series) -> pl.DataFrame:
         """Every member of `unit_account`, plus those of `accounts` registered elsewhere (MEMBER_SCHEMA)."""
         ...
 

@@ -52,15 +52,53 @@ class Store:
             ).one_or_none()
         return Employer(*row) if row else None
 
-    def members(self, unit_account: str, accounts: Sequence[str]) -> pl.DataFrame:
+    def members(self, unit_account: str, accounts: pl.Series) -> pl.DataFrame:
         """The employer's members, then those of `accounts` registered elsewhere (few, in chunks)."""
+        own = self._employer_members(unit_account)
+        others = accounts.filter(~accounts.is_in(own["member_account"].implode()))
+        if others.len() == 0:
+            return own
         cols = [members.c[name] for name in MEMBER_SCHEMA]
+        rows = []
         with self.engine.connect() as conn:
-            rows = conn.execute(select(*cols).where(members.c.unit_account == unit_account)).all()
-            own = {r[0] for r in rows}
-            others = [a for a in accounts if a not in own]
-            for chunk in _chunks(others):
+            for chunk in _chunks(others.to_list()):
                 rows += conn.execute(select(*cols).where(members.c.member_account.in_(chunk))).all()
+        return pl.concat([own, pl.DataFrame(rows, schema=MEMBER_SCHEMA, orient="row")])
+
+    def _employer_members(self, unit_account: str) -> pl.DataFrame:
+        """All members of one employer, read as columns: a large employer has a million.
+
+        Fetching a million rows as Python tuples takes seconds; SQLite files are
+        read through ADBC into Arrow, PostgreSQL through COPY into polars' CSV
+        reader. Anything else takes the plain path.
+        """
+        columns = ", ".join(MEMBER_SCHEMA)
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            import adbc_driver_sqlite.dbapi as adbc
+
+            with adbc.connect(url.database) as conn, conn.cursor() as cur:
+                cur.execute(f"SELECT {columns} FROM members WHERE unit_account = ?", (unit_account,))
+                frame = pl.from_arrow(cur.fetch_arrow_table())
+            assert isinstance(frame, pl.DataFrame)
+            return frame.cast(dict(MEMBER_SCHEMA)) if frame.height else MEMBER_SCHEMA.to_frame()
+        if url.get_backend_name() == "postgresql":
+            from psycopg import sql
+
+            query = sql.SQL("COPY (SELECT {} FROM members WHERE unit_account = {}) TO STDOUT (FORMAT csv)").format(
+                sql.SQL(columns), sql.Literal(unit_account))
+            with self.engine.connect() as conn:
+                raw = conn.connection.dbapi_connection
+                assert raw is not None
+                with raw.cursor() as cur, cur.copy(query) as copy:
+                    data = b"".join(bytes(block) for block in copy)
+            if not data:
+                return MEMBER_SCHEMA.to_frame()
+            return pl.read_csv(data, has_header=False, new_columns=list(MEMBER_SCHEMA), schema=MEMBER_SCHEMA)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(*[members.c[n] for n in MEMBER_SCHEMA]).where(members.c.unit_account == unit_account)
+            ).all()
         return pl.DataFrame(rows, schema=MEMBER_SCHEMA, orient="row")
 
     def earlier_batch(self, sha256: str) -> int | None:
