@@ -1,0 +1,56 @@
+"""Shared fixtures: databases on SQLite and on a real PostgreSQL, the sample master data."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import hypothesis  # noqa: F401 - imported early: CPython 3.11.7's parser fails when pytest rewrites it lazily, deep in the stack
+import pytest
+from sqlalchemy import create_engine, text
+
+from batch.db import make_engine, upgrade
+from batch.store import Store
+from tests.servers import postgres_server
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = ROOT / "samples"
+TODAY = "2026-11-22"
+_db_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[str]:
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hpf.db'}"
+    admin = request.getfixturevalue("postgres_admin")
+    name = f"hpf_test_{next(_db_names)}"
+    engine = create_engine(f"{admin}/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return f"{admin}/{name}"
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A migrated, empty database."""
+    engine = make_engine(db_url)
+    upgrade(engine)
+    yield Store(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, db_url: str) -> Path:
+    path = tmp_path / "hpf.toml"
+    path.write_text(f'[database]\nurl = "{db_url}"\n', "utf-8")
+    return path

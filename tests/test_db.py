@@ -1,0 +1,94 @@
+"""The schema and the store on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+from sqlalchemy import inspect, insert
+from sqlalchemy.exc import IntegrityError
+
+from batch import db
+from batch.accounts import parse_employers, parse_members
+from batch.store import Store
+
+EMPLOYERS = (
+    "unit_account,name,credit_code,status,employer_rate,employee_rate,wage_tier,rounding,paid_through\n"
+    "0101000123,成都示例科技有限公司,91350100M000100Y43,01,12%,12%,1,,202610\n"
+    "0101000456,简阳示例农业合作社,91350100M000100Y43,02,5%,5%,2,yuan_half_up,\n"
+)
+MEMBERS = (
+    "member_account,unit_account,name,id_type,id_number,base,status,paid_through\n"
+    "100001,0101000123,张三,01,11010519491231002x,5000.00,normal,202610\n"
+    "100002,0101000123,李四,01,440524188001010014,\"32,969\",sealed,202610\n"
+    "200001,0101000456,王五,03,E12345678,2200,normal,\n"
+)
+
+
+def _load(store: Store) -> None:
+    employers = parse_employers(EMPLOYERS.encode(), "employers.csv")
+    members = parse_members(MEMBERS.encode(), "members.csv", {"0101000123", "0101000456"}, date(2026, 11, 22))
+    assert isinstance(employers, pl.DataFrame) and isinstance(members, pl.DataFrame)
+    counts = store.import_master(employers, members)
+    assert counts.employers_new + counts.employers_updated == 2
+
+
+def test_migration_matches_the_table_definitions(store: Store) -> None:
+    inspector = inspect(store.engine)
+    for table in db.metadata.sorted_tables:
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        assert columns == set(table.c.keys()), table.name
+    assert inspector.get_pk_constraint("members")["name"] == "pk_members"
+    assert {c["name"] for c in inspector.get_check_constraints("members")} == {"ck_members_status", "ck_members_base"}
+
+
+def test_upgrade_twice_is_harmless(store: Store) -> None:
+    db.upgrade(store.engine)
+    assert "employers" in inspect(store.engine).get_table_names()
+
+
+def test_import_then_lookups(store: Store) -> None:
+    _load(store)
+    e = store.employer("0101000123")
+    assert e is not None and (e.employer_rate_bp, e.wage_tier, e.rounding, e.paid_through) == (1200, 1, None, 202610)
+    frame = store.members("0101000123", pl.Series(["200001", "999999"]))
+    assert sorted(frame["member_account"]) == ["100001", "100002", "200001"]
+    row = frame.filter(pl.col("member_account") == "100001").row(0, named=True)
+    assert row["id_number"] == "11010519491231002X" and row["base_fen"] == 500000
+    assert frame.filter(pl.col("member_account") == "100002")["base_fen"][0] == 3_296_900
+    assert store.employer("9") is None
+    assert store.earlier_batch("0" * 64) is None
+
+
+def test_reimport_updates_and_is_idempotent(store: Store) -> None:
+    _load(store)
+    _load(store)
+    changed = MEMBERS.replace("5000.00,normal", "6000.00,sealed")
+    members = parse_members(changed.encode(), "members.csv", store.unit_accounts(), date(2026, 11, 22))
+    assert isinstance(members, pl.DataFrame)
+    counts = store.import_master(None, members)
+    assert (counts.members_new, counts.members_updated) == (0, 3)
+    row = store.members("0101000123", pl.Series([], dtype=pl.String)).filter(pl.col("member_account") == "100001").row(0, named=True)
+    assert (row["base_fen"], row["status"]) == (600000, "sealed")
+
+
+def test_constraints_refuse_bad_rows(store: Store) -> None:
+    _load(store)
+    with pytest.raises(IntegrityError), store.engine.begin() as conn:
+        conn.execute(insert(db.members).values(
+            member_account="1", unit_account="0101000123", name="x", id_type="01",
+            id_number="x", base_fen=-1, status="normal"))
+    with pytest.raises(IntegrityError), store.engine.begin() as conn:
+        conn.execute(insert(db.members).values(
+            member_account="2", unit_account="no-such-unit", name="x", id_type="01",
+            id_number="x", base_fen=1, status="normal"))
+
+
+def test_earlier_batch_finds_the_first(store: Store) -> None:
+    with store.engine.begin() as conn:
+        for status in ("REJECTED", "DUPLICATE"):
+            conn.execute(insert(db.batches).values(file_name="f.csv", sha256="ab" * 32, status=status))
+    with store.engine.connect() as conn:
+        ids = [r.id for r in conn.execute(db.batches.select())]
+    assert store.earlier_batch("ab" * 32) == min(ids)

@@ -1,0 +1,69 @@
+"""Every sample gives its golden result through `hpf validate`, on SQLite and on PostgreSQL.
+
+The samples are the demo's input and the documentation of each reason code,
+so they must never drift from what the validator says.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from jobs.cli import hpf
+from jobs.demo import sample_cases
+from tests.conftest import SAMPLES, TODAY
+
+CASES = sample_cases(SAMPLES)
+
+
+def _key(e: dict[str, object]) -> tuple[object, ...]:
+    return (e["row_no"] is not None, e["row_no"] or 0, e["column"] or "", e["code"])
+
+
+@pytest.fixture
+def sample_db(config_file: Path) -> dict[str, str]:
+    env = {"HPF_CONFIG": str(config_file), "HPF_TODAY": TODAY}
+    runner = CliRunner()
+    assert runner.invoke(hpf, ["db", "upgrade"], env=env).exit_code == 0
+    result = runner.invoke(hpf, ["accounts", "import", "--employers", str(SAMPLES / "master" / "employers.csv"),
+                                 "--members", str(SAMPLES / "master" / "members.csv")], env=env)
+    assert result.exit_code == 0, result.output
+    return env
+
+
+def test_there_is_a_sample_for_every_code() -> None:
+    from batch.codes import CODES
+
+    covered = {c["code"] for _, expected in CASES for c in expected["codes"]}  # type: ignore[attr-defined]
+    not_by_sample = {"F_DUPLICATE_FILE", "F_TOO_LARGE"}  # need a batch history / limits: tests/test_validate.py
+    assert set(CODES) - not_by_sample <= covered
+    assert any(not expected["codes"] for _, expected in CASES)
+
+
+def test_samples_give_their_golden_results(sample_db: dict[str, str]) -> None:
+    runner = CliRunner()
+    for path, expected in CASES:
+        args = ["validate", "--json", str(path)]
+        if expected.get("inbox_unit"):
+            args += ["--unit", str(expected["inbox_unit"])]
+        marker = path.parent / f"{path.name}.done"
+        if marker.exists():
+            args += ["--marker", str(marker)]
+        result = runner.invoke(hpf, args, env=sample_db)
+        doc = json.loads(result.output)
+        want = sorted(expected["codes"], key=_key)  # type: ignore[arg-type]
+        got = sorted(({k: e[k] for k in ("code", "row_no", "column")} for e in doc["errors"]), key=_key)
+        assert got == want, path.relative_to(SAMPLES)
+        assert result.exit_code == (1 if want else 0), path
+        assert doc["status"] == ("REJECTED" if want else "VALID")
+        for error in doc["errors"]:
+            assert error["message"].strip(), (path, error)
+
+
+def test_demo_runs_and_every_sample_matches() -> None:
+    result = CliRunner().invoke(hpf, ["demo"])
+    assert result.exit_code == 0, result.output
+    assert "✗" not in result.output
