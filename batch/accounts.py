@@ -22,8 +22,17 @@ from batch.policy import ROUNDING_METHODS, valid_month
 from batch.read import decode_text
 from schemas.remittance import ID_TYPES
 
-EMPLOYER_COLUMNS = ("unit_account", "name", "credit_code", "status", "employer_rate", "employee_rate",
-                    "wage_tier", "rounding", "paid_through")
+EMPLOYER_COLUMNS = (
+    "unit_account",
+    "name",
+    "credit_code",
+    "status",
+    "employer_rate",
+    "employee_rate",
+    "wage_tier",
+    "rounding",
+    "paid_through",
+)
 MEMBER_COLUMNS = ("member_account", "unit_account", "name", "id_type", "id_number", "base", "status", "paid_through")
 _ACCOUNT = r"^[0-9]{1,20}$"
 _MONTH = r"^[0-9]{4}(0[1-9]|1[0-2])$"
@@ -55,7 +64,9 @@ def _read(data: bytes, source: str, columns: tuple[str, ...]) -> pl.DataFrame | 
         return [LineProblem(source, None, None, f"不是可读取的CSV文件：{str(e).splitlines()[0][:120]}")]
     frame = frame.rename(lambda c: c.strip())
     problems = [LineProblem(source, 1, c, "缺少该列") for c in columns if c not in frame.columns]
-    problems += [LineProblem(source, 1, c, f"未知的列（应为：{','.join(columns)}）") for c in frame.columns if c not in columns]
+    problems += [
+        LineProblem(source, 1, c, f"未知的列（应为：{','.join(columns)}）") for c in frame.columns if c not in columns
+    ]
     if problems:
         return problems
     cells = frame.select(
@@ -67,8 +78,9 @@ def _read(data: bytes, source: str, columns: tuple[str, ...]) -> pl.DataFrame | 
 
 def _problem_frame(frame: pl.DataFrame, checks: list[tuple[str, pl.Expr, pl.Expr]]) -> pl.DataFrame:
     """(column, failing condition, message) -> one line per failure."""
-    parts = [frame.filter(bad).select("line", pl.lit(col).alias("column"), msg.alias("message"))
-             for col, bad, msg in checks]
+    parts = [
+        frame.filter(bad).select("line", pl.lit(col).alias("column"), msg.alias("message")) for col, bad, msg in checks
+    ]
     return pl.concat(parts).sort("line", "column")
 
 
@@ -82,7 +94,9 @@ def _duplicates(key: str) -> tuple[pl.Expr, pl.Expr]:
     return (pl.col(key).is_not_null() & (pl.col("line") != first)), pl.format(f"{key}与第{{}}行重复", first)
 
 
-def parse_members(data: bytes, source: str, known_units: Collection[str], today: date) -> pl.DataFrame | list[LineProblem]:
+def parse_members(
+    data: bytes, source: str, known_units: Collection[str], today: date
+) -> pl.DataFrame | list[LineProblem]:
     """members.csv -> rows for the members table, or every bad line."""
     cells = _read(data, source, MEMBER_COLUMNS)
     if isinstance(cells, list):
@@ -92,29 +106,55 @@ def parse_members(data: bytes, source: str, known_units: Collection[str], today:
     dup, dup_msg = _duplicates("member_account")
     units = list(known_units)
     id_problem = ric_problem_expr(c("id_number").str.to_uppercase(), today)
-    problems = _problem_frame(cells, [
-        ("member_account", ~c("member_account").str.contains(_ACCOUNT).fill_null(False),
-         pl.format("个人账号应为1至20位数字，实际为{}", _quoted("member_account"))),
-        ("member_account", dup, dup_msg),
-        ("unit_account", ~c("unit_account").is_in(units).fill_null(False),
-         pl.format("单位账号{}未登记（不在本次导入的employers.csv中，也不在数据库中）", _quoted("unit_account"))),
-        ("name", c("name").is_null(), pl.lit("姓名不能为空")),
-        ("id_type", ~c("id_type").is_in(list(ID_TYPES)).fill_null(False),
-         pl.format(f"证件类型应为{'、'.join(ID_TYPES)}之一，实际为{{}}", _quoted("id_type"))),
-        ("id_number", c("id_number").is_null(), pl.lit("证件号码不能为空")),
-        ("id_number", (c("id_type") == "01") & id_problem.is_not_null(),
-         pl.format("身份证号码无效（{}）", id_problem)),
-        ("base", base.is_null(), pl.format("缴存基数应为不超过两位小数的非负金额，实际为{}", _quoted("base"))),
-        ("status", ~c("status").is_in(list(MEMBER_STATUSES)).fill_null(False),
-         pl.format(f"状态应为{'、'.join(MEMBER_STATUSES)}之一，实际为{{}}", _quoted("status"))),
-        ("paid_through", c("paid_through").is_not_null() & ~c("paid_through").str.contains(_MONTH),
-         pl.format("缴至年月应为YYYYMM或空白，实际为{}", _quoted("paid_through"))),
-    ])
+    problems = _problem_frame(
+        cells,
+        [
+            (
+                "member_account",
+                ~c("member_account").str.contains(_ACCOUNT).fill_null(False),
+                pl.format("个人账号应为1至20位数字，实际为{}", _quoted("member_account")),
+            ),
+            ("member_account", dup, dup_msg),
+            (
+                "unit_account",
+                ~c("unit_account").is_in(units).fill_null(False),
+                pl.format("单位账号{}未登记（不在本次导入的employers.csv中，也不在数据库中）", _quoted("unit_account")),
+            ),
+            ("name", c("name").is_null(), pl.lit("姓名不能为空")),
+            (
+                "id_type",
+                ~c("id_type").is_in(list(ID_TYPES)).fill_null(False),
+                pl.format(f"证件类型应为{'、'.join(ID_TYPES)}之一，实际为{{}}", _quoted("id_type")),
+            ),
+            ("id_number", c("id_number").is_null(), pl.lit("证件号码不能为空")),
+            (
+                "id_number",
+                (c("id_type") == "01") & id_problem.is_not_null(),
+                pl.format("身份证号码无效（{}）", id_problem),
+            ),
+            ("base", base.is_null(), pl.format("缴存基数应为不超过两位小数的非负金额，实际为{}", _quoted("base"))),
+            (
+                "status",
+                ~c("status").is_in(list(MEMBER_STATUSES)).fill_null(False),
+                pl.format(f"状态应为{'、'.join(MEMBER_STATUSES)}之一，实际为{{}}", _quoted("status")),
+            ),
+            (
+                "paid_through",
+                c("paid_through").is_not_null() & ~c("paid_through").str.contains(_MONTH),
+                pl.format("缴至年月应为YYYYMM或空白，实际为{}", _quoted("paid_through")),
+            ),
+        ],
+    )
     if problems.height:
         return [LineProblem(source, r["line"], r["column"], r["message"]) for r in problems.iter_rows(named=True)]
     return cells.select(
-        "member_account", "unit_account", "name", "id_type",
-        c("id_number").str.to_uppercase(), base.alias("base_fen"), "status",
+        "member_account",
+        "unit_account",
+        "name",
+        "id_type",
+        c("id_number").str.to_uppercase(),
+        base.alias("base_fen"),
+        "status",
         c("paid_through").cast(pl.Int32),
     )
 
@@ -158,17 +198,32 @@ def parse_employers(data: bytes, source: str) -> pl.DataFrame | list[LineProblem
             bad.append(("paid_through", f"缴至年月应为YYYYMM或空白，实际为“{paid}”"))
         problems += [LineProblem(source, line, col, msg) for col, msg in bad]
         if not bad:
-            rows.append({
-                "unit_account": unit, "name": r["name"], "credit_code": r["credit_code"].upper(),
-                "status": r["status"], "employer_rate_bp": rates["employer_rate"],
-                "employee_rate_bp": rates["employee_rate"], "wage_tier": int(tier),
-                "rounding": r["rounding"], "paid_through": int(paid) if paid else None,
-            })
+            rows.append(
+                {
+                    "unit_account": unit,
+                    "name": r["name"],
+                    "credit_code": r["credit_code"].upper(),
+                    "status": r["status"],
+                    "employer_rate_bp": rates["employer_rate"],
+                    "employee_rate_bp": rates["employee_rate"],
+                    "wage_tier": int(tier),
+                    "rounding": r["rounding"],
+                    "paid_through": int(paid) if paid else None,
+                }
+            )
     if problems:
         return problems
-    return pl.DataFrame(rows, schema={
-        "unit_account": pl.String, "name": pl.String, "credit_code": pl.String, "status": pl.String,
-        "employer_rate_bp": pl.Int64, "employee_rate_bp": pl.Int64, "wage_tier": pl.Int64,
-        "rounding": pl.String, "paid_through": pl.Int64,
-    })
-
+    return pl.DataFrame(
+        rows,
+        schema={
+            "unit_account": pl.String,
+            "name": pl.String,
+            "credit_code": pl.String,
+            "status": pl.String,
+            "employer_rate_bp": pl.Int64,
+            "employee_rate_bp": pl.Int64,
+            "wage_tier": pl.Int64,
+            "rounding": pl.String,
+            "paid_through": pl.Int64,
+        },
+    )

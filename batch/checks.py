@@ -142,9 +142,23 @@ def schema_problems(rows: pl.DataFrame) -> pl.DataFrame:
         assert isinstance(column, str) and isinstance(check, str)
         if check == "not_nullable":
             required = group.filter(pl.col(column).is_null())
-            parts.append(required.select("row_no", pl.lit("R_REQUIRED").alias("code"), pl.lit(column).alias("column"), _SCHEMA_MESSAGES["R_REQUIRED"](column).alias("message")))
+            parts.append(
+                required.select(
+                    "row_no",
+                    pl.lit("R_REQUIRED").alias("code"),
+                    pl.lit(column).alias("column"),
+                    _SCHEMA_MESSAGES["R_REQUIRED"](column).alias("message"),
+                )
+            )
             group, check = group.filter(pl.col(column).is_not_null()), "R_NUMBER"
-        parts.append(group.select("row_no", pl.lit(check).alias("code"), pl.lit(column).alias("column"), _SCHEMA_MESSAGES[check](column).alias("message")))
+        parts.append(
+            group.select(
+                "row_no",
+                pl.lit(check).alias("code"),
+                pl.lit(column).alias("column"),
+                _SCHEMA_MESSAGES[check](column).alias("message"),
+            )
+        )
     return pl.concat([EMPTY, *parts], how="vertical_relaxed")
 
 
@@ -156,8 +170,13 @@ def duplicate_accounts(rows: pl.LazyFrame, ctx: Context) -> pl.LazyFrame:
     dup = rows.filter(pl.col("member_account").is_not_null() & pl.col("member_account").is_duplicated())
     dup = dup.with_columns(pl.col("row_no").implode().over("member_account").alias("rows"))
     listing = pl.col("rows").list.eval(pl.element().cast(pl.String)).list.join("、")
-    return _problems(dup, pl.lit(True), "R_DUPLICATE", "member_account",
-                     pl.format("个人账号{}在第{}行重复出现，每个职工只能有一行", found("member_account"), listing))
+    return _problems(
+        dup,
+        pl.lit(True),
+        "R_DUPLICATE",
+        "member_account",
+        pl.format("个人账号{}在第{}行重复出现，每个职工只能有一行", found("member_account"), listing),
+    )
 
 
 def row_month(rows: pl.LazyFrame, ctx: Context) -> pl.LazyFrame:
@@ -166,8 +185,13 @@ def row_month(rows: pl.LazyFrame, ctx: Context) -> pl.LazyFrame:
         return EMPTY.lazy()
     m = pl.col("contribution_month")
     wellformed = m.str.contains(r"^[0-9]{4}(0[1-9]|1[0-2])$")
-    return _problems(rows, wellformed & (m != str(ctx.month)), "R_MONTH", "contribution_month",
-                     pl.format(f"汇缴年月应与文件名一致，为{ctx.month}，实际为{{}}", found("contribution_month")))
+    return _problems(
+        rows,
+        wellformed & (m != str(ctx.month)),
+        "R_MONTH",
+        "contribution_month",
+        pl.format(f"汇缴年月应与文件名一致，为{ctx.month}，实际为{{}}", found("contribution_month")),
+    )
 
 
 def policy_rates(rows: pl.LazyFrame, ctx: Context) -> pl.LazyFrame:
@@ -183,8 +207,11 @@ def policy_rates(rows: pl.LazyFrame, ctx: Context) -> pl.LazyFrame:
         bad = (bp < p.rate_min_bp) | (bp > p.rate_max_bp)
         if p.whole_percent:
             bad = bad | (bp % 100 != 0)
-        parts.append(_problems(rows, bad, "R_RATE_RANGE", column,
-                               pl.format(f"“{LABEL[column]}”{expected}，实际为{{}}", rate_text(bp))))
+        parts.append(
+            _problems(
+                rows, bad, "R_RATE_RANGE", column, pl.format(f"“{LABEL[column]}”{expected}，实际为{{}}", rate_text(bp))
+            )
+        )
     return pl.concat(parts)
 
 
@@ -196,8 +223,13 @@ def policy_base(rows: pl.LazyFrame, ctx: Context) -> pl.LazyFrame:
     floor, cap = p.base_floor_fen[e.wage_tier], p.base_cap_fen
     base = pl.col("base_fen")
     bounds = f"{floor // 100}元至{cap // 100}元之间（{ctx.month}，{e.wage_tier}类工资地区）"
-    return _problems(rows, (base < floor) | (base > cap), "R_BASE_RANGE", "base",
-                     pl.format(f"缴存基数应在{bounds}，实际为{{}}元", yuan_text(base)))
+    return _problems(
+        rows,
+        (base < floor) | (base > cap),
+        "R_BASE_RANGE",
+        "base",
+        pl.format(f"缴存基数应在{bounds}，实际为{{}}元", yuan_text(base)),
+    )
 
 
 def amounts(rows: pl.LazyFrame, ctx: Context) -> pl.LazyFrame:
@@ -208,11 +240,21 @@ def amounts(rows: pl.LazyFrame, ctx: Context) -> pl.LazyFrame:
     for amount, rate in (("employer_amount", "employer_rate"), ("employee_amount", "employee_rate")):
         bp, fen = pl.col(typed_name(rate)), pl.col(typed_name(amount))
         due = round_amount(pl.col("base_fen"), bp.clip(0, 10_000), ctx.rounding)
-        parts.append(_problems(
-            rows, fen != due, "R_AMOUNT", amount,
-            pl.format(f"“{LABEL[amount]}”应为缴存基数{{}}元×{{}}按“{ROUNDING_NAMES[ctx.rounding]}”计算，即{{}}元，实际为{{}}元",
-                      yuan_text(pl.col("base_fen")), rate_text(bp), yuan_text(due), yuan_text(fen)),
-        ))
+        parts.append(
+            _problems(
+                rows,
+                fen != due,
+                "R_AMOUNT",
+                amount,
+                pl.format(
+                    f"“{LABEL[amount]}”应为缴存基数{{}}元×{{}}按“{ROUNDING_NAMES[ctx.rounding]}”计算，即{{}}元，实际为{{}}元",
+                    yuan_text(pl.col("base_fen")),
+                    rate_text(bp),
+                    yuan_text(due),
+                    yuan_text(fen),
+                ),
+            )
+        )
     return pl.concat(parts)
 
 
@@ -224,8 +266,17 @@ def employer_rates(rows: pl.LazyFrame, ctx: Context) -> pl.LazyFrame:
     parts = []
     for column, registered in (("employer_rate", e.employer_rate_bp), ("employee_rate", e.employee_rate_bp)):
         bp = pl.col(typed_name(column))
-        parts.append(_problems(rows, bp != registered, "R_RATE_MISMATCH", column,
-                               pl.format(f"“{LABEL[column]}”应为单位登记的{{}}，实际为{{}}", rate_text(pl.lit(registered)), rate_text(bp))))
+        parts.append(
+            _problems(
+                rows,
+                bp != registered,
+                "R_RATE_MISMATCH",
+                column,
+                pl.format(
+                    f"“{LABEL[column]}”应为单位登记的{{}}，实际为{{}}", rate_text(pl.lit(registered)), rate_text(bp)
+                ),
+            )
+        )
     return pl.concat(parts)
 
 
@@ -237,22 +288,67 @@ def member_records(rows: pl.LazyFrame, ctx: Context) -> pl.LazyFrame:
     reg = ctx.members.lazy().rename(lambda c: c if c == "member_account" else f"reg_{c}")
     j = rows.filter(pl.col("member_account").str.contains(r"^[0-9]{1,20}$")).join(reg, on="member_account", how="left")
     known, ours = pl.col("reg_unit_account").is_not_null(), pl.col("reg_unit_account") == unit
-    return pl.concat([
-        _problems(j, ~known, "R_ACCOUNT_UNKNOWN", "member_account",
-                  pl.format("个人账号{}未登记（不存在）", found("member_account"))),
-        _problems(j, known & ~ours, "R_ACCOUNT_OTHER_EMPLOYER", "member_account",
-                  pl.format(f"个人账号{{}}属于单位{{}}，不属于本单位{unit}", found("member_account"), pl.col("reg_unit_account"))),
-        _problems(j, ours & (pl.col("reg_status") == "sealed"), "R_ACCOUNT_SEALED", "member_account",
-                  pl.format("个人账号{}已封存，须先办理启封", found("member_account"))),
-        _problems(j, ours & (pl.col("reg_status") == "closed"), "R_ACCOUNT_CLOSED", "member_account",
-                  pl.format("个人账号{}已销户，不能缴存", found("member_account"))),
-        _problems(j, ours & (pl.col("name") != pl.col("reg_name")), "R_NAME_MISMATCH", "name",
-                  pl.format("姓名应为登记的“{}”，实际为{}", pl.col("reg_name"), found("name"))),
-        _problems(j, ours & (pl.col("id_number") != pl.col("reg_id_number")), "R_ID_MISMATCH", "id_number",
-                  pl.format("证件号码应为登记的{}，实际为{}", mask_id(pl.col("reg_id_number")), mask_id(pl.col("id_number")))),
-        _problems(j, ours & (pl.col("base_fen") != pl.col("reg_base_fen")), "R_BASE_MISMATCH", "base",
-                  pl.format("缴存基数应为登记的{}元，实际为{}元", yuan_text(pl.col("reg_base_fen")), yuan_text(pl.col("base_fen")))),
-    ])
+    return pl.concat(
+        [
+            _problems(
+                j,
+                ~known,
+                "R_ACCOUNT_UNKNOWN",
+                "member_account",
+                pl.format("个人账号{}未登记（不存在）", found("member_account")),
+            ),
+            _problems(
+                j,
+                known & ~ours,
+                "R_ACCOUNT_OTHER_EMPLOYER",
+                "member_account",
+                pl.format(
+                    f"个人账号{{}}属于单位{{}}，不属于本单位{unit}", found("member_account"), pl.col("reg_unit_account")
+                ),
+            ),
+            _problems(
+                j,
+                ours & (pl.col("reg_status") == "sealed"),
+                "R_ACCOUNT_SEALED",
+                "member_account",
+                pl.format("个人账号{}已封存，须先办理启封", found("member_account")),
+            ),
+            _problems(
+                j,
+                ours & (pl.col("reg_status") == "closed"),
+                "R_ACCOUNT_CLOSED",
+                "member_account",
+                pl.format("个人账号{}已销户，不能缴存", found("member_account")),
+            ),
+            _problems(
+                j,
+                ours & (pl.col("name") != pl.col("reg_name")),
+                "R_NAME_MISMATCH",
+                "name",
+                pl.format("姓名应为登记的“{}”，实际为{}", pl.col("reg_name"), found("name")),
+            ),
+            _problems(
+                j,
+                ours & (pl.col("id_number") != pl.col("reg_id_number")),
+                "R_ID_MISMATCH",
+                "id_number",
+                pl.format(
+                    "证件号码应为登记的{}，实际为{}", mask_id(pl.col("reg_id_number")), mask_id(pl.col("id_number"))
+                ),
+            ),
+            _problems(
+                j,
+                ours & (pl.col("base_fen") != pl.col("reg_base_fen")),
+                "R_BASE_MISMATCH",
+                "base",
+                pl.format(
+                    "缴存基数应为登记的{}元，实际为{}元",
+                    yuan_text(pl.col("reg_base_fen")),
+                    yuan_text(pl.col("base_fen")),
+                ),
+            ),
+        ]
+    )
 
 
 RULES: tuple[Callable[[pl.LazyFrame, Context], pl.LazyFrame], ...] = (

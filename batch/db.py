@@ -85,9 +85,7 @@ batches = Table(
     Column("sha256", String(64), nullable=False),
     Column("status", String(12), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint(
-        "status IN ('RECEIVED','POSTED','REJECTED','DUPLICATE','FAILED','REVERSED')", name="status"
-    ),
+    CheckConstraint("status IN ('RECEIVED','POSTED','REJECTED','DUPLICATE','FAILED','REVERSED')", name="status"),
     Index(None, "sha256"),
 )
 

@@ -40,7 +40,9 @@ def parse_manifest(data: bytes) -> Manifest | list[Problem]:
     if "total" in values:
         total = parse_yuan(values["total"])
         if total is None:
-            problems.append(Problem("F_MANIFEST", f"标记文件total应为金额（元，两位小数），实际为“{values['total'][:40]}”"))
+            problems.append(
+                Problem("F_MANIFEST", f"标记文件total应为金额（元，两位小数），实际为“{values['total'][:40]}”")
+            )
     if "sha256" in values:
         sha = values["sha256"].lower()
         if not re.fullmatch(r"[0-9a-f]{64}", sha):
@@ -52,14 +54,21 @@ def manifest_problems(manifest: Manifest, *, rows: int, total_fen: int | None, s
     """Where the file disagrees with its marker. `total_fen` is None when some total is unreadable."""
     problems = []
     if manifest.sha256 is not None and manifest.sha256 != sha256:
-        problems.append(Problem("F_MANIFEST", f"文件的SHA-256应为标记文件中的{manifest.sha256}，实际为{sha256}（文件可能未传完整或已被修改）"))
+        problems.append(
+            Problem(
+                "F_MANIFEST",
+                f"文件的SHA-256应为标记文件中的{manifest.sha256}，实际为{sha256}（文件可能未传完整或已被修改）",
+            )
+        )
     if manifest.rows is not None and manifest.rows != rows:
         problems.append(Problem("F_MANIFEST", f"数据行数应为标记文件中的{manifest.rows}行，实际为{rows}行"))
     if manifest.total_fen is not None and total_fen is not None and manifest.total_fen != total_fen:
         diff = total_fen - manifest.total_fen
-        problems.append(Problem(
-            "F_MANIFEST",
-            f"月缴存额合计之和应为标记文件中的{format_yuan(manifest.total_fen)}元，实际为{format_yuan(total_fen)}元"
-            f"（{'多' if diff > 0 else '少'}{format_yuan(abs(diff))}元）",
-        ))
+        problems.append(
+            Problem(
+                "F_MANIFEST",
+                f"月缴存额合计之和应为标记文件中的{format_yuan(manifest.total_fen)}元，实际为{format_yuan(total_fen)}元"
+                f"（{'多' if diff > 0 else '少'}{format_yuan(abs(diff))}元）",
+            )
+        )
     return problems

@@ -119,4 +119,3 @@ def number_problem_expr(text: pl.Expr, body_regex: str) -> pl.Expr:
         .then(pl.lit("decimals"))
         .otherwise(pl.lit("format"))
     )
-

@@ -138,4 +138,3 @@ def next_month(month: int) -> int:
 
 def valid_month(month: int) -> bool:
     return 1900 <= month // 100 <= 9999 and 1 <= month % 100 <= 12
-

@@ -59,11 +59,18 @@ def read_table(data: bytes, file_name: str, *, max_rows: int) -> Table | list[Pr
 
 def _read_csv(data: bytes, max_rows: int) -> Table | list[Problem]:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return [Problem("F_ENCODING", "文件编码应为UTF-8或GB18030/GBK，实际为UTF-16（Excel的“Unicode文本”）：请另存为“CSV UTF-8（逗号分隔）”")]
+        return [
+            Problem(
+                "F_ENCODING",
+                "文件编码应为UTF-8或GB18030/GBK，实际为UTF-16（Excel的“Unicode文本”）：请另存为“CSV UTF-8（逗号分隔）”",
+            )
+        ]
     bom = data.startswith(b"\xef\xbb\xbf")
     body = data[3:] if bom else data
-    for bad, what in ((b"\x00", "NUL字符（\\0），文件可能已损坏或不是文本文件"),
-                      (b"\xef\xbb\xbf", "字节顺序标记（BOM），文件可能由多个文件拼接而成")):
+    for bad, what in (
+        (b"\x00", "NUL字符（\\0），文件可能已损坏或不是文本文件"),
+        (b"\xef\xbb\xbf", "字节顺序标记（BOM），文件可能由多个文件拼接而成"),
+    ):
         at = body.find(bad)
         if at >= 0:
             line = body.count(b"\n", 0, at) + 1
@@ -157,8 +164,7 @@ def _read_xlsx(data: bytes, max_rows: int) -> Table | list[Problem]:
         return [Problem("F_FORMAT", "不是有效的XLSX文件（ZIP结构损坏）")]
     unzipped = sum(i.file_size for i in infos)
     if unzipped > XLSX_MAX_UNZIPPED or any(
-        i.compress_size and i.file_size / i.compress_size > XLSX_MAX_RATIO and i.file_size > (16 << 20)
-        for i in infos
+        i.compress_size and i.file_size / i.compress_size > XLSX_MAX_RATIO and i.file_size > (16 << 20) for i in infos
     ):
         return [Problem("F_TOO_LARGE", f"XLSX解压后达{unzipped // (1 << 20)}MB，疑似压缩炸弹，未读取")]
     try:
@@ -166,7 +172,7 @@ def _read_xlsx(data: bytes, max_rows: int) -> Table | list[Problem]:
         reader = fastexcel.read_excel(data)
         sheet = reader.load_sheet(0, header_row=None, dtypes="string", n_rows=max_rows + 2)
         cells = sheet.to_polars()
-    except Exception as e:  # noqa: BLE001 - calamine reports every defect as its own type
+    except Exception as e:
         return [Problem("F_FORMAT", f"不是可读取的XLSX文件：{type(e).__name__}")]
     if cells.width == 0:
         return [Problem("F_FORMAT", "第一个工作表是空的")]
@@ -214,7 +220,9 @@ def _excel_numbers(column: str) -> pl.Expr:
     an 18-digit ID number is text and must stay as written.
     """
     col = pl.col(column)
-    long_float = col.str.contains(r"^-?[0-9]*\.[0-9]{3,}$") & (col.str.replace_all(r"[-.]", "").str.strip_chars_start("0").str.len_chars() > 15)
+    long_float = col.str.contains(r"^-?[0-9]*\.[0-9]{3,}$") & (
+        col.str.replace_all(r"[-.]", "").str.strip_chars_start("0").str.len_chars() > 15
+    )
     return (
         pl.when(long_float)
         .then(col.map_elements(lambda s: format(float(s), ".15g"), return_dtype=pl.String))
@@ -258,7 +266,13 @@ def _table(cells: pl.DataFrame, width: int, first_row: int, encoding: str, max_r
         if name is None:
             continue
         if name in found:
-            problems.append(Problem("F_COLUMNS", f"列“{LABEL[name]}”（{name}）出现了两次：第{found[name][1] + 1}列“{found[name][0]}”和第{i + 1}列“{text}”", column=name))
+            problems.append(
+                Problem(
+                    "F_COLUMNS",
+                    f"列“{LABEL[name]}”（{name}）出现了两次：第{found[name][1] + 1}列“{found[name][0]}”和第{i + 1}列“{text}”",
+                    column=name,
+                )
+            )
         else:
             found[name] = (text, i)
     for name in REQUIRED:

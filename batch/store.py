@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar, cast
 
 import polars as pl
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, Row, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from batch.db import batches, employers, members
@@ -28,7 +29,10 @@ class ImportCounts:
     members_updated: int
 
 
-def _chunks(seq: Sequence[object], size: int = CHUNK) -> Iterator[Sequence[object]]:
+T = TypeVar("T")
+
+
+def _chunks(seq: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for i in range(0, len(seq), size):
         yield seq[i : i + size]
 
@@ -45,9 +49,14 @@ class Store:
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(
-                    employers.c.unit_account, employers.c.name, employers.c.status,
-                    employers.c.employer_rate_bp, employers.c.employee_rate_bp, employers.c.wage_tier,
-                    employers.c.rounding, employers.c.paid_through,
+                    employers.c.unit_account,
+                    employers.c.name,
+                    employers.c.status,
+                    employers.c.employer_rate_bp,
+                    employers.c.employee_rate_bp,
+                    employers.c.wage_tier,
+                    employers.c.rounding,
+                    employers.c.paid_through,
                 ).where(employers.c.unit_account == unit_account)
             ).one_or_none()
         return Employer(*row) if row else None
@@ -58,11 +67,10 @@ class Store:
         others = accounts.filter(~accounts.is_in(own["member_account"].implode()))
         if others.len() == 0:
             return own
-        cols = [members.c[name] for name in MEMBER_SCHEMA]
-        rows = []
+        rows: list[Row[Any]] = []
         with self.engine.connect() as conn:
             for chunk in _chunks(others.to_list()):
-                rows += conn.execute(select(*cols).where(members.c.member_account.in_(chunk))).all()
+                rows += conn.execute(select(*_MEMBER_COLUMNS).where(members.c.member_account.in_(chunk))).all()
         return pl.concat([own, pl.DataFrame(rows, schema=MEMBER_SCHEMA, orient="row")])
 
     def _employer_members(self, unit_account: str) -> pl.DataFrame:
@@ -70,35 +78,16 @@ class Store:
 
         Fetching a million rows as Python tuples takes seconds; SQLite files are
         read through ADBC into Arrow, PostgreSQL through COPY into polars' CSV
-        reader. Anything else takes the plain path.
+        reader. Anything else (an in-memory SQLite) takes the plain path.
         """
-        columns = ", ".join(MEMBER_SCHEMA)
         url = self.engine.url
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            import adbc_driver_sqlite.dbapi as adbc
-
-            with adbc.connect(url.database) as conn, conn.cursor() as cur:
-                cur.execute(f"SELECT {columns} FROM members WHERE unit_account = ?", (unit_account,))
-                frame = pl.from_arrow(cur.fetch_arrow_table())
-            assert isinstance(frame, pl.DataFrame)
-            return frame.cast(dict(MEMBER_SCHEMA)) if frame.height else MEMBER_SCHEMA.to_frame()
+            return _members_sqlite_file(str(url.database), unit_account)
         if url.get_backend_name() == "postgresql":
-            from psycopg import sql
-
-            query = sql.SQL("COPY (SELECT {} FROM members WHERE unit_account = {}) TO STDOUT (FORMAT csv)").format(
-                sql.SQL(columns), sql.Literal(unit_account))
             with self.engine.connect() as conn:
-                raw = conn.connection.dbapi_connection
-                assert raw is not None
-                with raw.cursor() as cur, cur.copy(query) as copy:
-                    data = b"".join(bytes(block) for block in copy)
-            if not data:
-                return MEMBER_SCHEMA.to_frame()
-            return pl.read_csv(data, has_header=False, new_columns=list(MEMBER_SCHEMA), schema=MEMBER_SCHEMA)
+                return _members_postgresql(conn, unit_account)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(*[members.c[n] for n in MEMBER_SCHEMA]).where(members.c.unit_account == unit_account)
-            ).all()
+            rows = conn.execute(select(*_MEMBER_COLUMNS).where(members.c.unit_account == unit_account)).all()
         return pl.DataFrame(rows, schema=MEMBER_SCHEMA, orient="row")
 
     def earlier_batch(self, sha256: str) -> int | None:
@@ -118,13 +107,15 @@ class Store:
             m_new, m_all = self._upsert(conn, members, "member_account", member_rows)
         return ImportCounts(e_new, e_all - e_new, m_new, m_all - m_new)
 
-    def _upsert(self, conn: Connection, table, key: str, rows: pl.DataFrame | None) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    def _upsert(self, conn: Connection, table: Table, key: str, rows: pl.DataFrame | None) -> tuple[int, int]:
         if rows is None or rows.height == 0:
             return 0, 0
         keys = rows[key].to_list()
         existing = 0
         for chunk in _chunks(keys):
-            existing += conn.execute(select(func.count()).select_from(table).where(table.c[key].in_(chunk))).scalar_one()
+            existing += conn.execute(
+                select(func.count()).select_from(table).where(table.c[key].in_(chunk))
+            ).scalar_one()
         insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
         update = {c: insert.excluded[c] for c in rows.columns if c != key} | {"updated_at": func.now()}
         statement = insert.on_conflict_do_update(index_elements=[key], set_=update)
@@ -132,3 +123,30 @@ class Store:
         for chunk in _chunks(records):
             conn.execute(statement, list(chunk))
         return rows.height - existing, rows.height
+
+
+_MEMBER_COLUMNS = [members.c[name] for name in MEMBER_SCHEMA]
+_MEMBER_SELECT = f"SELECT {', '.join(MEMBER_SCHEMA)} FROM members WHERE unit_account = "
+
+
+def _members_sqlite_file(path: str, unit_account: str) -> pl.DataFrame:
+    import adbc_driver_sqlite.dbapi as adbc
+
+    with adbc.connect(path) as conn, conn.cursor() as cur:
+        cur.execute(_MEMBER_SELECT + "?", (unit_account,))
+        frame = pl.from_arrow(cur.fetch_arrow_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame.cast(MEMBER_SCHEMA) if frame.height else MEMBER_SCHEMA.to_frame()  # type: ignore[arg-type]
+
+
+def _members_postgresql(conn: Connection, unit_account: str) -> pl.DataFrame:
+    import psycopg
+    from psycopg import sql
+
+    query = sql.SQL("COPY ({}{}) TO STDOUT (FORMAT csv)").format(sql.SQL(_MEMBER_SELECT), sql.Literal(unit_account))
+    raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+    with raw.cursor() as cur, cur.copy(query) as copy:
+        data = b"".join(bytes(block) for block in copy)
+    if not data:
+        return MEMBER_SCHEMA.to_frame()
+    return pl.read_csv(data, has_header=False, new_columns=list(MEMBER_SCHEMA), schema=MEMBER_SCHEMA)

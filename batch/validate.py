@@ -86,9 +86,27 @@ class Report:
 
 
 _EMPTY_ROWS = parse_rows(
-    pl.DataFrame(schema={"row_no": pl.Int64, **dict.fromkeys(
-        ("member_account", "name", "id_type", "id_number", "base", "employer_rate", "employee_rate",
-         "employer_amount", "employee_amount", "total_amount", "contribution_month"), pl.String)})
+    pl.DataFrame(
+        schema={
+            "row_no": pl.Int64,
+            **dict.fromkeys(
+                (
+                    "member_account",
+                    "name",
+                    "id_type",
+                    "id_number",
+                    "base",
+                    "employer_rate",
+                    "employee_rate",
+                    "employer_amount",
+                    "employee_amount",
+                    "total_amount",
+                    "contribution_month",
+                ),
+                pl.String,
+            ),
+        }
+    )
 )
 
 
@@ -105,10 +123,10 @@ def validate(sub: Submission, rules: Rules, lookups: Lookups) -> Report:
         return _report(sub, sha256, None, [big])
 
     problems: list[Problem] = []
-    name = parse_file_name(sub.file_name)
-    if isinstance(name, Problem):
-        problems.append(name)
-        name = None
+    parsed_name = parse_file_name(sub.file_name)
+    name = parsed_name if isinstance(parsed_name, FileName) else None
+    if isinstance(parsed_name, Problem):
+        problems.append(parsed_name)
     employer, period = _employer_and_month(name, sub, rules, lookups, problems)
 
     manifest: Manifest | None = None
@@ -143,11 +161,16 @@ def validate(sub: Submission, rules: Rules, lookups: Lookups) -> Report:
     row_problems = checks.row_problems(rows, ctx)
     if row_problems.height:
         n = row_problems["row_no"].n_unique()
-        problems.append(Problem("F_ROW_ERRORS", f"共{n}行有错误（{row_problems.height}处），整个文件未入账，请改正后重新提交"))
+        problems.append(
+            Problem("F_ROW_ERRORS", f"共{n}行有错误（{row_problems.height}处），整个文件未入账，请改正后重新提交")
+        )
     missing = _missing(rows, members, employer)
     problems += [
-        Problem("F_ROSTER_MISSING", f"在册职工{m['member_account']}（{m['name']}）没有缴存行：正常状态的职工每月都应缴存，如已离职请先办理封存",
-                member_account=m["member_account"])
+        Problem(
+            "F_ROSTER_MISSING",
+            f"在册职工{m['member_account']}（{m['name']}）没有缴存行：正常状态的职工每月都应缴存，如已离职请先办理封存",
+            member_account=m["member_account"],
+        )
         for m in missing.iter_rows(named=True)
     ]
     return _report(sub, sha256, name, problems, rows=rows, row_problems=row_problems, missing=missing)
@@ -160,26 +183,51 @@ def _employer_and_month(
     if name is None:
         return None, None
     if sub.inbox_unit is not None and sub.inbox_unit != name.unit_account:
-        problems.append(Problem("F_UNIT_MISMATCH", f"文件名中的单位账号应为所在目录的{sub.inbox_unit}，实际为{name.unit_account}"))
+        problems.append(
+            Problem("F_UNIT_MISMATCH", f"文件名中的单位账号应为所在目录的{sub.inbox_unit}，实际为{name.unit_account}")
+        )
     employer = lookups.employer(name.unit_account)
     if employer is None:
         problems.append(Problem("F_EMPLOYER_UNKNOWN", f"单位账号{name.unit_account}未登记"))
     elif employer.status not in FILING_STATUSES:
         status = EMPLOYER_STATUSES.get(employer.status, employer.status)
-        problems.append(Problem("F_EMPLOYER_STATUS", f"单位{name.unit_account}状态为{employer.status}（{status}），销户或封存的单位不能汇缴"))
+        problems.append(
+            Problem(
+                "F_EMPLOYER_STATUS",
+                f"单位{name.unit_account}状态为{employer.status}（{status}），销户或封存的单位不能汇缴",
+            )
+        )
     if name.month > rules.current_month:
-        problems.append(Problem("F_MONTH_FUTURE", f"汇缴年月应不晚于当前月份{rules.current_month}，实际为{name.month}（暂不支持提前汇缴）"))
+        problems.append(
+            Problem(
+                "F_MONTH_FUTURE",
+                f"汇缴年月应不晚于当前月份{rules.current_month}，实际为{name.month}（暂不支持提前汇缴）",
+            )
+        )
     elif employer is not None and employer.paid_through is not None:
         due = next_month(employer.paid_through)
         if name.month != due:
-            problems.append(Problem("F_MONTH_NOT_DUE", f"汇缴年月应为单位的应缴月份{due}（已缴至{employer.paid_through}），实际为{name.month}"))
+            problems.append(
+                Problem(
+                    "F_MONTH_NOT_DUE",
+                    f"汇缴年月应为单位的应缴月份{due}（已缴至{employer.paid_through}），实际为{name.month}",
+                )
+            )
     period = rules.policy.period_for(name.month)
     if period is None:
         spans = "、".join(f"{p.first_month}–{p.last_month}" for p in rules.policy.periods) or "无"
-        problems.append(Problem(
-            "F_NO_POLICY", f"汇缴年月{name.month}没有配置缴存政策（基数上下限、比例；已配置的期间：{spans}），请联系中心"))
+        problems.append(
+            Problem(
+                "F_NO_POLICY",
+                f"汇缴年月{name.month}没有配置缴存政策（基数上下限、比例；已配置的期间：{spans}），请联系中心",
+            )
+        )
     elif employer is not None and employer.wage_tier not in period.base_floor_fen:
-        problems.append(Problem("F_NO_POLICY", f"汇缴年月{name.month}的缴存政策没有{employer.wage_tier}类工资地区的基数下限，请联系中心"))
+        problems.append(
+            Problem(
+                "F_NO_POLICY", f"汇缴年月{name.month}的缴存政策没有{employer.wage_tier}类工资地区的基数下限，请联系中心"
+            )
+        )
         period = None
     return employer, period
 
@@ -191,16 +239,26 @@ def _missing(rows: pl.DataFrame, members: pl.DataFrame | None, employer: Employe
     return active.join(rows.select("member_account"), on="member_account", how="anti").sort("member_account")
 
 
-def _report(sub: Submission, sha256: str, name: FileName | None, problems: list[Problem], *,
-            rows: pl.DataFrame | None = None, row_problems: pl.DataFrame | None = None,
-            missing: pl.DataFrame | None = None, duplicate_of: int | None = None) -> Report:
+def _report(
+    sub: Submission,
+    sha256: str,
+    name: FileName | None,
+    problems: list[Problem],
+    *,
+    rows: pl.DataFrame | None = None,
+    row_problems: pl.DataFrame | None = None,
+    missing: pl.DataFrame | None = None,
+    duplicate_of: int | None = None,
+) -> Report:
     return Report(
         file_name=sub.file_name,
         sha256=sha256,
         unit_account=name.unit_account if name else None,
         month=name.month if name else None,
         file_problems=tuple(problems),
-        row_problems=checks.EMPTY.with_columns(pl.lit(None, pl.String).alias("member_account")) if row_problems is None else row_problems,
+        row_problems=checks.EMPTY.with_columns(pl.lit(None, pl.String).alias("member_account"))
+        if row_problems is None
+        else row_problems,
         rows=_EMPTY_ROWS if rows is None else rows,
         missing=MEMBER_SCHEMA.to_frame() if missing is None else missing,
         duplicate_of=duplicate_of,

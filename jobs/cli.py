@@ -57,8 +57,9 @@ pass_context = click.make_pass_decorator(Context)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", type=click.Path(dir_okay=False, path_type=Path),
-              help="配置文件（默认 ./hpf.toml 或 $HPF_CONFIG）")
+@click.option(
+    "--config", type=click.Path(dir_okay=False, path_type=Path), help="配置文件（默认 ./hpf.toml 或 $HPF_CONFIG）"
+)
 @click.pass_context
 def hpf(ctx: click.Context, config: Path | None) -> None:
     """hpf-batch：住房公积金单位汇缴清册批量处理。"""
@@ -112,7 +113,9 @@ def accounts_import(ctx: Context, employers: Path | None, members: Path | None) 
 @hpf.command("validate")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--unit", help="文件所在收件目录的单位账号（检查 F_UNIT_MISMATCH）")
-@click.option("--marker", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="就绪标记文件 <文件名>.done")
+@click.option(
+    "--marker", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="就绪标记文件 <文件名>.done"
+)
 @click.option("--json", "as_json", is_flag=True, help="输出 result.json 格式的JSON文档")
 @pass_context
 def validate_command(ctx: Context, file: Path, unit: str | None, marker: Path | None, as_json: bool) -> None:

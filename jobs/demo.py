@@ -60,7 +60,10 @@ def run(console: Console, keep: Path | None = None) -> int:
         for path, expected in sample_cases():
             marker = path.parent / f"{path.name}.done"
             report = check.validate_file(
-                settings, store, path, expected.get("inbox_unit"),  # type: ignore[arg-type]
+                settings,
+                store,
+                path,
+                expected.get("inbox_unit"),  # type: ignore[arg-type]
                 marker if marker.exists() else None,
             )
             codes = sorted({p.code for p in report.problems()})
@@ -68,9 +71,11 @@ def run(console: Console, keep: Path | None = None) -> int:
             same = codes == want
             mismatches += not same
             table.add_row(
-                str(path.relative_to(SAMPLES)), str(report.rows.height),
+                str(path.relative_to(SAMPLES)),
+                str(report.rows.height),
                 "[green]VALID[/]" if report.ok else "[red]REJECTED[/]",
-                " ".join(codes) or "-", "✓" if same else f"[red]✗ 预期 {' '.join(want)}[/]",
+                " ".join(codes) or "-",
+                "✓" if same else f"[red]✗ 预期 {' '.join(want)}[/]",
             )
         console.print(table)
         console.print("用 [bold]hpf validate 文件[/] 查看每个错误的行、列和说明。")

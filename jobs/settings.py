@@ -100,8 +100,18 @@ class Settings:
 _SECTIONS: Mapping[str, frozenset[str]] = {
     "database": frozenset({"url"}),
     "sftp": frozenset(
-        {"host", "port", "username", "private_key", "known_hosts", "root", "ready",
-         "settle_seconds", "connect_timeout", "passphrase_env"}
+        {
+            "host",
+            "port",
+            "username",
+            "private_key",
+            "known_hosts",
+            "root",
+            "ready",
+            "settle_seconds",
+            "connect_timeout",
+            "passphrase_env",
+        }
     ),
     "policy": frozenset({"profile", "rounding", "periods"}),
     "limits": frozenset({"max_file_mb", "max_rows", "xlsx_detail_rows"}),
@@ -137,12 +147,7 @@ class _Reader:
 
     def integer(self, key: str, value: object, default: int, low: int = 1, high: int = 0) -> int:
         """An int in [low, high] (high 0: unbounded); TOML booleans are not numbers."""
-        if (
-            isinstance(value, int)
-            and not isinstance(value, bool)
-            and low <= value
-            and (not high or value <= high)
-        ):
+        if isinstance(value, int) and not isinstance(value, bool) and low <= value and (not high or value <= high):
             return value
         wanted = f"介于 {low} 与 {high} 之间的整数" if high else f"不小于 {low} 的整数"
         wanted = "正整数" if (low, high) == (1, 0) else wanted
@@ -158,9 +163,7 @@ class _Reader:
             return value
         return default
 
-    def decimal(
-        self, key: str, value: object, parse: Callable[[str], int | None], wanted: str
-    ) -> int | None:
+    def decimal(self, key: str, value: object, parse: Callable[[str], int | None], wanted: str) -> int | None:
         """TOML numbers become text via '.15g' first, so a float never does the arithmetic."""
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = format(value, ".15g")
@@ -170,9 +173,7 @@ class _Reader:
         return result
 
 
-def load_settings(
-    config: str | Path | None = None, environ: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(config: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Read the config (explicit, $HPF_CONFIG, ./hpf.toml, or none) and the environment."""
     env = os.environ if environ is None else environ
     r = _Reader()
@@ -186,9 +187,7 @@ def load_settings(
         database=_database(r, s["database"].get("url", "sqlite:///hpf.db"), base),
         sftp=_sftp(r, s["sftp"], base) if "sftp" in data else None,
         policy=_policy(r, s["policy"]),
-        limits=Limits(
-            **{k: r.integer(f"limits.{k}", s["limits"].get(k, d), d) for k, d in _LIMITS.items()}
-        ),
+        limits=Limits(**{k: r.integer(f"limits.{k}", s["limits"].get(k, d), d) for k, d in _LIMITS.items()}),
         schedule=_schedule(r, s["schedule"]),
         today=_today(r, env.get("HPF_TODAY")),
         config_path=path,
@@ -254,9 +253,7 @@ def _sftp(r: _Reader, t: Mapping[str, Any], base: Path) -> SftpSettings:
         r.fail("sftp.connect_timeout", f"应为正数（秒），实际为 {_show(timeout)}")
         timeout = 15.0
     secret = t.get("passphrase_env")
-    if secret is not None and not (
-        isinstance(secret, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", secret)
-    ):
+    if secret is not None and not (isinstance(secret, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", secret)):
         r.fail("sftp.passphrase_env", f"应为环境变量名（而非口令本身），实际为 {_show(secret)}")
         secret = None
     return SftpSettings(
@@ -347,8 +344,14 @@ def _period(r: _Reader, key: str, value: object) -> Period | None:
     if len(r.problems) > before or cap is None or low is None or high is None:
         return None
     return Period(
-        first_month=first, last_month=last, base_cap_fen=cap, base_floor_fen=floors,
-        rate_min_bp=low, rate_max_bp=high, whole_percent=whole, rounding=rounding,
+        first_month=first,
+        last_month=last,
+        base_cap_fen=cap,
+        base_floor_fen=floors,
+        rate_min_bp=low,
+        rate_max_bp=high,
+        whole_percent=whole,
+        rounding=rounding,
     )
 
 

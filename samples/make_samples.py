@@ -96,11 +96,13 @@ class Member:
 
 
 A = Employer("0101000123", "成都锦城云数科技有限公司", credit_code("510107", "MA6CQ7P2"), "01", 12, 1, "", "202610")
-B = Employer("0101000456", "都江堰市青城山茶业有限公司", credit_code("510181", "MA62XN3L"),
-             "02", 5, 2, "yuan_half_up", "")
+B = Employer(
+    "0101000456", "都江堰市青城山茶业有限公司", credit_code("510181", "MA62XN3L"), "02", 5, 2, "yuan_half_up", ""
+)
 C = Employer("0101000789", "成都蓉兴商贸有限公司", credit_code("510104", "72034518"), "04", 12, 1, "", "202610")
 D = Employer("0101000321", "成都少城文化传播有限公司", credit_code("510105", "MA6DJ41W"), "03", 8, 1, "", "202610")
 EMPLOYERS = (A, B, C, D)
+
 
 def roster(e: Employer, *people: tuple[str, str, str, str, str, str]) -> tuple[Member, ...]:
     """(account suffix, name, ID number, base, status, paid through) -> members of `e`; type 01 unless not an ID."""
@@ -187,14 +189,49 @@ def money(value: Decimal | str, style: str = "plain") -> str:
 
 # -------------------------------------------------------------------------- rows
 
-COLUMNS = ("member_account", "name", "id_type", "id_number", "base", "employer_rate", "employee_rate",
-           "employer_amount", "employee_amount", "total_amount", "contribution_month")
-CHINESE = dict(zip(COLUMNS, ("个人账号", "姓名", "证件类型", "证件号码", "缴存基数", "单位缴存比例", "个人缴存比例",
-                             "单位月缴存额", "个人月缴存额", "月缴存额合计", "汇缴年月"), strict=True))
+COLUMNS = (
+    "member_account",
+    "name",
+    "id_type",
+    "id_number",
+    "base",
+    "employer_rate",
+    "employee_rate",
+    "employer_amount",
+    "employee_amount",
+    "total_amount",
+    "contribution_month",
+)
+CHINESE = dict(
+    zip(
+        COLUMNS,
+        (
+            "个人账号",
+            "姓名",
+            "证件类型",
+            "证件号码",
+            "缴存基数",
+            "单位缴存比例",
+            "个人缴存比例",
+            "单位月缴存额",
+            "个人月缴存额",
+            "月缴存额合计",
+            "汇缴年月",
+        ),
+        strict=True,
+    )
+)
 
 
-def row(m: Member, month: str = MONTH, *, unit: Employer | None = None, style: str = "plain",
-        rate_forms: tuple[str, str] | None = None, **override: str) -> dict[str, str]:
+def row(
+    m: Member,
+    month: str = MONTH,
+    *,
+    unit: Employer | None = None,
+    style: str = "plain",
+    rate_forms: tuple[str, str] | None = None,
+    **override: str,
+) -> dict[str, str]:
     """A correct row for `m` as filed by `unit` (default: the member's employer), then `override`."""
     e = unit or EMPLOYER_OF[m.unit_account]
     base = override.get("base", m.base)
@@ -218,8 +255,13 @@ def row(m: Member, month: str = MONTH, *, unit: Employer | None = None, style: s
     return r
 
 
-def csv_text(rows: list[dict[str, str]], columns: tuple[str, ...] = COLUMNS, *,
-             headers: dict[str, str] | None = None, newline: str = "\n") -> str:
+def csv_text(
+    rows: list[dict[str, str]],
+    columns: tuple[str, ...] = COLUMNS,
+    *,
+    headers: dict[str, str] | None = None,
+    newline: str = "\n",
+) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator=newline)
     w.writerow([(headers or CHINESE).get(c, c) for c in columns])
@@ -247,11 +289,33 @@ def write(path: Path, data: bytes | str) -> None:
 def write_master(root: Path) -> None:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(("unit_account", "name", "credit_code", "status", "employer_rate", "employee_rate",
-                "wage_tier", "rounding", "paid_through"))
+    w.writerow(
+        (
+            "unit_account",
+            "name",
+            "credit_code",
+            "status",
+            "employer_rate",
+            "employee_rate",
+            "wage_tier",
+            "rounding",
+            "paid_through",
+        )
+    )
     for e in EMPLOYERS:
-        w.writerow((e.unit_account, e.name, e.credit_code, e.status, f"{e.rate}%", f"{e.rate}%",
-                    e.wage_tier, e.rounding, e.paid_through))
+        w.writerow(
+            (
+                e.unit_account,
+                e.name,
+                e.credit_code,
+                e.status,
+                f"{e.rate}%",
+                f"{e.rate}%",
+                e.wage_tier,
+                e.rounding,
+                e.paid_through,
+            )
+        )
     write(root / "master" / "employers.csv", out.getvalue())
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
@@ -280,8 +344,18 @@ def valid_a() -> tuple[bytes, list[dict[str, str]]]:
     return b"\xef\xbb\xbf" + csv_text(rows).encode("utf-8"), rows
 
 
-B_ORDER = ("name", "member_account", "id_number", "id_type", "base", "employer_rate", "employer_amount",
-           "employee_rate", "employee_amount", "total_amount")
+B_ORDER = (
+    "name",
+    "member_account",
+    "id_number",
+    "id_type",
+    "base",
+    "employer_rate",
+    "employer_amount",
+    "employee_rate",
+    "employee_amount",
+    "total_amount",
+)
 
 
 def valid_b() -> tuple[bytes, list[dict[str, str]]]:
@@ -297,8 +371,9 @@ def valid_d_xlsx() -> tuple[bytes, list[dict[str, str]]]:
     rows = [row(m) for m in normal(D_MEMBERS)]
     buf = io.BytesIO()
     wb = xlsxwriter.Workbook(buf, {"in_memory": True})
-    wb.set_properties({"title": f"{D.name} {MONTH} 住房公积金汇缴清册", "author": D.name,
-                       "created": datetime(2026, 11, 20, 9, 30, 0)})
+    wb.set_properties(
+        {"title": f"{D.name} {MONTH} 住房公积金汇缴清册", "author": D.name, "created": datetime(2026, 11, 20, 9, 30, 0)}
+    )
     ws = wb.add_worksheet("汇缴清册")
     bold = wb.add_format({"bold": True})
     yuan, pct = wb.add_format({"num_format": "#,##0.00"}), wb.add_format({"num_format": "0%"})
@@ -323,17 +398,26 @@ def valid_d_xlsx() -> tuple[bytes, list[dict[str, str]]]:
 def write_valid(root: Path) -> list[tuple[str, str]]:
     listing = []
     for name, (data, rows), what in (
-        (f"{A.unit_account}_{MONTH}.csv", valid_a(),
-         "UTF-8 with BOM, Chinese headers; thousands separators, rates as 12% / 12 / 0.12, a blank-padded name, "
-         "a lower-case x check character, a blank 汇缴年月; one member at the cap (32969 × 12% → 3957), one at the "
-         "tier-1 floor (2330 × 12% → 280), 5000.50 × 12% = 600.06 → 600 (under a jiao: not rounded up)"),
-        (f"{B.unit_account}_{MONTH}.csv", valid_b(),
-         "GB18030 with CRLF, Chinese headers in another order, no 汇缴年月 column; a name with 𠮷 (4 bytes in GB18030, "
-         "not in GBK); tier 2 at 5% rounded 四舍五入到元: 2330 × 5% = 116.5 → 117, 2200 (tier-2 floor) → 110, "
-         "4321 × 5% = 216.05 → 216; employer status 02 (开户), no paid-through month"),
-        (f"{D.unit_account}_{MONTH}.xlsx", valid_d_xlsx(),
-         "XLSX, English headers; money, rates (0.08 shown as 8%) and the month as numeric cells, accounts and ID "
-         "numbers as text; a passport holder (证件类型 03); 8% rounded 见角进元; employer status 03 (缓缴)"),
+        (
+            f"{A.unit_account}_{MONTH}.csv",
+            valid_a(),
+            "UTF-8 with BOM, Chinese headers; thousands separators, rates as 12% / 12 / 0.12, a blank-padded name, "
+            "a lower-case x check character, a blank 汇缴年月; one member at the cap (32969 × 12% → 3957), one at the "
+            "tier-1 floor (2330 × 12% → 280), 5000.50 × 12% = 600.06 → 600 (under a jiao: not rounded up)",
+        ),
+        (
+            f"{B.unit_account}_{MONTH}.csv",
+            valid_b(),
+            "GB18030 with CRLF, Chinese headers in another order, no 汇缴年月 column; a name with 𠮷 (4 bytes in GB18030, "
+            "not in GBK); tier 2 at 5% rounded 四舍五入到元: 2330 × 5% = 116.5 → 117, 2200 (tier-2 floor) → 110, "
+            "4321 × 5% = 216.05 → 216; employer status 02 (开户), no paid-through month",
+        ),
+        (
+            f"{D.unit_account}_{MONTH}.xlsx",
+            valid_d_xlsx(),
+            "XLSX, English headers; money, rates (0.08 shown as 8%) and the month as numeric cells, accounts and ID "
+            "numbers as text; a passport holder (证件类型 03); 8% rounded 见角进元; employer status 03 (缓缴)",
+        ),
     ):
         write(root / "valid" / name, data)
         write(root / "valid" / f"{name}.done", marker_text(data, rows))
@@ -380,130 +464,349 @@ def cases() -> list[Case]:
     c: list[Case] = []
 
     # ---- file level
-    c.append(Case("f_name", f"汇缴清册_{A.unit_account}_{MONTH}.csv", utf8(a_rows()),
-                  "the file name has a prefix: it must start with the unit account", (("F_NAME", None, None),)))
-    c.append(Case("f_unit_mismatch", A_NAME, utf8(a_rows()),
-                  "A's correct file uploaded into D's inbox (inbox_unit 0101000321)",
-                  (("F_UNIT_MISMATCH", None, None),), inbox_unit=D.unit_account))
-    c.append(Case("f_employer_unknown", f"0101000132_{MONTH}.csv", utf8(a_rows()),
-                  "A's file with two digits of the unit account transposed (0101000132): no such employer; "
-                  "nothing is checked against master data", (("F_EMPLOYER_UNKNOWN", None, None),)))
-    c.append(Case("f_employer_status", f"{C.unit_account}_{MONTH}.csv", utf8([row(m) for m in C_MEMBERS]),
-                  "employer 0101000789 is closed (04); its file is otherwise correct",
-                  (("F_EMPLOYER_STATUS", None, None),)))
+    c.append(
+        Case(
+            "f_name",
+            f"汇缴清册_{A.unit_account}_{MONTH}.csv",
+            utf8(a_rows()),
+            "the file name has a prefix: it must start with the unit account",
+            (("F_NAME", None, None),),
+        )
+    )
+    c.append(
+        Case(
+            "f_unit_mismatch",
+            A_NAME,
+            utf8(a_rows()),
+            "A's correct file uploaded into D's inbox (inbox_unit 0101000321)",
+            (("F_UNIT_MISMATCH", None, None),),
+            inbox_unit=D.unit_account,
+        )
+    )
+    c.append(
+        Case(
+            "f_employer_unknown",
+            f"0101000132_{MONTH}.csv",
+            utf8(a_rows()),
+            "A's file with two digits of the unit account transposed (0101000132): no such employer; "
+            "nothing is checked against master data",
+            (("F_EMPLOYER_UNKNOWN", None, None),),
+        )
+    )
+    c.append(
+        Case(
+            "f_employer_status",
+            f"{C.unit_account}_{MONTH}.csv",
+            utf8([row(m) for m in C_MEMBERS]),
+            "employer 0101000789 is closed (04); its file is otherwise correct",
+            (("F_EMPLOYER_STATUS", None, None),),
+        )
+    )
 
     broken = csv_text(a_rows()).encode("gbk")
     cut = "张伟".encode("gbk")
     assert broken.count(cut) == 1
     broken = broken.replace(cut, cut[:-1])  # half a character, then the comma
-    c.append(Case("f_encoding", A_NAME, broken,
-                  "a GBK file whose row 4 lost the second byte of 伟: neither UTF-8 nor GB18030",
-                  (("F_ENCODING", None, None),)))
-    c.append(Case("f_encoding_utf16", A_NAME, csv_text(a_rows()).encode("utf-16"),
-                  "the file saved as UTF-16 (Excel's “Unicode 文本”): neither UTF-8 nor GB18030",
-                  (("F_ENCODING", None, None),)))
-    c.append(Case("f_format_header_only", A_NAME, utf8([]),
-                  "only the header row, no data rows", (("F_FORMAT", None, None),)))
-    c.append(Case("f_format_xlsx_not_zip", f"{D.unit_account}_{MONTH}.xlsx", utf8([row(m) for m in normal(D_MEMBERS)]),
-                  "a CSV renamed to .xlsx: not a ZIP/XLSX file", (("F_FORMAT", None, None),)))
-    c.append(Case("f_columns_missing", A_NAME, utf8(a_rows(), tuple(x for x in COLUMNS if x != "id_number")),
-                  "the required column 证件号码 is missing", (("F_COLUMNS", None, "id_number"),)))
+    c.append(
+        Case(
+            "f_encoding",
+            A_NAME,
+            broken,
+            "a GBK file whose row 4 lost the second byte of 伟: neither UTF-8 nor GB18030",
+            (("F_ENCODING", None, None),),
+        )
+    )
+    c.append(
+        Case(
+            "f_encoding_utf16",
+            A_NAME,
+            csv_text(a_rows()).encode("utf-16"),
+            "the file saved as UTF-16 (Excel's “Unicode 文本”): neither UTF-8 nor GB18030",
+            (("F_ENCODING", None, None),),
+        )
+    )
+    c.append(
+        Case("f_format_header_only", A_NAME, utf8([]), "only the header row, no data rows", (("F_FORMAT", None, None),))
+    )
+    c.append(
+        Case(
+            "f_format_xlsx_not_zip",
+            f"{D.unit_account}_{MONTH}.xlsx",
+            utf8([row(m) for m in normal(D_MEMBERS)]),
+            "a CSV renamed to .xlsx: not a ZIP/XLSX file",
+            (("F_FORMAT", None, None),),
+        )
+    )
+    c.append(
+        Case(
+            "f_columns_missing",
+            A_NAME,
+            utf8(a_rows(), tuple(x for x in COLUMNS if x != "id_number")),
+            "the required column 证件号码 is missing",
+            (("F_COLUMNS", None, "id_number"),),
+        )
+    )
     dup_cols = (*COLUMNS, "base")
-    c.append(Case("f_columns_duplicate", A_NAME, utf8(a_rows(), dup_cols),
-                  "缴存基数 appears twice (same values)", (("F_COLUMNS", None, "base"),)))
+    c.append(
+        Case(
+            "f_columns_duplicate",
+            A_NAME,
+            utf8(a_rows(), dup_cols),
+            "缴存基数 appears twice (same values)",
+            (("F_COLUMNS", None, "base"),),
+        )
+    )
 
     data = utf8(a_rows())
     manifest = f"rows=5\ntotal={total_of(a_rows())}\n"
-    c.append(Case("f_manifest", A_NAME, data,
-                  "the marker says rows=5, the file has 6 data rows (its total is right)",
-                  (("F_MANIFEST", None, None),), marker=manifest))
+    c.append(
+        Case(
+            "f_manifest",
+            A_NAME,
+            data,
+            "the marker says rows=5, the file has 6 data rows (its total is right)",
+            (("F_MANIFEST", None, None),),
+            marker=manifest,
+        )
+    )
 
     b_dec = [row(m, "202612", style="bare") for m in B_MEMBERS]
-    c.append(Case("f_month_future", f"{B.unit_account}_202612.csv", utf8(b_dec),
-                  "B files December 2026 in November (B has no paid-through month, so only F_MONTH_FUTURE)",
-                  (("F_MONTH_FUTURE", None, None),)))
-    c.append(Case("f_month_not_due", f"{A.unit_account}_202610.csv", utf8(a_rows("202610")),
-                  "A files October again: paid through 202610, so 202611 is due",
-                  (("F_MONTH_NOT_DUE", None, None),)))
+    c.append(
+        Case(
+            "f_month_future",
+            f"{B.unit_account}_202612.csv",
+            utf8(b_dec),
+            "B files December 2026 in November (B has no paid-through month, so only F_MONTH_FUTURE)",
+            (("F_MONTH_FUTURE", None, None),),
+        )
+    )
+    c.append(
+        Case(
+            "f_month_not_due",
+            f"{A.unit_account}_202610.csv",
+            utf8(a_rows("202610")),
+            "A files October again: paid through 202610, so 202611 is due",
+            (("F_MONTH_NOT_DUE", None, None),),
+        )
+    )
     b_jun = [row(m, "202606", style="bare") for m in B_MEMBERS]
-    c.append(Case("f_no_policy", f"{B.unit_account}_202606.csv", utf8(b_jun),
-                  "B files June 2026, before the 2026 contribution year (202607–202706); B has no paid-through "
-                  "month and June is not in the future, so F_NO_POLICY alone",
-                  (("F_NO_POLICY", None, None),)))
-    c.append(Case("f_roster_missing", A_NAME, utf8([r for r in a_rows() if r["member_account"] != "100123000006"]),
-                  "杨丽 (100123000006), a normal member, has no row", (("F_ROSTER_MISSING", None, None),)))
+    c.append(
+        Case(
+            "f_no_policy",
+            f"{B.unit_account}_202606.csv",
+            utf8(b_jun),
+            "B files June 2026, before the 2026 contribution year (202607–202706); B has no paid-through "
+            "month and June is not in the future, so F_NO_POLICY alone",
+            (("F_NO_POLICY", None, None),),
+        )
+    )
+    c.append(
+        Case(
+            "f_roster_missing",
+            A_NAME,
+            utf8([r for r in a_rows() if r["member_account"] != "100123000006"]),
+            "杨丽 (100123000006), a normal member, has no row",
+            (("F_ROSTER_MISSING", None, None),),
+        )
+    )
 
     # ---- row level (all A's November file; header = row 1, 王建国 row 2 … 杨丽 row 7)
     rows = a_rows()
-    c.append(Case("r_required", A_NAME, utf8(with_row(rows, 3, row(AM["2"], name=""))),
-                  "row 3: 姓名 empty", (ROW_ERRORS, ("R_REQUIRED", 3, "name"))))
-    c.append(Case("r_number", A_NAME, utf8(with_row(rows, 6, row(AM["5"], employee_amount="786元"))),
-                  "row 6: 个人月缴存额 written “786元”", (ROW_ERRORS, ("R_NUMBER", 6, "employee_amount"))))
+    c.append(
+        Case(
+            "r_required",
+            A_NAME,
+            utf8(with_row(rows, 3, row(AM["2"], name=""))),
+            "row 3: 姓名 empty",
+            (ROW_ERRORS, ("R_REQUIRED", 3, "name")),
+        )
+    )
+    c.append(
+        Case(
+            "r_number",
+            A_NAME,
+            utf8(with_row(rows, 6, row(AM["5"], employee_amount="786元"))),
+            "row 6: 个人月缴存额 written “786元”",
+            (ROW_ERRORS, ("R_NUMBER", 6, "employee_amount")),
+        )
+    )
     (hire,) = roster(A, ("009", "孙悦", RID("510107", "20000518", "627"), "4500.00", "normal", ""))
-    c.append(Case("r_account_format", A_NAME, utf8([*rows, row(hire, member_account="待开户")]),
-                  "row 8: a new hire listed with 个人账号 “待开户” (not yet opened)",
-                  (ROW_ERRORS, ("R_ACCOUNT_FORMAT", 8, "member_account"))))
-    c.append(Case("r_account_unknown", A_NAME, utf8([*rows, row(hire)]),
-                  "row 8: a new hire with account 100123000009, which the centre has not opened",
-                  (ROW_ERRORS, ("R_ACCOUNT_UNKNOWN", 8, "member_account"))))
-    c.append(Case("r_account_other_employer", A_NAME, utf8([*rows, row(BY_ACCOUNT["100321000004"], unit=A)]),
-                  "row 8: 何雪 (100321000004) is still D's member: her transfer to A is not done",
-                  (ROW_ERRORS, ("R_ACCOUNT_OTHER_EMPLOYER", 8, "member_account"))))
-    c.append(Case("r_account_sealed", A_NAME, utf8([*rows, row(AM["7"])]),
-                  "row 8: 赵敏 (100123000007) is sealed: she must be unsealed first",
-                  (ROW_ERRORS, ("R_ACCOUNT_SEALED", 8, "member_account"))))
-    c.append(Case("r_account_closed", A_NAME, utf8([*rows, row(AM["8"])]),
-                  "row 8: 黄磊 (100123000008) is closed",
-                  (ROW_ERRORS, ("R_ACCOUNT_CLOSED", 8, "member_account"))))
-    c.append(Case("r_name_mismatch", A_NAME, utf8(with_row(rows, 3, row(AM["2"], name="李晓艳"))),
-                  "row 3: 李晓艳 for the registered 李晓燕", (ROW_ERRORS, ("R_NAME_MISMATCH", 3, "name"))))
-    c.append(Case("r_id_type", A_NAME, utf8(with_row(rows, 2, row(AM["1"], id_type="身份证"))),
-                  "row 2: 证件类型 written “身份证” instead of the code 01 (the number is right)",
-                  (ROW_ERRORS, ("R_ID_TYPE", 2, "id_type"))))
+    c.append(
+        Case(
+            "r_account_format",
+            A_NAME,
+            utf8([*rows, row(hire, member_account="待开户")]),
+            "row 8: a new hire listed with 个人账号 “待开户” (not yet opened)",
+            (ROW_ERRORS, ("R_ACCOUNT_FORMAT", 8, "member_account")),
+        )
+    )
+    c.append(
+        Case(
+            "r_account_unknown",
+            A_NAME,
+            utf8([*rows, row(hire)]),
+            "row 8: a new hire with account 100123000009, which the centre has not opened",
+            (ROW_ERRORS, ("R_ACCOUNT_UNKNOWN", 8, "member_account")),
+        )
+    )
+    c.append(
+        Case(
+            "r_account_other_employer",
+            A_NAME,
+            utf8([*rows, row(BY_ACCOUNT["100321000004"], unit=A)]),
+            "row 8: 何雪 (100321000004) is still D's member: her transfer to A is not done",
+            (ROW_ERRORS, ("R_ACCOUNT_OTHER_EMPLOYER", 8, "member_account")),
+        )
+    )
+    c.append(
+        Case(
+            "r_account_sealed",
+            A_NAME,
+            utf8([*rows, row(AM["7"])]),
+            "row 8: 赵敏 (100123000007) is sealed: she must be unsealed first",
+            (ROW_ERRORS, ("R_ACCOUNT_SEALED", 8, "member_account")),
+        )
+    )
+    c.append(
+        Case(
+            "r_account_closed",
+            A_NAME,
+            utf8([*rows, row(AM["8"])]),
+            "row 8: 黄磊 (100123000008) is closed",
+            (ROW_ERRORS, ("R_ACCOUNT_CLOSED", 8, "member_account")),
+        )
+    )
+    c.append(
+        Case(
+            "r_name_mismatch",
+            A_NAME,
+            utf8(with_row(rows, 3, row(AM["2"], name="李晓艳"))),
+            "row 3: 李晓艳 for the registered 李晓燕",
+            (ROW_ERRORS, ("R_NAME_MISMATCH", 3, "name")),
+        )
+    )
+    c.append(
+        Case(
+            "r_id_type",
+            A_NAME,
+            utf8(with_row(rows, 2, row(AM["1"], id_type="身份证"))),
+            "row 2: 证件类型 written “身份证” instead of the code 01 (the number is right)",
+            (ROW_ERRORS, ("R_ID_TYPE", 2, "id_type")),
+        )
+    )
     good_id = AM["3"].id_number
     swapped = good_id[:14] + good_id[15] + good_id[14] + good_id[16:]
     assert swapped != good_id
-    c.append(Case("r_id_invalid", A_NAME, utf8(with_row(rows, 4, row(AM["3"], id_number=swapped))),
-                  "row 4: two digits of the sequence code swapped; the check character no longer fits "
-                  "(and so it also differs from the registered number)",
-                  (ROW_ERRORS, ("R_ID_INVALID", 4, "id_number"), ("R_ID_MISMATCH", 4, "id_number"))))
-    c.append(Case("r_base_range_below_floor", A_NAME, utf8(with_row(rows, 5, row(AM["4"], base="2200.00"))),
-                  "row 5: base 2200 (the tier-2 floor) for a tier-1 employer, amounts computed from it; "
-                  "it also differs from the registered 2330",
-                  (ROW_ERRORS, ("R_BASE_MISMATCH", 5, "base"), ("R_BASE_RANGE", 5, "base"))))
-    c.append(Case("r_base_range_above_cap", A_NAME, utf8(with_row(rows, 4, row(AM["3"], base="35000.00"))),
-                  "row 4: base 35000 (the full salary) over the cap 32969, amounts computed from it; "
-                  "it also differs from the registered 32969",
-                  (ROW_ERRORS, ("R_BASE_MISMATCH", 4, "base"), ("R_BASE_RANGE", 4, "base"))))
-    c.append(Case("r_base_mismatch", A_NAME, utf8(with_row(rows, 7, row(AM["6"], base="12500.00"))),
-                  "row 7: base 12500 (in range, amounts computed from it) for the registered 12000",
-                  (ROW_ERRORS, ("R_BASE_MISMATCH", 7, "base"))))
-    c.append(Case("r_rate_range", A_NAME, utf8(with_row(rows, 2, row(AM["1"], employee_rate="13%"))),
-                  "row 2: 个人缴存比例 13% (over 12%), amount computed at 13%; it also differs from the registered 12%",
-                  (ROW_ERRORS, ("R_RATE_MISMATCH", 2, "employee_rate"), ("R_RATE_RANGE", 2, "employee_rate"))))
-    c.append(Case("r_rate_mismatch", A_NAME, utf8(with_row(rows, 3, row(AM["2"], employer_rate="10%"))),
-                  "row 3: 单位缴存比例 10% (in range) for the registered 12%, amount computed at 10%",
-                  (ROW_ERRORS, ("R_RATE_MISMATCH", 3, "employer_rate"))))
+    c.append(
+        Case(
+            "r_id_invalid",
+            A_NAME,
+            utf8(with_row(rows, 4, row(AM["3"], id_number=swapped))),
+            "row 4: two digits of the sequence code swapped; the check character no longer fits "
+            "(and so it also differs from the registered number)",
+            (ROW_ERRORS, ("R_ID_INVALID", 4, "id_number"), ("R_ID_MISMATCH", 4, "id_number")),
+        )
+    )
+    c.append(
+        Case(
+            "r_base_range_below_floor",
+            A_NAME,
+            utf8(with_row(rows, 5, row(AM["4"], base="2200.00"))),
+            "row 5: base 2200 (the tier-2 floor) for a tier-1 employer, amounts computed from it; "
+            "it also differs from the registered 2330",
+            (ROW_ERRORS, ("R_BASE_MISMATCH", 5, "base"), ("R_BASE_RANGE", 5, "base")),
+        )
+    )
+    c.append(
+        Case(
+            "r_base_range_above_cap",
+            A_NAME,
+            utf8(with_row(rows, 4, row(AM["3"], base="35000.00"))),
+            "row 4: base 35000 (the full salary) over the cap 32969, amounts computed from it; "
+            "it also differs from the registered 32969",
+            (ROW_ERRORS, ("R_BASE_MISMATCH", 4, "base"), ("R_BASE_RANGE", 4, "base")),
+        )
+    )
+    c.append(
+        Case(
+            "r_base_mismatch",
+            A_NAME,
+            utf8(with_row(rows, 7, row(AM["6"], base="12500.00"))),
+            "row 7: base 12500 (in range, amounts computed from it) for the registered 12000",
+            (ROW_ERRORS, ("R_BASE_MISMATCH", 7, "base")),
+        )
+    )
+    c.append(
+        Case(
+            "r_rate_range",
+            A_NAME,
+            utf8(with_row(rows, 2, row(AM["1"], employee_rate="13%"))),
+            "row 2: 个人缴存比例 13% (over 12%), amount computed at 13%; it also differs from the registered 12%",
+            (ROW_ERRORS, ("R_RATE_MISMATCH", 2, "employee_rate"), ("R_RATE_RANGE", 2, "employee_rate")),
+        )
+    )
+    c.append(
+        Case(
+            "r_rate_mismatch",
+            A_NAME,
+            utf8(with_row(rows, 3, row(AM["2"], employer_rate="10%"))),
+            "row 3: 单位缴存比例 10% (in range) for the registered 12%, amount computed at 10%",
+            (ROW_ERRORS, ("R_RATE_MISMATCH", 3, "employer_rate")),
+        )
+    )
     half_up = money((Decimal(AM["5"].base) * 12 / 100).quantize(Decimal(1), ROUND_HALF_UP))
     assert half_up == "785.00"
-    c.append(Case("r_amount", A_NAME, utf8(with_row(rows, 6, row(
-                      AM["5"], employer_amount=half_up, employee_amount=half_up, total_amount=money("1570")))),
-                  "row 6: both parts rounded 四舍五入 (6543.21 × 12% = 785.19 → 785) instead of 见角进元 (786)",
-                  (ROW_ERRORS, ("R_AMOUNT", 6, "employee_amount"), ("R_AMOUNT", 6, "employer_amount"))))
+    c.append(
+        Case(
+            "r_amount",
+            A_NAME,
+            utf8(
+                with_row(
+                    rows, 6, row(AM["5"], employer_amount=half_up, employee_amount=half_up, total_amount=money("1570"))
+                )
+            ),
+            "row 6: both parts rounded 四舍五入 (6543.21 × 12% = 785.19 → 785) instead of 见角进元 (786)",
+            (ROW_ERRORS, ("R_AMOUNT", 6, "employee_amount"), ("R_AMOUNT", 6, "employer_amount")),
+        )
+    )
     b_up = [row(m, style="bare") for m in B_MEMBERS]
     b_up[2] = row(B_MEMBERS[2], style="bare", employer_amount="217", employee_amount="217", total_amount="434")
-    c.append(Case("r_amount_employer_rounding", f"{B.unit_account}_{MONTH}.csv", utf8(b_up, B_ORDER),
-                  "B rounds 四舍五入到元, but row 4 used the centre's 见角进元 "
-                  "(4321 × 5% = 216.05 → 217 instead of 216)",
-                  (ROW_ERRORS, ("R_AMOUNT", 4, "employee_amount"), ("R_AMOUNT", 4, "employer_amount"))))
-    c.append(Case("r_total", A_NAME, utf8(with_row(rows, 7, row(AM["6"], total_amount="2800.00"))),
-                  "row 7: 月缴存额合计 2800.00 for 1440.00 + 1440.00", (ROW_ERRORS, ("R_TOTAL", 7, "total_amount"))))
-    c.append(Case("r_duplicate", A_NAME, utf8([rows[0], *rows]),
-                  "王建国 listed twice (rows 2 and 3, identical)",
-                  (ROW_ERRORS, ("R_DUPLICATE", 2, "member_account"), ("R_DUPLICATE", 3, "member_account"))))
-    c.append(Case("r_month", A_NAME, utf8(with_row(rows, 4, row(AM["3"], "202610"))),
-                  "row 4: 汇缴年月 202610 (copied from last month's file) in the 202611 file",
-                  (ROW_ERRORS, ("R_MONTH", 4, "contribution_month"))))
+    c.append(
+        Case(
+            "r_amount_employer_rounding",
+            f"{B.unit_account}_{MONTH}.csv",
+            utf8(b_up, B_ORDER),
+            "B rounds 四舍五入到元, but row 4 used the centre's 见角进元 (4321 × 5% = 216.05 → 217 instead of 216)",
+            (ROW_ERRORS, ("R_AMOUNT", 4, "employee_amount"), ("R_AMOUNT", 4, "employer_amount")),
+        )
+    )
+    c.append(
+        Case(
+            "r_total",
+            A_NAME,
+            utf8(with_row(rows, 7, row(AM["6"], total_amount="2800.00"))),
+            "row 7: 月缴存额合计 2800.00 for 1440.00 + 1440.00",
+            (ROW_ERRORS, ("R_TOTAL", 7, "total_amount")),
+        )
+    )
+    c.append(
+        Case(
+            "r_duplicate",
+            A_NAME,
+            utf8([rows[0], *rows]),
+            "王建国 listed twice (rows 2 and 3, identical)",
+            (ROW_ERRORS, ("R_DUPLICATE", 2, "member_account"), ("R_DUPLICATE", 3, "member_account")),
+        )
+    )
+    c.append(
+        Case(
+            "r_month",
+            A_NAME,
+            utf8(with_row(rows, 4, row(AM["3"], "202610"))),
+            "row 4: 汇缴年月 202610 (copied from last month's file) in the 202611 file",
+            (ROW_ERRORS, ("R_MONTH", 4, "contribution_month")),
+        )
+    )
     return c
 
 
@@ -525,8 +828,10 @@ def write_invalid(root: Path) -> list[tuple[str, str, str]]:
             expected["marker"] = case.marker
             write(folder / f"{case.file_name}.done", case.marker)
         write(folder / "expected.json", json.dumps(expected, ensure_ascii=False, indent=2) + "\n")
-        shown = ", ".join(f"{k}" + (f"@{r}:{col}" if r else (f":{col}" if col else "")) for k, r, col in
-                          ((x["code"], x["row_no"], x["column"]) for x in codes))
+        shown = ", ".join(
+            f"{k}" + (f"@{r}:{col}" if r else (f":{col}" if col else ""))
+            for k, r, col in ((x["code"], x["row_no"], x["column"]) for x in codes)
+        )
         listing.append((f"invalid/{case.folder}/{case.file_name}", case.what, shown))
     return listing
 
@@ -559,10 +864,15 @@ def write_readme(root: Path, valid: list[tuple[str, str]], invalid: list[tuple[s
     lines = [README_HEAD]
     for label, e in zip("ABCD", EMPLOYERS, strict=True):
         ms = [m for m in MEMBERS if m.unit_account == e.unit_account]
-        counts = "、".join(f"{sum(m.status == s for m in ms)} {s}" for s in ("normal", "sealed", "closed")
-                          if any(m.status == s for m in ms))
-        lines.append(f"| {label} | {e.unit_account} | {e.name} | {e.status} | {e.rate}%/{e.rate}% | {e.wage_tier} | "
-                     f"{e.rounding or 'default (yuan_up 见角进元)'} | {e.paid_through or '—'} | {counts} |\n")
+        counts = "、".join(
+            f"{sum(m.status == s for m in ms)} {s}"
+            for s in ("normal", "sealed", "closed")
+            if any(m.status == s for m in ms)
+        )
+        lines.append(
+            f"| {label} | {e.unit_account} | {e.name} | {e.status} | {e.rate}%/{e.rate}% | {e.wage_tier} | "
+            f"{e.rounding or 'default (yuan_up 见角进元)'} | {e.paid_through or '—'} | {counts} |\n"
+        )
     lines.append(
         "\nC was closed by the centre (licence revoked) before its two members were transferred, so they are "
         "still `normal`: its file differs from a good one only in the employer's status. Sealed and closed "

@@ -35,9 +35,7 @@ MONEY = tuple(c.name for c in COLUMNS if c.money)
 RATES = tuple(c.name for c in COLUMNS if c.rate)
 REQUIRED = tuple(c.name for c in COLUMNS if c.required)
 
-ALIASES = MappingProxyType(
-    {alias: c.name for c in COLUMNS for alias in (c.name, c.label)}
-)
+ALIASES = MappingProxyType({alias: c.name for c in COLUMNS for alias in (c.name, c.label)})
 """Header text (stripped; English case-insensitive) -> canonical name."""
 
 

@@ -69,9 +69,7 @@ class RemittanceRow(pa.DataFrameModel):
     @pa.check("id_number", name="R_ID_INVALID")
     def resident_id(cls, data: pa.PolarsData) -> pl.LazyFrame:
         number = pl.col(data.key)
-        return data.lazyframe.select(
-            (pl.col("id_type") != "01") | ric_problem_expr(number, _NO_FUTURE_LIMIT).is_null()
-        )
+        return data.lazyframe.select((pl.col("id_type") != "01") | ric_problem_expr(number, _NO_FUTURE_LIMIT).is_null())
 
     @pa.check("total_amount_fen", name="R_TOTAL")
     def total_is_sum(cls, data: pa.PolarsData) -> pl.LazyFrame:

@@ -31,8 +31,9 @@ def hpf_run(home: Path, *args: str) -> Result:
 
 def imported(home: Path) -> Path:
     assert hpf_run(home, "db", "upgrade").exit_code == 0
-    result = hpf_run(home, "accounts", "import", "--employers", str(home / "employers.csv"),
-                     "--members", str(home / "members.csv"))
+    result = hpf_run(
+        home, "accounts", "import", "--employers", str(home / "employers.csv"), "--members", str(home / "members.csv")
+    )
     assert result.exit_code == 0, result.output
     assert "单位 新增2" in result.output and "职工 新增3" in result.output
     return home
@@ -70,8 +71,9 @@ def test_import_with_bad_lines_imports_nothing(home: Path) -> None:
     bad_members = MEMBERS.replace("11010519491231002x", "11010519491231002Y").replace("2200,normal", "22.001,normal")
     (home / "employers.csv").write_text(bad_employers, "utf-8")
     (home / "members.csv").write_text(bad_members, "utf-8")
-    result = hpf_run(home, "accounts", "import", "--employers", str(home / "employers.csv"),
-                     "--members", str(home / "members.csv"))
+    result = hpf_run(
+        home, "accounts", "import", "--employers", str(home / "employers.csv"), "--members", str(home / "members.csv")
+    )
     assert result.exit_code == 1
     out = result.output
     assert "employers.csv 第2行 credit_code" in out and "employers.csv 第2行 status" in out
@@ -99,8 +101,20 @@ def test_validate_valid_file(home: Path) -> None:
     doc = json.loads(hpf_run(home, "validate", "--json", str(path)).output)
     assert doc["status"] == "VALID" and doc["batch_id"] is None and doc["errors"] == []
     assert (doc["rows"], doc["total_fen"], doc["rejected_rows"], doc["month"]) == (1, 120000, 0, "202611")
-    assert set(doc) == {"file", "sha256", "unit_account", "month", "batch_id", "status", "rows", "posted_rows",
-                        "rejected_rows", "total_fen", "posted_fen", "errors"}
+    assert set(doc) == {
+        "file",
+        "sha256",
+        "unit_account",
+        "month",
+        "batch_id",
+        "status",
+        "rows",
+        "posted_rows",
+        "rejected_rows",
+        "total_fen",
+        "posted_fen",
+        "errors",
+    }
 
 
 def test_validate_rejected_file(home: Path) -> None:
@@ -113,7 +127,9 @@ def test_validate_rejected_file(home: Path) -> None:
     doc = json.loads(hpf_run(home, "validate", "--json", str(path)).output)
     assert doc["status"] == "REJECTED"
     assert [(e["code"], e["row_no"], e["column"]) for e in doc["errors"]] == [
-        ("F_ROW_ERRORS", None, None), ("R_TOTAL", 2, "total_amount")]
+        ("F_ROW_ERRORS", None, None),
+        ("R_TOTAL", 2, "total_amount"),
+    ]
 
 
 def test_validate_checks_unit_and_marker(home: Path) -> None:
@@ -122,6 +138,7 @@ def test_validate_checks_unit_and_marker(home: Path) -> None:
     path.write_text(GOOD, "utf-8")
     marker = home / "0101000123_202611.csv.done"
     marker.write_text("rows=2\ntotal=1200.00\n", "utf-8")
-    doc = json.loads(hpf_run(home, "validate", "--json", "--unit", "0101000456", "--marker", str(marker),
-                             str(path)).output)
+    doc = json.loads(
+        hpf_run(home, "validate", "--json", "--unit", "0101000456", "--marker", str(marker), str(path)).output
+    )
     assert [e["code"] for e in doc["errors"]] == ["F_UNIT_MISMATCH", "F_MANIFEST"]

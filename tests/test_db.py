@@ -6,7 +6,7 @@ from datetime import date
 
 import polars as pl
 import pytest
-from sqlalchemy import inspect, insert
+from sqlalchemy import insert, inspect
 from sqlalchemy.exc import IntegrityError
 
 from batch import db
@@ -21,7 +21,7 @@ EMPLOYERS = (
 MEMBERS = (
     "member_account,unit_account,name,id_type,id_number,base,status,paid_through\n"
     "100001,0101000123,张三,01,11010519491231002x,5000.00,normal,202610\n"
-    "100002,0101000123,李四,01,440524188001010014,\"32,969\",sealed,202610\n"
+    '100002,0101000123,李四,01,440524188001010014,"32,969",sealed,202610\n'
     "200001,0101000456,王五,03,E12345678,2200,normal,\n"
 )
 
@@ -69,20 +69,40 @@ def test_reimport_updates_and_is_idempotent(store: Store) -> None:
     assert isinstance(members, pl.DataFrame)
     counts = store.import_master(None, members)
     assert (counts.members_new, counts.members_updated) == (0, 3)
-    row = store.members("0101000123", pl.Series([], dtype=pl.String)).filter(pl.col("member_account") == "100001").row(0, named=True)
+    row = (
+        store.members("0101000123", pl.Series([], dtype=pl.String))
+        .filter(pl.col("member_account") == "100001")
+        .row(0, named=True)
+    )
     assert (row["base_fen"], row["status"]) == (600000, "sealed")
 
 
 def test_constraints_refuse_bad_rows(store: Store) -> None:
     _load(store)
     with pytest.raises(IntegrityError), store.engine.begin() as conn:
-        conn.execute(insert(db.members).values(
-            member_account="1", unit_account="0101000123", name="x", id_type="01",
-            id_number="x", base_fen=-1, status="normal"))
+        conn.execute(
+            insert(db.members).values(
+                member_account="1",
+                unit_account="0101000123",
+                name="x",
+                id_type="01",
+                id_number="x",
+                base_fen=-1,
+                status="normal",
+            )
+        )
     with pytest.raises(IntegrityError), store.engine.begin() as conn:
-        conn.execute(insert(db.members).values(
-            member_account="2", unit_account="no-such-unit", name="x", id_type="01",
-            id_number="x", base_fen=1, status="normal"))
+        conn.execute(
+            insert(db.members).values(
+                member_account="2",
+                unit_account="no-such-unit",
+                name="x",
+                id_type="01",
+                id_number="x",
+                base_fen=1,
+                status="normal",
+            )
+        )
 
 
 def test_earlier_batch_finds_the_first(store: Store) -> None:
@@ -92,3 +112,18 @@ def test_earlier_batch_finds_the_first(store: Store) -> None:
     with store.engine.connect() as conn:
         ids = [r.id for r in conn.execute(db.batches.select())]
     assert store.earlier_batch("ab" * 32) == min(ids)
+
+
+def test_members_read_back_exactly_whatever_the_name(store: Store) -> None:
+    """The bulk readers (ADBC, COPY as CSV) must not mangle quotes, commas or empty-looking text."""
+    _load(store)
+    awkward = 'Smith, "J" 史密斯'
+    frame = pl.DataFrame(
+        {"member_account": ["300001"], "unit_account": ["0101000123"], "name": [awkward], "id_type": ["03"],
+         "id_number": ["NULL"], "base_fen": [233000], "status": ["normal"], "paid_through": [None]},
+        schema_overrides={"paid_through": pl.Int32},
+    )
+    store.import_master(None, frame)
+    got = store.members("0101000123", pl.Series([], dtype=pl.String)).filter(pl.col("member_account") == "300001")
+    assert got.row(0, named=True)["name"] == awkward
+    assert got.row(0, named=True)["id_number"] == "NULL"

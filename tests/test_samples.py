@@ -28,8 +28,18 @@ def sample_db(config_file: Path) -> dict[str, str]:
     env = {"HPF_CONFIG": str(config_file), "HPF_TODAY": TODAY}
     runner = CliRunner()
     assert runner.invoke(hpf, ["db", "upgrade"], env=env).exit_code == 0
-    result = runner.invoke(hpf, ["accounts", "import", "--employers", str(SAMPLES / "master" / "employers.csv"),
-                                 "--members", str(SAMPLES / "master" / "members.csv")], env=env)
+    result = runner.invoke(
+        hpf,
+        [
+            "accounts",
+            "import",
+            "--employers",
+            str(SAMPLES / "master" / "employers.csv"),
+            "--members",
+            str(SAMPLES / "master" / "members.csv"),
+        ],
+        env=env,
+    )
     assert result.exit_code == 0, result.output
     return env
 
