@@ -15,6 +15,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 from xml.etree import ElementTree
 
 import fastexcel
@@ -75,6 +76,10 @@ def _read_csv(data: bytes, max_rows: int) -> Table | list[Problem]:
         if at >= 0:
             line = body.count(b"\n", 0, at) + 1
             return [Problem("F_FORMAT", f"第{line}行含有{what}")]
+    # Blank lines above the header keep their numbers but must not set the width.
+    leading = _LEADING_BLANK_LINES.match(body)
+    first_row = 1 + body.count(b"\n", 0, leading.end()) if leading else 1
+    body = body[leading.end() :] if leading else body
     # Polars checks UTF-8 itself, so the common case never decodes in Python.
     cells = _polars_csv(body, max_rows)
     encoding = "utf-8-sig" if bom else "utf-8"
@@ -87,7 +92,10 @@ def _read_csv(data: bytes, max_rows: int) -> Table | list[Problem]:
         if cells is None:
             return [_csv_syntax_problem(text)]
     frame, width = cells
-    return _table(frame, width, 1, encoding, max_rows)
+    return _table(frame, width, first_row, encoding, max_rows)
+
+
+_LEADING_BLANK_LINES = re.compile(rb"(?:[ \t\r]*\n)+")
 
 
 def _polars_csv(utf8: bytes, max_rows: int) -> tuple[pl.DataFrame, int] | None:
@@ -148,9 +156,9 @@ def _csv_syntax_problem(text: str) -> Problem:
 def _csv_reason(message: str) -> str:
     if "EOF" in message or "end of data" in message:
         return "引号未闭合"
-    if "expected" in message and "delimiter" in message:
-        return "引号后应紧跟逗号或换行"
-    return message
+    if "expected after" in message:
+        return '右引号后应紧跟逗号或换行（引号内的引号要写成两个""）'
+    return f"无法解析（{message}）"
 
 
 # ------------------------------------------------------------------- XLSX
@@ -171,7 +179,8 @@ def _read_xlsx(data: bytes, max_rows: int) -> Table | list[Problem]:
         first_row = _first_used_row(archive)
         reader = fastexcel.read_excel(data)
         sheet = reader.load_sheet(0, header_row=None, dtypes="string", n_rows=max_rows + 2)
-        cells = sheet.to_polars()
+        batch, errors = sheet.to_arrow_with_errors()
+        cells = _with_error_cells(pl.DataFrame(batch), errors.errors if errors else [])
     except Exception as e:
         return [Problem("F_FORMAT", f"不是可读取的XLSX文件：{type(e).__name__}")]
     if cells.width == 0:
@@ -179,6 +188,33 @@ def _read_xlsx(data: bytes, max_rows: int) -> Table | list[Problem]:
     cells = cells.rename(dict(zip(cells.columns, (f"c{i}" for i in range(cells.width)), strict=True)))
     cells = cells.with_columns(pl.lit(None, pl.String).alias(f"c{cells.width}"))
     return _table(cells, cells.width - 1, first_row, "xlsx", max_rows)
+
+
+_EXCEL_ERRORS = {
+    "Div0": "#DIV/0!", "NA": "#N/A", "Value": "#VALUE!", "Ref": "#REF!",
+    "Name": "#NAME?", "Num": "#NUM!", "Null": "#NULL!", "GettingData": "#GETTING_DATA",
+}  # fmt: skip
+_ERROR_DETAIL = re.compile(r"Error\((\w+)\)")
+
+
+def _with_error_cells(cells: pl.DataFrame, errors: list[Any]) -> pl.DataFrame:
+    """Formula errors (#DIV/0!, #N/A, …) as the text Excel shows, never an empty cell.
+
+    calamine reads them as null, which would tell the employer "required" when
+    the cell holds a broken formula.
+    """
+    by_column: dict[int, tuple[list[int], list[str]]] = {}
+    for error in errors:
+        row, col = error.offset_position
+        m = _ERROR_DETAIL.search(error.detail)
+        text = _EXCEL_ERRORS.get(m.group(1), f"#{m.group(1)}") if m else "#ERROR"
+        rows, texts = by_column.setdefault(col, ([], []))
+        rows.append(row)
+        texts.append(text)
+    for col, (rows, texts) in by_column.items():
+        name = cells.columns[col]
+        cells = cells.with_columns(cells[name].scatter(rows, texts))
+    return cells
 
 
 _CELL_REF = re.compile(r"[A-Z]+([0-9]+)")
