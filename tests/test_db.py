@@ -119,8 +119,16 @@ def test_members_read_back_exactly_whatever_the_name(store: Store) -> None:
     _load(store)
     awkward = 'Smith, "J" 史密斯'
     frame = pl.DataFrame(
-        {"member_account": ["300001"], "unit_account": ["0101000123"], "name": [awkward], "id_type": ["03"],
-         "id_number": ["NULL"], "base_fen": [233000], "status": ["normal"], "paid_through": [None]},
+        {
+            "member_account": ["300001"],
+            "unit_account": ["0101000123"],
+            "name": [awkward],
+            "id_type": ["03"],
+            "id_number": ["NULL"],
+            "base_fen": [233000],
+            "status": ["normal"],
+            "paid_through": [None],
+        },
         schema_overrides={"paid_through": pl.Int32},
     )
     store.import_master(None, frame)

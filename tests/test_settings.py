@@ -83,9 +83,7 @@ def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         s.require_sftp()
 
 
-def test_implicit_hpf_toml_in_the_current_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_implicit_hpf_toml_in_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(tmp_path, "[limits]\nmax_rows = 5\n")
     monkeypatch.chdir(tmp_path)
     s = load_settings(environ={})
@@ -116,9 +114,7 @@ def test_a_full_valid_file(tmp_path: Path) -> None:
     assert s.config_path == tmp_path / "hpf.toml"
 
 
-def test_relative_paths_follow_the_config_folder(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_relative_paths_follow_the_config_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "etc"
     folder.mkdir()
     config = write(
@@ -148,9 +144,7 @@ def test_an_explicit_missing_config_is_refused(tmp_path: Path) -> None:
     assert problem.startswith("--config: ") and "nope.toml" in problem
 
 
-def test_hpf_config_is_read_and_must_exist(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_hpf_config_is_read_and_must_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "elsewhere").mkdir()
     config = write(tmp_path / "elsewhere", "[schedule]\npoll_seconds = 7\n")
     monkeypatch.chdir(tmp_path)
