@@ -22,6 +22,7 @@ from batch.masterdata import EMPLOYER_STATUSES, FILING_STATUSES, MEMBER_SCHEMA, 
 from batch.parse import parse_rows
 from batch.policy import Period, Policy, next_month
 from batch.read import Table, read_table
+from schemas.columns import BY_NAME
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,29 +86,8 @@ class Report:
         return [*self.file_problems, *rows]
 
 
-_EMPTY_ROWS = parse_rows(
-    pl.DataFrame(
-        schema={
-            "row_no": pl.Int64,
-            **dict.fromkeys(
-                (
-                    "member_account",
-                    "name",
-                    "id_type",
-                    "id_number",
-                    "base",
-                    "employer_rate",
-                    "employee_rate",
-                    "employer_amount",
-                    "employee_amount",
-                    "total_amount",
-                    "contribution_month",
-                ),
-                pl.String,
-            ),
-        }
-    )
-)
+_EMPTY_ROWS = parse_rows(pl.DataFrame(schema={"row_no": pl.Int64, **dict.fromkeys(BY_NAME, pl.String)}))
+"""The rows of a file that could not be read: the typed columns, no rows."""
 
 
 def validate(sub: Submission, rules: Rules, lookups: Lookups) -> Report:

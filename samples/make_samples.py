@@ -31,7 +31,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from batch.accounts import EMPLOYER_COLUMNS, MEMBER_COLUMNS  # noqa: E402
 from batch.ids import ric_check_char, uscc_check_char  # noqa: E402
+from schemas.columns import BY_NAME, LABEL  # noqa: E402
 
 MONTH = "202611"
 
@@ -189,38 +191,9 @@ def money(value: Decimal | str, style: str = "plain") -> str:
 
 # -------------------------------------------------------------------------- rows
 
-COLUMNS = (
-    "member_account",
-    "name",
-    "id_type",
-    "id_number",
-    "base",
-    "employer_rate",
-    "employee_rate",
-    "employer_amount",
-    "employee_amount",
-    "total_amount",
-    "contribution_month",
-)
-CHINESE = dict(
-    zip(
-        COLUMNS,
-        (
-            "个人账号",
-            "姓名",
-            "证件类型",
-            "证件号码",
-            "缴存基数",
-            "单位缴存比例",
-            "个人缴存比例",
-            "单位月缴存额",
-            "个人月缴存额",
-            "月缴存额合计",
-            "汇缴年月",
-        ),
-        strict=True,
-    )
-)
+COLUMNS = tuple(BY_NAME)
+"""The remittance columns in SPEC order: the product's own list, so samples cannot drift."""
+CHINESE = dict(LABEL)
 
 
 def row(
@@ -289,19 +262,7 @@ def write(path: Path, data: bytes | str) -> None:
 def write_master(root: Path) -> None:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(
-        (
-            "unit_account",
-            "name",
-            "credit_code",
-            "status",
-            "employer_rate",
-            "employee_rate",
-            "wage_tier",
-            "rounding",
-            "paid_through",
-        )
-    )
+    w.writerow(EMPLOYER_COLUMNS)
     for e in EMPLOYERS:
         w.writerow(
             (
@@ -319,7 +280,7 @@ def write_master(root: Path) -> None:
     write(root / "master" / "employers.csv", out.getvalue())
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(("member_account", "unit_account", "name", "id_type", "id_number", "base", "status", "paid_through"))
+    w.writerow(MEMBER_COLUMNS)
     for m in MEMBERS:
         w.writerow((m.member_account, m.unit_account, m.name, m.id_type, m.id_number, m.base, m.status, m.paid_through))
     write(root / "master" / "members.csv", out.getvalue())
