@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 import polars as pl
 from pandera.errors import SchemaErrors
@@ -67,10 +68,16 @@ def found(column: str) -> pl.Expr:
     return pl.when(pl.col(column).is_null()).then(pl.lit("空白")).otherwise(pl.format("“{}”", pl.col(column)))
 
 
+F = TypeVar("F", pl.DataFrame, pl.LazyFrame)
+
+
+def _worded(frame: F, code: str, column: str, message: pl.Expr) -> F:
+    """Every row of `frame` as a problem of one code and column."""
+    return frame.select("row_no", pl.lit(code).alias("code"), pl.lit(column).alias("column"), message.alias("message"))
+
+
 def _problems(frame: pl.LazyFrame, when: pl.Expr, code: str, column: str, message: pl.Expr) -> pl.LazyFrame:
-    return frame.filter(when).select(
-        "row_no", pl.lit(code).alias("code"), pl.lit(column).alias("column"), message.alias("message")
-    )
+    return _worded(frame.filter(when), code, column, message)
 
 
 # ----------------------------------------------------------- schema failures
@@ -141,24 +148,11 @@ def schema_problems(rows: pl.DataFrame) -> pl.DataFrame:
     for (column, check), group in joined.group_by("column", "check"):
         assert isinstance(column, str) and isinstance(check, str)
         if check == "not_nullable":
-            required = group.filter(pl.col(column).is_null())
-            parts.append(
-                required.select(
-                    "row_no",
-                    pl.lit("R_REQUIRED").alias("code"),
-                    pl.lit(column).alias("column"),
-                    _SCHEMA_MESSAGES["R_REQUIRED"](column).alias("message"),
-                )
-            )
+            # Null after parsing: an empty cell is R_REQUIRED, an unreadable one R_NUMBER.
+            empty = group.filter(pl.col(column).is_null())
+            parts.append(_worded(empty, "R_REQUIRED", column, _SCHEMA_MESSAGES["R_REQUIRED"](column)))
             group, check = group.filter(pl.col(column).is_not_null()), "R_NUMBER"
-        parts.append(
-            group.select(
-                "row_no",
-                pl.lit(check).alias("code"),
-                pl.lit(column).alias("column"),
-                _SCHEMA_MESSAGES[check](column).alias("message"),
-            )
-        )
+        parts.append(_worded(group, check, column, _SCHEMA_MESSAGES[check](column)))
     return pl.concat([EMPTY, *parts], how="vertical_relaxed")
 
 
