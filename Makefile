@@ -17,6 +17,9 @@ demo: $(BIN)/hpf
 test: $(BIN)/hpf
 	$(BIN)/pytest -q
 
+bench: $(BIN)/hpf
+	$(BIN)/python -m tests.bench_sftp
+
 lint: $(BIN)/hpf
 	$(BIN)/ruff check .
 	$(BIN)/mypy batch schemas

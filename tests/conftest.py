@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import hypothesis  # noqa: F401 - imported early: CPython 3.11.7's parser fails when pytest rewrites it lazily, deep in the stack
 import pytest
@@ -12,7 +16,10 @@ from sqlalchemy import create_engine, text
 
 from batch.db import make_engine, upgrade
 from batch.store import Store
-from tests.servers import postgres_server
+from jobs.settings import SftpSettings
+from sftp.client import SftpClient
+from sftp.server import EmbeddedSftpServer
+from tests.servers import postgres_server, sshd_server
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "samples"
@@ -54,3 +61,64 @@ def config_file(tmp_path: Path, db_url: str) -> Path:
     path = tmp_path / "hpf.toml"
     path.write_text(f'[database]\nurl = "{db_url}"\n', "utf-8")
     return path
+
+
+class SftpEnv:
+    """A running SFTP server over a local folder, and how to reach it."""
+
+    def __init__(self, kind: str, root: Path, server: Any, remote_root: str) -> None:
+        self.kind, self.root, self.server, self.remote_root = kind, root, server, remote_root
+
+    def settings(self, **changes: Any) -> SftpSettings:
+        base = SftpSettings(
+            host="127.0.0.1",
+            port=self.server.port,
+            username=self.server.username,
+            private_key=self.server.private_key,
+            known_hosts=self.server.known_hosts,
+            root=self.remote_root,
+            ready="marker",
+            settle_seconds=30,
+            connect_timeout=5.0,
+        )
+        return dataclasses.replace(base, **changes)
+
+    def client(self, *, attempts: int = 3, backoff: float = 0.05, **changes: Any) -> SftpClient:
+        return SftpClient(self.settings(**changes), attempts=attempts, backoff=backoff)
+
+    def put(self, unit: str, name: str, data: bytes, marker: bytes | None = b"") -> Path:
+        """An employer's upload: the file, then (by default) its marker."""
+        inbox = self.root / unit / "inbox"
+        inbox.mkdir(parents=True, exist_ok=True)
+        (inbox / name).write_bytes(data)
+        if marker is not None:
+            (inbox / f"{name}.done").write_bytes(marker)
+        self.own()
+        return inbox / name
+
+    def own(self) -> None:
+        """Files made by the test belong to the SFTP user, as uploads would."""
+        if self.kind == "openssh":
+            self.server.give_root_to_user()
+
+    def restart(self) -> None:
+        self.server.kill()
+        self.server.start()
+
+
+@pytest.fixture(params=["openssh", "embedded"])
+def sftp_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SftpEnv]:
+    """The same tests against a real OpenSSH sshd and against the embedded server."""
+    # Not under tmp_path: pytest's folders are 0700, and sshd's user must reach this one.
+    root = Path(tempfile.mkdtemp(prefix="hpf-sftp-")) / "root"
+    root.mkdir()
+    root.parent.chmod(0o755)
+    try:
+        if request.param == "openssh":
+            with sshd_server(root) as server:
+                yield SftpEnv("openssh", root, server, str(root))
+        else:
+            with EmbeddedSftpServer(root, tmp_path / "keys") as embedded:
+                yield SftpEnv("embedded", root, embedded, "/")
+    finally:
+        shutil.rmtree(root.parent, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""Real servers for integration tests: a PostgreSQL cluster in a temp folder.
+"""Real servers for integration tests: a PostgreSQL cluster and an OpenSSH sshd in temp folders.
 
 When a server cannot be started the test is skipped, unless
 HPF_REQUIRE_SERVERS=1 (set by .ci/run), which turns the skip into a failure:
@@ -7,11 +7,14 @@ CI must never pass by skipping the integration tests.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,4 +83,141 @@ def postgres_server() -> Iterator[str]:
             env=env,
             cwd=home,
         )
+        shutil.rmtree(home, ignore_errors=True)
+
+
+# ------------------------------------------------------------------- OpenSSH
+
+SFTP_USER = "hpfsftp"
+"""As root, sshd serves this unprivileged user (created when missing)."""
+
+
+class Sshd:
+    """A real OpenSSH sshd on a free loopback port: key-only, internal-sftp, its own host key."""
+
+    def __init__(self, home: Path, root: Path) -> None:
+        self.home, self.root = home, root
+        self.port = free_port()
+        self.username = SFTP_USER if os.geteuid() == 0 else _current_user()
+        self.private_key = home / "id_ed25519"
+        self.known_hosts = home / "known_hosts"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def prepare(self) -> None:
+        sshd = _sshd_binary()
+        if sshd is None:
+            unavailable("OpenSSH sshd not found (install openssh-server)")
+        self.binary = sshd
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.chmod(0o755)
+        keygen = shutil.which("ssh-keygen") or "/usr/bin/ssh-keygen"
+        for name in ("ssh_host_ed25519_key", "id_ed25519"):
+            if not (self.home / name).exists():
+                subprocess.run(
+                    [keygen, "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(self.home / name)], check=True
+                )
+        shutil.copy(self.home / "id_ed25519.pub", self.home / "authorized_keys")
+        (self.home / "authorized_keys").chmod(0o644)
+        host_public = (self.home / "ssh_host_ed25519_key.pub").read_text().split()[:2]
+        self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {' '.join(host_public)}\n")
+        if os.geteuid() == 0:
+            if subprocess.run(["id", SFTP_USER], capture_output=True).returncode != 0:
+                subprocess.run(
+                    ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SFTP_USER], check=True
+                )
+            # useradd leaves the password "!" (locked), which sshd refuses without PAM; "*" is no password, unlocked.
+            subprocess.run(["usermod", "-p", "*", SFTP_USER], check=True)
+            Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.home / "sshd_config").write_text(
+            f"""Port {self.port}
+ListenAddress 127.0.0.1
+HostKey {self.home}/ssh_host_ed25519_key
+PidFile {self.home}/sshd.pid
+AuthorizedKeysFile {self.home}/authorized_keys
+AllowUsers {self.username}
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PermitRootLogin no
+AllowTcpForwarding no
+X11Forwarding no
+Subsystem sftp internal-sftp
+ForceCommand internal-sftp
+LogLevel ERROR
+"""
+        )
+        self.give_root_to_user()
+
+    def give_root_to_user(self) -> None:
+        """The served folder belongs to the SFTP user, as an employer's folders would."""
+        if os.geteuid() == 0:
+            subprocess.run(["chown", "-R", f"{SFTP_USER}:", str(self.root)], check=True)
+
+    def start(self) -> None:
+        with open(self.home / "sshd.log", "ab") as log:  # the child keeps its own copy of the handle
+            self.process = subprocess.Popen(
+                [self.binary, "-D", "-e", "-f", str(self.home / "sshd_config")], stdout=subprocess.DEVNULL, stderr=log
+            )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                unavailable(f"sshd exited at start: {(self.home / 'sshd.log').read_text(errors='replace')}")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        unavailable("sshd did not start listening within 10 s")
+
+    def kill(self) -> None:
+        """SIGKILL the daemon and every session it forked: connections drop mid-transfer."""
+        if self.process is None:
+            return
+        for pid in [*_descendants(self.process.pid), self.process.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait(10)
+        self.process = None
+
+
+def _current_user() -> str:
+    import pwd
+
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+def _sshd_binary() -> str | None:
+    for candidate in (shutil.which("sshd"), "/usr/sbin/sshd"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid`, from /proc (sshd's sessions call setsid, so no process group works)."""
+    children: dict[int, list[int]] = {}
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat_file.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat_file.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+@contextmanager
+def sshd_server(root: Path) -> Iterator[Sshd]:
+    home = Path(tempfile.mkdtemp(prefix="hpf-sshd-"))
+    server = Sshd(home, root)
+    try:
+        server.prepare()
+        server.start()
+        yield server
+    finally:
+        server.kill()
         shutil.rmtree(home, ignore_errors=True)
