@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -19,13 +20,17 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     SmallInteger,
     String,
     Table,
+    Text,
+    UniqueConstraint,
     create_engine,
     event,
     func,
+    text,
 )
 
 NAMING = {
@@ -69,25 +74,117 @@ members = Table(
     Column("base_fen", BigInteger, nullable=False),
     Column("status", String(8), nullable=False),
     Column("paid_through", Integer),
+    Column("balance_fen", BigInteger, nullable=False, server_default="0"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("status IN ('normal','sealed','closed')", name="status"),
     CheckConstraint("base_fen >= 0", name="base"),
     Index(None, "unit_account"),
 )
 
+STEPS = ("claimed", "decided", "published", "archived")
+"""How far a batch has come: its outcome is decided (and, if POSTED, posted) in one
+transaction; then its results are published; then its source is archived."""
+
 batches = Table(
     "batches",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("file_name", String(255), nullable=False),
-    Column("unit_account", String(20)),
+    Column("unit_account", String(20), nullable=False),
+    Column("file_size", BigInteger, nullable=False),
+    Column("file_mtime", BigInteger, nullable=False),
     Column("month", Integer),
-    Column("sha256", String(64), nullable=False),
+    Column("sha256", String(64)),
     Column("status", String(12), nullable=False),
+    Column("step", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("rows", Integer),
+    Column("posted_rows", Integer),
+    Column("rejected_rows", Integer),
+    Column("total_fen", BigInteger),
+    Column("posted_fen", BigInteger),
+    Column("duplicate_of", Id, ForeignKey("batches.id")),
+    Column("prev_paid_through", Integer),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("status IN ('RECEIVED','POSTED','REJECTED','DUPLICATE','FAILED','REVERSED')", name="status"),
+    CheckConstraint("step IN ('claimed','decided','published','archived')", name="step"),
+    # One batch per arrival: two workers that see the same upload cannot both take it.
+    UniqueConstraint("unit_account", "file_name", "file_size", "file_mtime", name="uq_batches_arrival"),
     Index(None, "sha256"),
 )
+
+batch_events = Table(
+    "batch_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("batch_id", Id, ForeignKey("batches.id"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("status", String(12), nullable=False),
+    Column("step", String(12), nullable=False),
+    Column("message", Text),
+    Index(None, "batch_id"),
+)
+
+batch_results = Table(
+    "batch_results",
+    metadata,
+    Column("batch_id", Id, ForeignKey("batches.id"), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    # gzip, written with the outcome: a crash before upload republishes the very same files.
+    Column("content", LargeBinary, nullable=False),
+)
+
+deposits = Table(
+    "deposits",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("batch_id", Id, ForeignKey("batches.id"), nullable=False),
+    Column("member_account", String(20), ForeignKey("members.member_account"), nullable=False),
+    Column("month", Integer, nullable=False),
+    Column("employer_fen", BigInteger, nullable=False),
+    Column("employee_fen", BigInteger, nullable=False),
+    Column("prev_paid_through", Integer),
+    Column("reversed", Boolean, nullable=False, server_default="0"),
+    CheckConstraint("employer_fen >= 0 AND employee_fen >= 0", name="amounts"),
+    Index(None, "batch_id", "member_account"),
+    # Exactly once: at most one standing deposit per member and month, whoever posts it.
+    Index(
+        "uq_deposits_member_month",
+        "member_account",
+        "month",
+        unique=True,
+        sqlite_where=text("NOT reversed"),
+        postgresql_where=text("NOT reversed"),
+    ),
+)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("batch_id", Id, ForeignKey("batches.id"), nullable=False),
+    Column("kind", String(8), nullable=False),
+    # A member account, or CONTROL for the centre's deposits control account.
+    Column("account", String(24), nullable=False),
+    Column("part", String(8), nullable=False),
+    Column("month", Integer, nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("kind IN ('deposit','reversal')", name="kind"),
+    CheckConstraint("part IN ('employer','employee')", name="part"),
+    Index(None, "account"),
+    Index(None, "batch_id"),
+)
+
+control_accounts = Table(
+    "control_accounts",
+    metadata,
+    Column("code", String(24), primary_key=True),
+    Column("balance_fen", BigInteger, nullable=False, server_default="0"),
+)
+CONTROL = "CONTROL"
 
 
 def make_engine(url: str) -> Engine:

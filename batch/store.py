@@ -14,7 +14,8 @@ import polars as pl
 from sqlalchemy import Connection, Engine, Row, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from batch.db import batches, employers, members
+from batch import register
+from batch.db import employers, members
 from batch.masterdata import MEMBER_SCHEMA, Employer
 
 CHUNK = 5_000
@@ -92,7 +93,7 @@ class Store:
 
     def earlier_batch(self, sha256: str) -> int | None:
         with self.engine.connect() as conn:
-            return conn.execute(select(func.min(batches.c.id)).where(batches.c.sha256 == sha256)).scalar()
+            return register.earlier_batch(conn, sha256)
 
     def unit_accounts(self) -> set[str]:
         with self.engine.connect() as conn:

@@ -107,11 +107,21 @@ def test_constraints_refuse_bad_rows(store: Store) -> None:
 
 def test_earlier_batch_finds_the_first(store: Store) -> None:
     with store.engine.begin() as conn:
-        for status in ("REJECTED", "DUPLICATE"):
-            conn.execute(insert(db.batches).values(file_name="f.csv", sha256="ab" * 32, status=status))
+        for n, status in enumerate(("DUPLICATE", "REJECTED", "POSTED")):
+            conn.execute(
+                insert(db.batches).values(
+                    file_name="f.csv",
+                    unit_account="u",
+                    file_size=n,
+                    file_mtime=0,
+                    sha256="ab" * 32,
+                    status=status,
+                    step="archived",
+                )
+            )
     with store.engine.connect() as conn:
-        ids = [r.id for r in conn.execute(db.batches.select())]
-    assert store.earlier_batch("ab" * 32) == min(ids)
+        ids = {r.status: r.id for r in conn.execute(db.batches.select())}
+    assert store.earlier_batch("ab" * 32) == ids["REJECTED"]
 
 
 def test_members_read_back_exactly_whatever_the_name(store: Store) -> None:

@@ -1,0 +1,252 @@
+"""The ledger: posting a batch's deposits, reversing them, and checking every invariant.
+
+Double entry, append-only. A deposit credits the member's account twice (the
+employer's part and the employee's part, kept apart) and the batch debits the
+centre's CONTROL account by the same total, so every batch's entries sum to
+zero and CONTROL mirrors the members. A reversal appends the opposite entries;
+nothing is edited or deleted. Exactly once is the database's job: a partial
+unique index allows one standing deposit per member and month, and posting
+advances the employer's paid-through month only from the month before.
+
+Every function runs inside the caller's transaction: the caller commits the
+deposits together with the batch's status, or nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, and_, case, func, insert, literal, select, update
+
+from batch.db import CONTROL, batches, control_accounts, deposits, employers, entries, members
+from batch.money import format_yuan
+
+CHUNK = 10_000
+"""Deposits per executemany round trip."""
+
+
+class PostingConflict(Exception):
+    """The database refused the posting: another batch got there first. Nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    rows: int
+    total_fen: int
+
+
+def previous_month(month: int) -> int:
+    year, mon = divmod(month, 100)
+    return (year - 1) * 100 + 12 if mon == 1 else month - 1
+
+
+def post(conn: Connection, batch_id: int, unit_account: str, month: int, rows: pl.DataFrame) -> Posted:
+    """Deposit `rows` (member_account, employer_fen, employee_fen) for `month`, inside the caller's transaction.
+
+    Raises PostingConflict (after which the caller must roll back) when the
+    employer is no longer due for `month` or a member-month is already deposited.
+    """
+    prior = conn.execute(
+        select(employers.c.paid_through).where(employers.c.unit_account == unit_account)
+    ).scalar_one_or_none()
+    advanced = conn.execute(
+        update(employers)
+        .where(
+            employers.c.unit_account == unit_account,
+            (employers.c.paid_through.is_(None)) | (employers.c.paid_through == previous_month(month)),
+        )
+        .values(paid_through=month, status=_opened_becomes_normal(), updated_at=func.now())
+    ).rowcount
+    if advanced != 1:
+        raise PostingConflict(f"单位{unit_account}已不是{month}的应缴单位（已缴至{prior}），可能已被另一批次入账")
+    conn.execute(update(batches).where(batches.c.id == batch_id).values(prev_paid_through=prior))
+
+    frame = rows.select("member_account", "employer_fen", "employee_fen").join(
+        _paid_through(conn, rows["member_account"]), on="member_account", how="left"
+    )
+    _insert_deposits(conn, batch_id, month, frame)
+    _entries_for_deposits(conn, batch_id, month, kind="deposit", sign=1)
+    _apply_to_members(conn, batch_id, sign=1, paid_through=literal(month))
+    total = int(frame["employer_fen"].sum()) + int(frame["employee_fen"].sum())
+    _apply_to_control(conn, -total)
+    return Posted(frame.height, total)
+
+
+def reverse(conn: Connection, batch_id: int) -> Posted:
+    """Append the opposite of a posted batch's entries and restore the paid-through months."""
+    batch = conn.execute(select(batches).where(batches.c.id == batch_id)).one()
+    _entries_for_deposits(conn, batch_id, batch.month, kind="reversal", sign=-1)
+    _apply_to_members(conn, batch_id, sign=-1, paid_through=deposits.c.prev_paid_through)
+    total = conn.execute(
+        select(func.coalesce(func.sum(deposits.c.employer_fen + deposits.c.employee_fen), 0)).where(
+            deposits.c.batch_id == batch_id
+        )
+    ).scalar_one()
+    rows = conn.execute(update(deposits).where(deposits.c.batch_id == batch_id).values(reversed=True)).rowcount
+    _apply_to_control(conn, int(total))
+    conn.execute(
+        update(employers)
+        .where(employers.c.unit_account == batch.unit_account)
+        .values(paid_through=batch.prev_paid_through, updated_at=func.now())
+    )
+    return Posted(rows, int(total))
+
+
+def _opened_becomes_normal() -> Any:
+    """An employer that was only opened (02) is normal (01) once it has paid."""
+    return case((employers.c.status == "02", "01"), else_=employers.c.status)
+
+
+def _paid_through(conn: Connection, accounts: pl.Series) -> pl.DataFrame:
+    """Each member's paid-through month before this posting, kept so a reversal can restore it."""
+    found: list[tuple[str, int | None]] = []
+    values = accounts.to_list()
+    for i in range(0, len(values), CHUNK):
+        chunk = values[i : i + CHUNK]
+        found += [
+            tuple(r)
+            for r in conn.execute(  # type: ignore[misc]
+                select(members.c.member_account, members.c.paid_through).where(members.c.member_account.in_(chunk))
+            )
+        ]
+    return pl.DataFrame(found, schema={"member_account": pl.String, "prev_paid_through": pl.Int64}, orient="row")
+
+
+def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.DataFrame) -> None:
+    records = frame.with_columns(
+        pl.lit(batch_id).alias("batch_id"), pl.lit(month).alias("month"), pl.lit(False).alias("reversed")
+    ).to_dicts()
+    for i in range(0, len(records), CHUNK):
+        conn.execute(insert(deposits), records[i : i + CHUNK])
+
+
+def _entries_for_deposits(conn: Connection, batch_id: int, month: int, *, kind: str, sign: int) -> None:
+    """Member entries per part and the two CONTROL entries, set-based from the deposits."""
+    standing = and_(deposits.c.batch_id == batch_id, deposits.c.reversed.is_(False))
+    columns = [
+        entries.c.batch_id,
+        entries.c.kind,
+        entries.c.account,
+        entries.c.part,
+        entries.c.month,
+        entries.c.amount_fen,
+    ]
+    for part, amount in (("employer", deposits.c.employer_fen), ("employee", deposits.c.employee_fen)):
+        conn.execute(
+            insert(entries).from_select(
+                columns,
+                select(
+                    literal(batch_id),
+                    literal(kind),
+                    deposits.c.member_account,
+                    literal(part),
+                    literal(month),
+                    amount * sign,
+                ).where(standing),
+            )
+        )
+        conn.execute(
+            insert(entries).from_select(
+                columns,
+                select(
+                    literal(batch_id),
+                    literal(kind),
+                    literal(CONTROL),
+                    literal(part),
+                    literal(month),
+                    -sign * func.coalesce(func.sum(amount), 0),
+                ).where(standing),
+            )
+        )
+
+
+def _apply_to_members(conn: Connection, batch_id: int, *, sign: int, paid_through: Any) -> None:
+    """Balances and paid-through months of the batch's members, in one statement each backend runs well."""
+    mine = and_(
+        deposits.c.batch_id == batch_id,
+        deposits.c.member_account == members.c.member_account,
+        deposits.c.reversed.is_(False),
+    )
+    amount = select(deposits.c.employer_fen + deposits.c.employee_fen).where(mine).scalar_subquery()
+    new_month = select(paid_through).where(mine).scalar_subquery()
+    conn.execute(
+        update(members)
+        .where(
+            members.c.member_account.in_(
+                select(deposits.c.member_account).where(deposits.c.batch_id == batch_id, deposits.c.reversed.is_(False))
+            )
+        )
+        .values(balance_fen=members.c.balance_fen + sign * amount, paid_through=new_month)
+    )
+
+
+def _apply_to_control(conn: Connection, amount_fen: int) -> None:
+    conn.execute(
+        update(control_accounts)
+        .where(control_accounts.c.code == CONTROL)
+        .values(balance_fen=control_accounts.c.balance_fen + amount_fen)
+    )
+
+
+# ---------------------------------------------------------------- invariants
+
+
+def verify(conn: Connection) -> list[str]:
+    """Every ledger invariant that does not hold, in words; empty when the books are sound."""
+    problems: list[str] = []
+    sums = (
+        select(entries.c.account, func.sum(entries.c.amount_fen).label("total")).group_by(entries.c.account).subquery()
+    )
+    for account, balance, total in conn.execute(
+        select(members.c.member_account, members.c.balance_fen, func.coalesce(sums.c.total, 0))
+        .select_from(members.outerjoin(sums, sums.c.account == members.c.member_account))
+        .where(members.c.balance_fen != func.coalesce(sums.c.total, 0))
+        .limit(1000)
+    ):
+        problems.append(f"个人账户{account}的余额{_yuan(balance)}元不等于其分录之和{_yuan(total)}元")
+    control_balance = conn.execute(
+        select(control_accounts.c.balance_fen).where(control_accounts.c.code == CONTROL)
+    ).scalar_one()
+    control_entries = conn.execute(
+        select(func.coalesce(func.sum(entries.c.amount_fen), 0)).where(entries.c.account == CONTROL)
+    ).scalar_one()
+    if control_balance != control_entries:
+        problems.append(f"控制账户余额{_yuan(control_balance)}元不等于其分录之和{_yuan(control_entries)}元")
+    member_total = conn.execute(select(func.coalesce(func.sum(members.c.balance_fen), 0))).scalar_one()
+    if control_balance != -member_total:
+        problems.append(
+            f"控制账户余额{_yuan(control_balance)}元与个人账户余额合计{_yuan(member_total)}元不对应（应互为相反数）"
+        )
+    for batch_id, total in conn.execute(
+        select(entries.c.batch_id, func.sum(entries.c.amount_fen))
+        .group_by(entries.c.batch_id)
+        .having(func.sum(entries.c.amount_fen) != 0)
+    ):
+        problems.append(f"批次{batch_id}的分录借贷不平衡（合计{_yuan(total)}元）")
+    member_entries = (
+        select(entries.c.batch_id, func.sum(entries.c.amount_fen).label("credited"))
+        .where(entries.c.account != CONTROL, entries.c.kind == "deposit")
+        .group_by(entries.c.batch_id)
+        .subquery()
+    )
+    for batch_id, posted, credited in conn.execute(
+        select(batches.c.id, batches.c.posted_fen, func.coalesce(member_entries.c.credited, 0))
+        .select_from(batches.outerjoin(member_entries, member_entries.c.batch_id == batches.c.id))
+        .where(batches.c.status.in_(("POSTED", "REVERSED")))
+        .where(func.coalesce(batches.c.posted_fen, 0) != func.coalesce(member_entries.c.credited, 0))
+    ):
+        problems.append(f"批次{batch_id}记录的入账金额{_yuan(posted or 0)}元不等于其入账分录{_yuan(credited)}元")
+    for account, month, n in conn.execute(
+        select(deposits.c.member_account, deposits.c.month, func.count())
+        .where(deposits.c.reversed.is_(False))
+        .group_by(deposits.c.member_account, deposits.c.month)
+        .having(func.count() > 1)
+    ):
+        problems.append(f"个人账户{account}在{month}有{n}笔未冲销的缴存（应至多一笔）")
+    return problems
+
+
+def _yuan(fen: int) -> str:
+    return format_yuan(int(fen))
