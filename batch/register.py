@@ -92,7 +92,7 @@ def decide(
             last_error=None,
             updated_at=func.now(),
             **counts,
-        )  # fmt: skip
+        )
     )
     conn.execute(batch_results.delete().where(batch_results.c.batch_id == batch_id))
     if files:
@@ -149,6 +149,7 @@ def retry(engine: Engine, batch_id: int) -> None:
             .values(attempts=batches.c.attempts + 1, updated_at=func.now())
         )
         conn.execute(
-            update(batches).where(batches.c.id == batch_id, batches.c.status == "FAILED", batches.c.step == "claimed")
+            update(batches)
+            .where(batches.c.id == batch_id, batches.c.status == "FAILED", batches.c.step == "claimed")
             .values(status="RECEIVED")
-        )  # fmt: skip
+        )

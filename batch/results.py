@@ -1,16 +1,133 @@
-"""The result document returned to the employer (SPEC §6), built from a validation report."""
+"""The results returned to the employer (SPEC §6), built from a validation report.
+
+Pure functions: a `Report` and what the pipeline decided (status, batch id) in,
+the bytes of `X.result.json`, `X.result.csv` and `X.result.xlsx` out.
+
+- The CSV has one line per data row in source order, then one per missing member;
+  it is built with polars expressions, so a million rows are never a million
+  Python objects.
+- ID numbers are masked (first 6 and last 4 characters) in every file.
+- No text cell can start a spreadsheet formula: a cell beginning with `=`, `+`,
+  `-`, `@`, a tab or a carriage return gets a leading `'` (the OWASP CSV
+  injection rule), in the CSV and in the workbook alike.
+"""
 
 from __future__ import annotations
 
+import io
+import json
+import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+import polars as pl
+import xlsxwriter
+from xlsxwriter.worksheet import Worksheet
+
+from batch.checks import mask_id, yuan_text
+from batch.codes import FILE_CODES, Problem
 from batch.validate import Report
+from schemas.columns import LABEL
+
+ROW_STATUSES = ("POSTED", "REJECTED", "NOT_POSTED", "MISSING")
+FILE_STATUSES = ("POSTED", "REJECTED", "DUPLICATE")
+"""The statuses of a file whose results go back to the employer."""
+
+STATUS_LABELS = {
+    "POSTED": "已入账",
+    "REJECTED": "已退回，未入账",
+    "DUPLICATE": "重复文件，未处理",
+}
+
+CSV_COLUMNS = (
+    "row_no",
+    "member_account",
+    "name",
+    "id_number",
+    "base",
+    "employer_amount",
+    "employee_amount",
+    "total_amount",
+    "status",
+    "reason_codes",
+    "message",
+)
+DETAIL_HEADERS = (
+    "行号",
+    "个人账号",
+    "姓名",
+    "证件号码",
+    "缴存基数",
+    "单位月缴存额",
+    "个人月缴存额",
+    "月缴存额合计",
+    "状态",
+    "原因代码",
+    "说明",
+)
+DETAIL_WIDTHS = (8, 22, 14, 22, 14, 14, 14, 14, 12, 30, 80)
+ERROR_HEADERS = ("行号", "列", "代码", "个人账号", "说明")
+ERROR_WIDTHS = (8, 14, 26, 22, 100)
+
+MAX_SHEET_ROWS = 1_048_576
+"""Rows in one Excel worksheet, the header included."""
+MAX_ERROR_LINES = 1_048_000
+"""Errors listed in the 错误 sheet; beyond that a final line says where the rest are."""
+
+_FORMULA_START = r"^[=+\-@\t\r]"
+_FORMULA_START_RE = re.compile(_FORMULA_START)
+_MONEY_FORMAT = "#,##0.00"
+_EXTENSION = re.compile(r"\.(csv|xlsx)$", re.IGNORECASE)
+
+
+# ------------------------------------------------------------------ names
+
+
+def result_names(file_name: str) -> tuple[str, str, str]:
+    """`X.result.json`, `X.result.csv`, `X.result.xlsx` for a source `X.csv` or `X.xlsx`.
+
+    A name with another extension (a file rejected for F_NAME) keeps it whole, so
+    `a.txt` and `a.csv` never share results.
+    """
+    stem = _EXTENSION.sub("", file_name)
+    return f"{stem}.result.json", f"{stem}.result.csv", f"{stem}.result.xlsx"
+
+
+def result_files(report: Report, *, batch_id: int | None, status: str, xlsx_detail_rows: int) -> dict[str, bytes]:
+    """The three result files for source `X.csv` / `X.xlsx`: {"X.result.json": …, "X.result.csv": …, "X.result.xlsx": …}.
+
+    status is POSTED, REJECTED or DUPLICATE. For POSTED, posted_rows = all rows and posted_fen = total_fen.
+    """
+    _check_status(report, status)
+    json_name, csv_name, xlsx_name = result_names(report.file_name)
+    return {
+        json_name: result_json(report, batch_id=batch_id, status=status),
+        csv_name: result_csv(report, status=status),
+        xlsx_name: result_xlsx(report, batch_id=batch_id, status=status, detail_rows=xlsx_detail_rows),
+    }
+
+
+# ------------------------------------------------------------------- JSON
 
 
 def result_document(
-    report: Report, *, batch_id: int | None, status: str, posted_rows: int = 0, posted_fen: int = 0
+    report: Report,
+    *,
+    batch_id: int | None,
+    status: str,
+    posted_rows: int | None = None,
+    posted_fen: int | None = None,
 ) -> dict[str, Any]:
-    """`X.result.json` as a dict; `hpf validate --json` prints it with batch_id None."""
+    """`X.result.json` as a dict; `hpf validate --json` prints it with batch_id None.
+
+    Unless given, posted_rows and posted_fen are every row and the whole total when
+    the status is POSTED, and 0 otherwise (VALID, REJECTED, DUPLICATE post nothing).
+    """
+    posted = status == "POSTED"
+    if posted_rows is None:
+        posted_rows = report.rows.height if posted else 0
+    if posted_fen is None:
+        posted_fen = report.total_fen if posted else 0
     return {
         "file": report.file_name,
         "sha256": report.sha256,
@@ -25,3 +142,247 @@ def result_document(
         "posted_fen": posted_fen,
         "errors": [p.as_dict() for p in report.problems()],
     }
+
+
+def result_json(report: Report, *, batch_id: int | None, status: str) -> bytes:
+    """`X.result.json`: UTF-8, Chinese as written (not `\\u` escapes), indented."""
+    document = result_document(report, batch_id=batch_id, status=status)
+    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+# -------------------------------------------------------------------- CSV
+
+
+def guard_formula(cell: pl.Expr) -> pl.Expr:
+    """A text cell that a spreadsheet would read as a formula, with a leading `'` (OWASP)."""
+    return pl.when(cell.str.contains(_FORMULA_START).not_()).then(cell).otherwise(pl.lit("'") + cell)
+
+
+def guard_text(text: str) -> str:
+    """`guard_formula` for one Python string."""
+    return "'" + text if _FORMULA_START_RE.match(text) else text
+
+
+def result_csv(report: Report, *, status: str) -> bytes:
+    """`X.result.csv` (SPEC §6): UTF-8 with BOM, RFC 4180, the header then every line of `detail_lines`."""
+    _check_status(report, status)
+    return detail_lines(report, status=status).write_csv(include_bom=True, line_terminator="\r\n").encode("utf-8")
+
+
+def detail_lines(report: Report, *, status: str) -> pl.DataFrame:
+    """The lines of the result CSV, in `CSV_COLUMNS`: text cells guarded, row_no an integer.
+
+    One line per data row in source order (POSTED, REJECTED with its codes and
+    messages, or NOT_POSTED), then one per missing member (MISSING). A DUPLICATE
+    file was not read: no lines.
+    """
+    _check_status(report, status)
+    if status == "DUPLICATE":
+        return _guarded(_EMPTY_LINES.lazy()).collect()
+    per_row = (
+        report.row_problems.lazy()
+        .group_by("row_no", maintain_order=True)
+        .agg(pl.col("code").str.join(";").alias("reason_codes"), pl.col("message").str.join("；"))
+    )
+    row_status = (
+        pl.when(pl.col("reason_codes").is_not_null())
+        .then(pl.lit("REJECTED"))
+        .otherwise(pl.lit("POSTED" if status == "POSTED" else "NOT_POSTED"))
+    )
+    message = pl.col("message")
+    if status != "POSTED":
+        message = message.fill_null(pl.lit(_not_posted_message(report)))
+    rows = (
+        report.rows.lazy()
+        .select("row_no", "member_account", "name", "id_number", "base", *_AMOUNTS)
+        .join(per_row, on="row_no", how="left", maintain_order="left")
+        .sort("row_no", maintain_order=True)
+        .select(
+            pl.col("row_no").cast(pl.Int64),
+            "member_account",
+            "name",
+            mask_id(pl.col("id_number")).alias("id_number"),
+            "base",
+            *_AMOUNTS,
+            row_status.alias("status"),
+            "reason_codes",
+            message.alias("message"),
+        )
+    )
+    missing_messages = pl.LazyFrame(
+        [(p.member_account, p.message) for p in report.file_problems if p.code == "F_ROSTER_MISSING"],
+        schema={"member_account": pl.String, "message": pl.String},
+        orient="row",
+    ).unique("member_account", keep="first", maintain_order=True)
+    missing = (
+        report.missing.lazy()
+        .join(missing_messages, on="member_account", how="left", maintain_order="left")
+        .select(
+            pl.lit(None, pl.Int64).alias("row_no"),
+            "member_account",
+            "name",
+            mask_id(pl.col("id_number")).alias("id_number"),
+            yuan_text(pl.col("base_fen")).alias("base"),
+            *(pl.lit(None, pl.String).alias(c) for c in _AMOUNTS),
+            pl.lit("MISSING").alias("status"),
+            pl.lit("F_ROSTER_MISSING").alias("reason_codes"),
+            pl.col("message").fill_null(pl.lit(FILE_CODES["F_ROSTER_MISSING"])),
+        )
+    )
+    return _guarded(pl.concat([rows, missing], how="vertical_relaxed")).collect()
+
+
+_AMOUNTS = ("employer_amount", "employee_amount", "total_amount")
+_LINE_SCHEMA = pl.Schema({c: pl.Int64 if c == "row_no" else pl.String for c in CSV_COLUMNS})
+_EMPTY_LINES = _LINE_SCHEMA.to_frame()
+
+
+def _guarded(lines: pl.LazyFrame) -> pl.LazyFrame:
+    text = [c for c in CSV_COLUMNS if c != "row_no"]
+    return lines.select(
+        pl.col("row_no").cast(pl.Int64), *(guard_formula(pl.col(c).cast(pl.String)).alias(c) for c in text)
+    )
+
+
+def _not_posted_message(report: Report) -> str:
+    """Why a row without errors was not posted: the file's own errors and/or other rows'."""
+    codes = list(dict.fromkeys(p.code for p in report.file_problems if p.code != "F_ROW_ERRORS"))
+    file_level = "、".join(f"{c} {FILE_CODES.get(c, '')}".strip() for c in codes)
+    other_rows = report.row_problems.height > 0
+    if file_level and other_rows:
+        why = f"文件有文件级错误（{file_level}），且其他行有错误"
+    elif file_level:
+        why = f"文件有文件级错误（{file_level}）"
+    elif other_rows:
+        why = "文件中其他行有错误"
+    else:
+        why = "文件未通过检查"
+    return f"本行无误，但{why}，整个文件未入账；请改正后将整个文件重新提交"
+
+
+def _check_status(report: Report, status: str) -> None:
+    if status not in FILE_STATUSES:
+        raise ValueError(f"result status must be one of {', '.join(FILE_STATUSES)}, not {status!r}")
+    if status == "POSTED" and not report.ok:
+        raise ValueError(f"{report.file_name} has errors and cannot have been posted")
+
+
+# ------------------------------------------------------------------- XLSX
+
+
+def result_xlsx(report: Report, *, batch_id: int | None, status: str, detail_rows: int) -> bytes:
+    """`X.result.xlsx`: 汇总 (summary), 明细 (the first `detail_rows` CSV lines), 错误 (every error).
+
+    Every cell is written as a string or a number explicitly, so nothing the
+    employer wrote can become a formula or a link; text cells are guarded anyway.
+    """
+    _check_status(report, status)
+    lines = detail_lines(report, status=status)
+    shown = max(0, min(detail_rows, MAX_SHEET_ROWS - 1))
+    out = io.BytesIO()
+    # constant_memory: rows are flushed as they are written (a million errors stay cheap).
+    book = xlsxwriter.Workbook(
+        out,
+        {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False, "constant_memory": True},
+    )
+    bold = book.add_format({"bold": True})
+    money = book.add_format({"num_format": _MONEY_FORMAT})
+    _summary(book.add_worksheet("汇总"), report, batch_id, status, lines.height, shown, bold, money)
+    _detail(book.add_worksheet("明细"), lines.head(shown), bold)
+    _errors(book.add_worksheet("错误"), report, bold)
+    book.close()
+    return out.getvalue()
+
+
+def _sheet(sheet: Worksheet, headers: Sequence[str], widths: Sequence[int], bold: Any) -> None:
+    for col, (header, width) in enumerate(zip(headers, widths, strict=True)):
+        sheet.set_column(col, col, width)
+        sheet.write_string(0, col, header, bold)
+    sheet.freeze_panes(1, 0)
+
+
+def _cell(sheet: Worksheet, row: int, col: int, value: object, fmt: Any = None) -> None:
+    """One cell: numbers as numbers, text as guarded text, nothing for empty."""
+    if value is None:
+        return
+    if isinstance(value, bool):
+        sheet.write_string(row, col, "是" if value else "否", fmt)
+    elif isinstance(value, int | float):
+        sheet.write_number(row, col, value, fmt)
+    else:
+        sheet.write_string(row, col, guard_text(str(value)), fmt)
+
+
+def _summary(
+    sheet: Worksheet,
+    report: Report,
+    batch_id: int | None,
+    status: str,
+    lines: int,
+    shown: int,
+    bold: Any,
+    money: Any,
+) -> None:
+    doc = result_document(report, batch_id=batch_id, status=status)
+    _, csv_name, _ = result_names(report.file_name)
+    items: list[tuple[str, object, Any]] = [
+        ("文件", report.file_name, None),
+        ("SHA-256", report.sha256, None),
+        ("单位账号", report.unit_account, None),
+        ("汇缴年月", doc["month"], None),
+        ("批次号", batch_id, None),
+        ("处理结果", f"{STATUS_LABELS.get(status, status)}（{status}）", None),
+    ]
+    if report.duplicate_of is not None:
+        items.append(("此前处理该文件的批次", report.duplicate_of, None))
+    items += [
+        ("数据行数", doc["rows"], None),
+        ("入账行数", doc["posted_rows"], None),
+        ("错误行数", doc["rejected_rows"], None),
+        ("缺少缴存行的在册职工", report.missing.height, None),
+        ("月缴存额合计（元）", doc["total_fen"] / 100, money),
+        ("入账金额（元）", doc["posted_fen"] / 100, money),
+        ("错误数", len(report.file_problems) + report.row_problems.height, None),
+    ]
+    if shown < lines:
+        note = f"“明细”表只列出前{shown:,}行（共{lines:,}行），全部行见 {csv_name}"
+        items.append(("说明", note, None))
+    _sheet(sheet, ("项目", "内容"), (24, 90), bold)
+    for r, (label, value, fmt) in enumerate(items, start=1):
+        sheet.write_string(r, 0, label, bold)
+        _cell(sheet, r, 1, value, fmt)
+
+
+def _detail(sheet: Worksheet, lines: pl.DataFrame, bold: Any) -> None:
+    _sheet(sheet, DETAIL_HEADERS, DETAIL_WIDTHS, bold)
+    for r, values in enumerate(lines.iter_rows(), start=1):
+        for c, value in enumerate(values):
+            _cell(sheet, r, c, value)
+
+
+def _errors(sheet: Worksheet, report: Report, bold: Any) -> None:
+    _sheet(sheet, ERROR_HEADERS, ERROR_WIDTHS, bold)
+    total = len(report.file_problems) + report.row_problems.height
+    r = 1
+    for row_no, column, code, account, message in _error_lines(report, MAX_ERROR_LINES):
+        _cell(sheet, r, 0, row_no)
+        _cell(sheet, r, 1, LABEL.get(column, column) if isinstance(column, str) else column)
+        _cell(sheet, r, 2, code)
+        _cell(sheet, r, 3, account)
+        _cell(sheet, r, 4, message)
+        r += 1
+    if total > MAX_ERROR_LINES:
+        json_name, _, _ = result_names(report.file_name)
+        note = f"共{total:,}处错误，此表只列出前{MAX_ERROR_LINES:,}处，全部错误见 {json_name}"
+        sheet.write_string(r, 4, note, bold)
+
+
+def _error_lines(report: Report, limit: int) -> Iterable[tuple[object, ...]]:
+    """File-level problems first, then row problems in row and column order; at most `limit`."""
+    files: list[Problem] = list(report.file_problems[:limit])
+    for p in files:
+        yield p.row_no, p.column, p.code, p.member_account, p.message
+    rest = limit - len(files)
+    if rest > 0:
+        frame = report.row_problems.head(rest).select("row_no", "column", "code", "member_account", "message")
+        yield from frame.iter_rows()
