@@ -36,6 +36,8 @@ EMPLOYER_COLUMNS = (
 MEMBER_COLUMNS = ("member_account", "unit_account", "name", "id_type", "id_number", "base", "status", "paid_through")
 _ACCOUNT = r"^[0-9]{1,20}$"
 _MONTH = r"^[0-9]{4}(0[1-9]|1[0-2])$"
+_CONTROL = r"[\x00-\x1f\x7f]"
+"""Control characters have no place in a name, and the bulk reader relies on their absence."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,8 @@ def parse_members(
                 pl.format("单位账号{}未登记（不在本次导入的employers.csv中，也不在数据库中）", _quoted("unit_account")),
             ),
             ("name", c("name").is_null(), pl.lit("姓名不能为空")),
+        ("name", c("name").str.contains(_CONTROL).fill_null(False), pl.lit("姓名含有控制字符（如换行、制表符）")),
+        ("id_number", c("id_number").str.contains(_CONTROL).fill_null(False), pl.lit("证件号码含有控制字符")),
             (
                 "id_type",
                 ~c("id_type").is_in(list(ID_TYPES)).fill_null(False),

@@ -77,14 +77,14 @@ class Store:
     def _employer_members(self, unit_account: str) -> pl.DataFrame:
         """All members of one employer, read as columns: a large employer has a million.
 
-        Fetching a million rows as Python tuples takes seconds; SQLite files are
-        read through ADBC into Arrow, PostgreSQL through COPY into polars' CSV
-        reader. Anything else (an in-memory SQLite) takes the plain path.
+        Fetching a million rows as Python tuples takes seconds: SQLite builds one
+        delimited string, PostgreSQL streams COPY, and polars parses either.
         """
-        url = self.engine.url
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            return _members_sqlite_file(str(url.database), unit_account)
-        if url.get_backend_name() == "postgresql":
+        backend = self.engine.url.get_backend_name()
+        if backend == "sqlite":
+            with self.engine.connect() as conn:
+                return _members_sqlite(conn, unit_account)
+        if backend == "postgresql":
             with self.engine.connect() as conn:
                 return _members_postgresql(conn, unit_account)
         with self.engine.connect() as conn:
@@ -130,14 +130,25 @@ _MEMBER_COLUMNS = [members.c[name] for name in MEMBER_SCHEMA]
 _MEMBER_SELECT = f"SELECT {', '.join(MEMBER_SCHEMA)} FROM members WHERE unit_account = "
 
 
-def _members_sqlite_file(path: str, unit_account: str) -> pl.DataFrame:
-    import adbc_driver_sqlite.dbapi as adbc
+def _members_sqlite(conn: Connection, unit_account: str) -> pl.DataFrame:
+    """One delimited string built inside SQLite, parsed by polars.
 
-    with adbc.connect(path) as conn, conn.cursor() as cur:
-        cur.execute(_MEMBER_SELECT + "?", (unit_account,))
-        frame = pl.from_arrow(cur.fetch_arrow_table())
-    assert isinstance(frame, pl.DataFrame)
-    return frame.cast(MEMBER_SCHEMA) if frame.height else MEMBER_SCHEMA.to_frame()  # type: ignore[arg-type]
+    Not a second SQLite library (ADBC bundles its own): two copies in one
+    process break each other's file locks. The unit and record separators
+    cannot occur in the data: master import refuses control characters.
+    """
+    fields = " || char(31) || ".join(MEMBER_SCHEMA)
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    (blob,) = raw.execute(  # type: ignore[attr-defined]
+        f"SELECT group_concat({fields}, char(30)) FROM members WHERE unit_account = ?", (unit_account,)
+    ).fetchone()
+    if not blob:
+        return MEMBER_SCHEMA.to_frame()
+    return pl.read_csv(
+        blob.encode("utf-8"), has_header=False, separator="\x1f", eol_char="\x1e", quote_char=None,
+        schema=MEMBER_SCHEMA,
+    )  # fmt: skip
 
 
 def _members_postgresql(conn: Connection, unit_account: str) -> pl.DataFrame:

@@ -145,3 +145,10 @@ def test_members_read_back_exactly_whatever_the_name(store: Store) -> None:
     got = store.members("0101000123", pl.Series([], dtype=pl.String)).filter(pl.col("member_account") == "300001")
     assert got.row(0, named=True)["name"] == awkward
     assert got.row(0, named=True)["id_number"] == "NULL"
+
+
+def test_import_refuses_control_characters_in_names() -> None:
+    bad = MEMBERS.replace("张三", "张\t三").replace("E12345678", "E1234\x1e5678")
+    problems = parse_members(bad.encode(), "members.csv", {"0101000123", "0101000456"}, date(2026, 11, 22))
+    assert isinstance(problems, list)
+    assert [(p.line, p.column) for p in problems] == [(2, "name"), (4, "id_number")]
