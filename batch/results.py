@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -25,7 +25,7 @@ import xlsxwriter
 from xlsxwriter.worksheet import Worksheet
 
 from batch.checks import mask_id, yuan_text
-from batch.codes import FILE_CODES, Problem
+from batch.codes import FILE_CODES
 from batch.validate import Report
 from schemas.columns import LABEL
 
@@ -123,6 +123,43 @@ def result_document(
     Unless given, posted_rows and posted_fen are every row and the whole total when
     the status is POSTED, and 0 otherwise (VALID, REJECTED, DUPLICATE post nothing).
     """
+    head = _head(report, batch_id, status, posted_rows, posted_fen)
+    return {**head, "errors": [p.as_dict() for p in report.problems()]}
+
+
+def result_json(report: Report, *, batch_id: int | None, status: str) -> bytes:
+    """`X.result.json`: `result_document` as UTF-8 JSON, Chinese as written, indented.
+
+    Each error is one compact line, written by polars: a million errors take a
+    second, not the minute of `json.dumps(indent=…)` over a million dicts.
+    """
+    head = json.dumps(_head(report, batch_id, status), ensure_ascii=False, indent=2)
+    errors = problem_frame(report).write_ndjson()
+    if not errors:
+        return (head[:-2] + ',\n  "errors": []\n}\n').encode("utf-8")
+    # Strings in NDJSON never hold a raw line break, so "\n" only ends a record.
+    body = "    " + errors.rstrip("\n").replace("\n", ",\n    ")
+    return (head[:-2] + ',\n  "errors": [\n' + body + "\n  ]\n}\n").encode("utf-8")
+
+
+def problem_frame(report: Report) -> pl.DataFrame:
+    """`report.problems()` as a frame (the `errors` of SPEC §6): file-level first, then row order."""
+    files = pl.DataFrame([p.as_dict() for p in report.file_problems], schema=_PROBLEM_SCHEMA, orient="row").select(
+        _PROBLEM_SCHEMA.names()
+    )
+    rows = report.row_problems.select(pl.col(c).cast(t) for c, t in _PROBLEM_SCHEMA.items())
+    return pl.concat([files, rows])
+
+
+_PROBLEM_SCHEMA = pl.Schema(
+    {"code": pl.String, "row_no": pl.Int64, "column": pl.String, "member_account": pl.String, "message": pl.String}
+)
+
+
+def _head(
+    report: Report, batch_id: int | None, status: str, posted_rows: int | None = None, posted_fen: int | None = None
+) -> dict[str, Any]:
+    """The result document without its errors."""
     posted = status == "POSTED"
     if posted_rows is None:
         posted_rows = report.rows.height if posted else 0
@@ -140,14 +177,7 @@ def result_document(
         "rejected_rows": report.rejected_rows,
         "total_fen": report.total_fen,
         "posted_fen": posted_fen,
-        "errors": [p.as_dict() for p in report.problems()],
     }
-
-
-def result_json(report: Report, *, batch_id: int | None, status: str) -> bytes:
-    """`X.result.json`: UTF-8, Chinese as written (not `\\u` escapes), indented."""
-    document = result_document(report, batch_id=batch_id, status=status)
-    return (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 # -------------------------------------------------------------------- CSV
@@ -323,7 +353,7 @@ def _summary(
     bold: Any,
     money: Any,
 ) -> None:
-    doc = result_document(report, batch_id=batch_id, status=status)
+    doc = _head(report, batch_id, status)
     _, csv_name, _ = result_names(report.file_name)
     items: list[tuple[str, object, Any]] = [
         ("文件", report.file_name, None),
@@ -355,34 +385,33 @@ def _summary(
 
 def _detail(sheet: Worksheet, lines: pl.DataFrame, bold: Any) -> None:
     _sheet(sheet, DETAIL_HEADERS, DETAIL_WIDTHS, bold)
-    for r, values in enumerate(lines.iter_rows(), start=1):
-        for c, value in enumerate(values):
-            _cell(sheet, r, c, value)
+    _table(sheet, lines)
 
 
 def _errors(sheet: Worksheet, report: Report, bold: Any) -> None:
     _sheet(sheet, ERROR_HEADERS, ERROR_WIDTHS, bold)
-    total = len(report.file_problems) + report.row_problems.height
-    r = 1
-    for row_no, column, code, account, message in _error_lines(report, MAX_ERROR_LINES):
-        _cell(sheet, r, 0, row_no)
-        _cell(sheet, r, 1, LABEL.get(column, column) if isinstance(column, str) else column)
-        _cell(sheet, r, 2, code)
-        _cell(sheet, r, 3, account)
-        _cell(sheet, r, 4, message)
-        r += 1
-    if total > MAX_ERROR_LINES:
+    problems = problem_frame(report)
+    shown = problems.head(MAX_ERROR_LINES).select(
+        "row_no",
+        # The column for people: its Chinese label (the JSON keeps the English name for machines).
+        pl.col("column").replace(dict(LABEL)),
+        "code",
+        "member_account",
+        "message",
+    )
+    _table(sheet, shown.select("row_no", *(guard_formula(pl.col(c)) for c in shown.columns[1:])))
+    if problems.height > shown.height:
         json_name, _, _ = result_names(report.file_name)
-        note = f"共{total:,}处错误，此表只列出前{MAX_ERROR_LINES:,}处，全部错误见 {json_name}"
-        sheet.write_string(r, 4, note, bold)
+        note = f"共{problems.height:,}处错误，此表只列出前{shown.height:,}处，全部错误见 {json_name}"
+        sheet.write_string(shown.height + 1, 4, note, bold)
 
 
-def _error_lines(report: Report, limit: int) -> Iterable[tuple[object, ...]]:
-    """File-level problems first, then row problems in row and column order; at most `limit`."""
-    files: list[Problem] = list(report.file_problems[:limit])
-    for p in files:
-        yield p.row_no, p.column, p.code, p.member_account, p.message
-    rest = limit - len(files)
-    if rest > 0:
-        frame = report.row_problems.head(rest).select("row_no", "column", "code", "member_account", "message")
-        yield from frame.iter_rows()
+def _table(sheet: Worksheet, frame: pl.DataFrame) -> None:
+    """Rows under the header: an integer row number first, then text cells already guarded."""
+    write_number, write_string = sheet.write_number, sheet.write_string
+    for r, (row_no, *texts) in enumerate(frame.iter_rows(), start=1):
+        if row_no is not None:
+            write_number(r, 0, row_no)
+        for c, text in enumerate(texts, start=1):
+            if text is not None:
+                write_string(r, c, text)
