@@ -6,6 +6,7 @@ errors, for `validate`), 2 usage error (click's own).
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -132,6 +133,29 @@ def validate_command(ctx: Context, file: Path, unit: str | None, marker: Path | 
     sys.exit(0 if report.ok else 1)
 
 
+@hpf.command("run-once")
+@pass_context
+def run_once(ctx: Context) -> None:
+    """处理一轮：取走每个就绪文件，检查、入账、回写结果、归档。轮次能运行则退出码为0。"""
+    from jobs import pipeline
+    from sftp.client import SftpClient, SftpError
+
+    settings = ctx.settings
+    try:
+        sftp = settings.require_sftp()
+        with SftpClient(sftp) as client:
+            summary = pipeline.run_cycle(settings, ctx.store, client)
+    except ConfigError as e:
+        fail("配置有误：" + "；".join(e.problems))
+    except SftpError as e:
+        fail(str(e))
+    except SQLAlchemyError as e:
+        fail(_db_problem(e))
+    out.print(summary.line(), highlight=False)
+    for failure in summary.failed:
+        err.print(f"[yellow]失败：[/]{failure}（详见 hpf batches list --status FAILED）", highlight=False)
+
+
 @hpf.command("demo")
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), help="在此目录保留演示数据（默认用临时目录）")
 def demo_command(keep: Path | None) -> None:
@@ -149,4 +173,5 @@ def _db_problem(e: SQLAlchemyError) -> str:
 
 
 def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     hpf(prog_name="hpf")

@@ -1,0 +1,57 @@
+"""Locks that die with their process: who is working on a batch right now.
+
+On PostgreSQL a session advisory lock on its own connection; beside a SQLite
+database a `flock` on a small file. Both vanish when the holder exits, even by
+SIGKILL, so a crashed worker's batch can be resumed at once while a live
+worker's batch cannot be taken twice. Neither ever waits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+
+def _key(name: str) -> int:
+    """A stable signed 64-bit key for pg_try_advisory_lock."""
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+
+
+@contextlib.contextmanager
+def try_lock(engine: Engine, name: str) -> Iterator[bool]:
+    """Hold the lock called `name` for the block if it is free; yields whether it was."""
+    url = engine.url
+    if url.get_backend_name() == "postgresql":
+        with engine.connect() as conn:
+            key = _key(name)
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+        return
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        folder = Path(f"{url.database}.locks")
+        folder.mkdir(mode=0o700, exist_ok=True)
+        safe = hashlib.sha1(name.encode()).hexdigest()[:20]
+        fd = os.open(folder / f"{safe}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)
+        return
+    yield True  # an in-memory database has one process

@@ -1,0 +1,216 @@
+"""The job: one cycle over every employer's inbox, each ready file taken through its steps.
+
+    claim -> fetch -> validate -> decide (post, in one transaction with the outcome
+    and the result files) -> publish results -> archive the source
+
+The batch row records the step reached, so a file left behind by a crash is
+resumed where it stopped at the next cycle, never redone: its outcome and
+result files were committed together. One bad file never stops the others;
+one failing employer never stops the cycle; only an SFTP server that cannot be
+reached at all ends it early.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+
+import polars as pl
+from sqlalchemy import Engine
+
+from batch import ledger, register
+from batch.locks import try_lock
+from batch.results import result_files
+from batch.store import Store
+from batch.validate import Report, Submission, validate
+from jobs.check import rules_from
+from jobs.settings import Settings
+from sftp.client import ReadyFile, SftpClient, SftpError, SftpUnavailable
+
+log = logging.getLogger(__name__)
+
+CRASH_ENV = "HPF_CRASH_AT"
+"""Test hook: SIGKILL this process at the named point (claimed, fetched, posting, committed, published)."""
+
+
+def crash_point(name: str) -> None:
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class CycleSummary:
+    """What one cycle did, for the log line and the operator's table."""
+
+    files: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    failed: list[str] = field(default_factory=list)
+    busy: int = 0
+
+    def line(self) -> str:
+        parts = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())) or "无"
+        return f"本轮处理{self.files}个文件：{parts}；失败{len(self.failed)}个；他人处理中{self.busy}个"
+
+
+class _BatchLookups:
+    """The store's lookups, with duplicates judged against batches older than this one."""
+
+    def __init__(self, store: Store, batch_id: int) -> None:
+        self.store, self.batch_id = store, batch_id
+        self.employer, self.members = store.employer, store.members
+
+    def earlier_batch(self, sha256: str) -> int | None:
+        with self.store.engine.connect() as conn:
+            return register.earlier_batch(conn, sha256, before=self.batch_id)
+
+
+def run_cycle(settings: Settings, store: Store, client: SftpClient) -> CycleSummary:
+    """Every ready file of every employer, once. Raises SftpUnavailable if the server cannot be reached."""
+    summary = CycleSummary()
+    for unit in client.units():
+        try:
+            ready_files = client.ready_files(unit)
+        except SftpUnavailable:
+            raise
+        except SftpError as e:
+            summary.failed.append(f"{unit}: {e}")
+            continue
+        for ready in ready_files:
+            summary.files += 1
+            try:
+                outcome = process(settings, store, client, ready)
+            except SftpUnavailable:
+                raise
+            if outcome == "BUSY":
+                summary.busy += 1
+            elif outcome == "FAILED":
+                summary.failed.append(f"{unit}/{ready.name}")
+            else:
+                summary.outcomes[outcome] += 1
+    log.info(summary.line())
+    return summary
+
+
+def process(settings: Settings, store: Store, client: SftpClient, ready: ReadyFile) -> str:
+    """Take one file as far as it can go; returns its status, BUSY or FAILED."""
+    engine = store.engine
+    arrival = register.Arrival(ready.unit, ready.name, ready.size, ready.mtime)
+    claimed, created = register.claim(engine, arrival)
+    with try_lock(engine, f"batch-{claimed.id}") as mine:
+        if not mine:
+            return "BUSY"
+        with engine.connect() as conn:
+            batch = register.get(conn, claimed.id)  # as it is now that we hold it
+        assert batch is not None
+        if batch.step == "archived":
+            return str(batch.status)
+        if not created:
+            register.retry(engine, batch.id)
+        crash_point("claimed")
+        try:
+            if batch.step == "claimed":
+                _decide(settings, store, client, ready, batch.id)
+            _publish(engine, client, ready, batch.id)
+            _archive(engine, client, ready, batch.id)
+        except SftpUnavailable as e:
+            register.fail(engine, batch.id, str(e))
+            raise
+        except (SftpError, ledger.PostingConflict) as e:
+            register.fail(engine, batch.id, str(e))
+            return "FAILED"
+        except Exception as e:  # a bug must not stop the other files
+            log.error("批次%s内部错误\n%s", batch.id, traceback.format_exc())
+            register.fail(engine, batch.id, f"内部错误：{type(e).__name__}: {e}")
+            return "FAILED"
+        with engine.connect() as conn:
+            final = register.get(conn, batch.id)
+        assert final is not None
+        return str(final.status)
+
+
+def _decide(settings: Settings, store: Store, client: SftpClient, ready: ReadyFile, batch_id: int) -> None:
+    """Fetch, validate, and commit the outcome with its postings and result files."""
+    data = client.fetch(ready)
+    if settings.require_sftp().ready == "settle" and not client.unchanged(ready):
+        raise SftpError(f"{ready.name} 在读取过程中被修改，待其稳定后作为新文件处理")
+    crash_point("fetched")
+    report = validate(
+        Submission(ready.name, data, inbox_unit=ready.unit, marker=ready.marker),
+        rules_from(settings),
+        _BatchLookups(store, batch_id),
+    )
+    status = "DUPLICATE" if report.duplicate_of is not None else "POSTED" if report.ok else "REJECTED"
+    files = result_files(report, batch_id=batch_id, status=status, xlsx_detail_rows=settings.limits.xlsx_detail_rows)
+    with store.engine.begin() as conn:
+        if status == "POSTED":
+            assert report.unit_account is not None and report.month is not None
+            ledger.post(conn, batch_id, report.unit_account, report.month, _deposit_rows(report))
+            crash_point("posting")
+        register.decide(
+            conn,
+            batch_id,
+            status=status,
+            month=report.month,
+            sha256=hashlib.sha256(data).hexdigest(),
+            counts=_counts(report, status),
+            duplicate_of=report.duplicate_of,
+            files=files,
+            message=_message(report, status),
+        )
+    crash_point("committed")
+
+
+def _publish(engine: Engine, client: SftpClient, ready: ReadyFile, batch_id: int) -> None:
+    with engine.connect() as conn:
+        batch = register.get(conn, batch_id)
+        assert batch is not None
+        if batch.step != "decided":
+            return
+        files = register.results(conn, batch_id)
+    client.publish(ready.unit, files)
+    register.advance(engine, batch_id, "published", f"结果已上传到outbox：{', '.join(files)}")
+    crash_point("published")
+
+
+def _archive(engine: Engine, client: SftpClient, ready: ReadyFile, batch_id: int) -> None:
+    with engine.connect() as conn:
+        batch = register.get(conn, batch_id)
+    assert batch is not None
+    if batch.step != "published":
+        return
+    where = client.archive(ready)
+    register.advance(engine, batch_id, "archived", f"源文件已归档：{where}")
+
+
+def _deposit_rows(report: Report) -> pl.DataFrame:
+    return report.rows.select(
+        "member_account",
+        pl.col("employer_amount_fen").alias("employer_fen"),
+        pl.col("employee_amount_fen").alias("employee_fen"),
+    )
+
+
+def _counts(report: Report, status: str) -> dict[str, int]:
+    posted = status == "POSTED"
+    return {
+        "rows": report.rows.height,
+        "posted_rows": report.rows.height if posted else 0,
+        "rejected_rows": report.rejected_rows,
+        "total_fen": report.total_fen,
+        "posted_fen": report.total_fen if posted else 0,
+    }
+
+
+def _message(report: Report, status: str) -> str:
+    if status == "POSTED":
+        return f"已入账{report.rows.height}行"
+    if status == "DUPLICATE":
+        return f"重复文件，与批次{report.duplicate_of}相同"
+    codes = Counter(p.code for p in report.file_problems)
+    codes.update(report.row_problems["code"].to_list())
+    return "拒绝：" + "、".join(f"{c}×{n}" for c, n in codes.most_common())

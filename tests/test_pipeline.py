@@ -1,0 +1,148 @@
+"""The whole job end to end: `hpf run-once` over a real SFTP server and a real database.
+
+Runs against OpenSSH and the embedded server, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import select
+
+from batch import db, ledger
+from batch.db import make_engine
+from jobs.cli import hpf
+from tests.conftest import SAMPLES, TODAY, SftpEnv
+
+A, B, D = "0101000123", "0101000456", "0101000321"
+
+
+class Job:
+    """hpf.toml for one SFTP server and one database, with the sample master data imported."""
+
+    def __init__(self, env: SftpEnv, db_url: str, home: Path) -> None:
+        self.env, self.db_url, self.home = env, db_url, home
+        s = env.settings()
+        (home / "hpf.toml").write_text(
+            f"""[database]
+url = "{db_url}"
+
+[sftp]
+host = "127.0.0.1"
+port = {s.port}
+username = "{s.username}"
+private_key = "{s.private_key}"
+known_hosts = "{s.known_hosts}"
+root = "{s.root}"
+connect_timeout = 5
+""",
+            "utf-8",
+        )
+        self.environ = {"HPF_CONFIG": str(home / "hpf.toml"), "HPF_TODAY": TODAY}
+        assert self.run("db", "upgrade").exit_code == 0
+        imported = self.run(
+            "accounts",
+            "import",
+            "--employers",
+            str(SAMPLES / "master" / "employers.csv"),
+            "--members",
+            str(SAMPLES / "master" / "members.csv"),
+        )
+        assert imported.exit_code == 0, imported.output
+
+    def run(self, *args: str) -> Result:
+        return CliRunner().invoke(hpf, list(args), env=self.environ, catch_exceptions=False)
+
+    def upload(self, unit: str, source: Path, name: str | None = None, mtime: int = 1_790_000_000) -> None:
+        """An employer's upload: the file with its marker, in upload order (mtime)."""
+        name = name or source.name
+        data = source.read_bytes()
+        marker = source.with_name(source.name + ".done")
+        path = self.env.put(
+            unit, name, data, marker=marker.read_bytes() if marker.exists() and name == source.name else b""
+        )
+        os.utime(path, (mtime, mtime))
+
+    def result(self, unit: str, name: str) -> dict[str, object]:
+        stem = name.rsplit(".", 1)[0]
+        return json.loads((self.env.root / unit / "outbox" / f"{stem}.result.json").read_text("utf-8"))
+
+    def balances(self) -> dict[str, int]:
+        engine = make_engine(self.db_url)
+        with engine.connect() as conn:
+            found = {r.member_account: r.balance_fen for r in conn.execute(select(db.members))}
+            assert ledger.verify(conn) == []
+        engine.dispose()
+        return found
+
+
+@pytest.fixture
+def job(sftp_env: SftpEnv, db_url: str, tmp_path: Path) -> Job:
+    return Job(sftp_env, db_url, tmp_path)
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_a_cycle_posts_rejects_and_spots_duplicates_then_does_nothing_twice(job: Job) -> None:
+    valid_a = SAMPLES / "valid" / f"{A}_202611.csv"
+    job.upload(A, valid_a, mtime=1_790_000_000)
+    job.upload(A, valid_a, name=f"{A}_202611_copy.csv", mtime=1_790_000_100)
+    bad = job.home / f"{A}_202611_bad.csv"
+    lines = valid_a.read_text("utf-8-sig").splitlines()
+    lines[1] = lines[1].rsplit(",", 2)[0] + ",1.00," + lines[1].rsplit(",", 1)[1]  # a wrong total on row 2
+    bad.write_text("\n".join(lines) + "\n", "utf-8")
+    job.upload(A, bad, mtime=1_790_000_200)
+    job.upload(B, SAMPLES / "valid" / f"{B}_202611.csv")
+
+    first = job.run("run-once")
+    assert first.exit_code == 0, first.output
+    posted = job.result(A, f"{A}_202611.csv")
+    assert posted["status"] == "POSTED" and posted["posted_fen"] == posted["total_fen"] == 1623000
+    duplicate = job.result(A, f"{A}_202611_copy.csv")
+    assert duplicate["status"] == "DUPLICATE"
+    assert [e["code"] for e in duplicate["errors"]] == ["F_DUPLICATE_FILE"]  # type: ignore[index]
+    assert str(posted["batch_id"]) in duplicate["errors"][0]["message"]  # type: ignore[index]
+    assert job.result(A, f"{A}_202611_bad.csv")["status"] == "REJECTED"
+    assert job.result(B, f"{B}_202611.csv")["status"] == "POSTED"
+    for unit in (A, B):
+        assert _files(job.env.root / unit / "inbox") == []
+    assert len(_files(job.env.root / A / "outbox")) == 9  # three results for each of three files
+    assert f"{A}_202611.csv.done" in _files(job.env.root / A / "archive")
+    balances = job.balances()
+    assert sum(balances.values()) == 1623000 + int(job.result(B, f"{B}_202611.csv")["total_fen"])  # type: ignore[arg-type]
+
+    second = job.run("run-once")
+    assert second.exit_code == 0 and "本轮处理0个文件" in second.output
+    assert job.balances() == balances
+
+
+def test_a_corrected_resubmission_posts(job: Job) -> None:
+    wrong = job.home / f"{D}_202611.csv"
+    wrong.write_text(
+        "个人账号,姓名,证件号码,缴存基数,单位缴存比例,个人缴存比例,单位月缴存额,个人月缴存额,月缴存额合计\n", "utf-8"
+    )
+    job.upload(D, wrong)
+    assert job.run("run-once").exit_code == 0
+    assert job.result(D, f"{D}_202611.csv")["status"] == "REJECTED"
+    job.upload(D, SAMPLES / "valid" / f"{D}_202611.xlsx")
+    assert job.run("run-once").exit_code == 0
+    corrected = job.result(D, f"{D}_202611.xlsx")
+    assert corrected["status"] == "POSTED" and corrected["posted_rows"] == 4, corrected["errors"]
+    assert sorted(_files(job.env.root / D / "archive")) == sorted(
+        [f"{D}_202611.csv", f"{D}_202611.csv.done", f"{D}_202611.xlsx", f"{D}_202611.xlsx.done"]
+    )
+
+
+def test_server_unreachable_fails_the_cycle_and_touches_nothing(job: Job) -> None:
+    job.upload(A, SAMPLES / "valid" / f"{A}_202611.csv")
+    job.env.server.kill()
+    result = job.run("run-once")
+    assert result.exit_code == 1
+    assert "不可用" in result.output and "Traceback" not in result.output
+    assert _files(job.env.root / A / "inbox") == [f"{A}_202611.csv", f"{A}_202611.csv.done"]
