@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -12,10 +14,13 @@ from typing import Any
 
 import hypothesis  # noqa: F401 - imported early: CPython 3.11.7's parser fails when pytest rewrites it lazily, deep in the stack
 import pytest
-from sqlalchemy import create_engine, text
+from click.testing import CliRunner, Result
+from sqlalchemy import create_engine, select, text
 
+from batch import db, ledger
 from batch.db import make_engine, upgrade
 from batch.store import Store
+from jobs.cli import hpf
 from jobs.settings import SftpSettings
 from sftp.client import SftpClient
 from sftp.server import EmbeddedSftpServer
@@ -122,3 +127,67 @@ def sftp_env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SftpEnv
                 yield SftpEnv("embedded", root, embedded, "/")
     finally:
         shutil.rmtree(root.parent, ignore_errors=True)
+
+
+class Job:
+    """hpf.toml for one SFTP server and one database, with the sample master data imported."""
+
+    def __init__(self, env: SftpEnv, db_url: str, home: Path) -> None:
+        self.env, self.db_url, self.home = env, db_url, home
+        s = env.settings()
+        (home / "hpf.toml").write_text(
+            f"""[database]
+url = "{db_url}"
+
+[sftp]
+host = "127.0.0.1"
+port = {s.port}
+username = "{s.username}"
+private_key = "{s.private_key}"
+known_hosts = "{s.known_hosts}"
+root = "{s.root}"
+connect_timeout = 5
+""",
+            "utf-8",
+        )
+        self.environ = {"HPF_CONFIG": str(home / "hpf.toml"), "HPF_TODAY": TODAY}
+        assert self.run("db", "upgrade").exit_code == 0
+        imported = self.run(
+            "accounts",
+            "import",
+            "--employers",
+            str(SAMPLES / "master" / "employers.csv"),
+            "--members",
+            str(SAMPLES / "master" / "members.csv"),
+        )
+        assert imported.exit_code == 0, imported.output
+
+    def run(self, *args: str) -> Result:
+        return CliRunner().invoke(hpf, list(args), env=self.environ, catch_exceptions=False)
+
+    def upload(self, unit: str, source: Path, name: str | None = None, mtime: int = 1_790_000_000) -> None:
+        """An employer's upload: the file with its marker, in upload order (mtime)."""
+        name = name or source.name
+        data = source.read_bytes()
+        marker = source.with_name(source.name + ".done")
+        path = self.env.put(
+            unit, name, data, marker=marker.read_bytes() if marker.exists() and name == source.name else b""
+        )
+        os.utime(path, (mtime, mtime))
+
+    def result(self, unit: str, name: str) -> dict[str, object]:
+        stem = name.rsplit(".", 1)[0]
+        return json.loads((self.env.root / unit / "outbox" / f"{stem}.result.json").read_text("utf-8"))
+
+    def balances(self) -> dict[str, int]:
+        engine = make_engine(self.db_url)
+        with engine.connect() as conn:
+            found = {r.member_account: r.balance_fen for r in conn.execute(select(db.members))}
+            assert ledger.verify(conn) == []
+        engine.dispose()
+        return found
+
+
+@pytest.fixture
+def job(sftp_env: SftpEnv, db_url: str, tmp_path: Path) -> Job:
+    return Job(sftp_env, db_url, tmp_path)

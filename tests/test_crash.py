@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 
 from batch import db, ledger
 from batch.db import make_engine
-from tests.conftest import SAMPLES, SftpEnv
-from tests.test_pipeline import A, B, D, Job, job  # noqa: F401 - the fixture
+from tests.conftest import SAMPLES, Job, SftpEnv
+from tests.test_pipeline import A, B, D
 
 HPF = str(Path(sys.executable).with_name("hpf"))
 UPLOADS = [(A, f"{A}_202611.csv"), (B, f"{B}_202611.csv"), (D, f"{D}_202611.xlsx")]
