@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import click
 from rich.console import Console
+from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from batch.db import make_engine, upgrade
+from batch.money import format_yuan
 from batch.results import result_document
 from batch.store import Store
-from jobs import check, master, render
+from jobs import check, master, operate, render
 from jobs.settings import ConfigError, Settings, load_settings
+
+T = TypeVar("T")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -111,6 +116,143 @@ def accounts_import(ctx: Context, employers: Path | None, members: Path | None) 
     )
 
 
+@accounts.command("show")
+@click.argument("account")
+@click.option("--json", "as_json", is_flag=True, help="输出JSON")
+@pass_context
+def accounts_show(ctx: Context, account: str, as_json: bool) -> None:
+    """一个职工的状态、基数、余额、缴至年月和分录。"""
+    view = _operate(lambda: operate.member_view(ctx.store, account))
+    if as_json:
+        render.print_json(view, out)
+        return
+    out.print(
+        f"[bold]{view['member_account']}[/] {view['name']}  单位{view['unit_account']}  状态{view['status']}  "
+        f"基数{format_yuan(view['base_fen'])}元  余额[bold]{format_yuan(view['balance_fen'])}[/]元  "
+        f"缴至{view['paid_through'] or '-'}",
+        highlight=False,
+    )
+    table = Table(header_style="bold")
+    for header in ("分录", "批次", "类型", "部分", "月份", "金额（元）"):
+        table.add_column(header)
+    for e in view["entries"]:
+        table.add_row(
+            str(e["id"]), str(e["batch_id"]), e["kind"], e["part"], str(e["month"]), format_yuan(e["amount_fen"])
+        )
+    out.print(table)
+
+
+@accounts.command("export")
+@click.option("--out", "path", required=True, type=click.Path(dir_okay=False, path_type=Path), help="输出CSV文件")
+@pass_context
+def accounts_export(ctx: Context, path: Path) -> None:
+    """导出每个职工：member_account,unit_account,status,balance,paid_through。"""
+    n = _operate(lambda: operate.export_accounts(ctx.store, path))
+    out.print(f"已导出{n}名职工到 {path}")
+
+
+@hpf.group()
+def batches() -> None:
+    """批次：查看、重试、冲销。"""
+
+
+@batches.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(["RECEIVED", "POSTED", "REJECTED", "DUPLICATE", "FAILED", "REVERSED"], case_sensitive=False),
+)
+@click.option("--json", "as_json", is_flag=True, help="输出JSON")
+@pass_context
+def batches_list(ctx: Context, status: str | None, as_json: bool) -> None:
+    """批次列表：需要处理的（FAILED）在前，然后按时间倒序。"""
+    rows = _operate(lambda: operate.list_batches(ctx.store, status))
+    if as_json:
+        render.print_json(rows, out)
+        return
+    table = Table(header_style="bold")
+    for header in ("ID", "单位", "月份", "文件", "状态", "步骤", "行数", "入账金额（元）", "尝试", "最近错误"):
+        table.add_column(header, overflow="fold")
+    for b in rows:
+        color = {"FAILED": "red", "REJECTED": "yellow", "POSTED": "green"}.get(b["status"], "")
+        table.add_row(
+            str(b["id"]), b["unit_account"], str(b["month"] or ""), b["file_name"],
+            f"[{color}]{b['status']}[/]" if color else b["status"], b["step"], str(b["rows"] or ""),
+            format_yuan(b["posted_fen"] or 0), str(b["attempts"]), (b["last_error"] or "")[:80],
+        )  # fmt: skip
+    out.print(table)
+
+
+@batches.command("show")
+@click.argument("batch_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="输出JSON")
+@pass_context
+def batches_show(ctx: Context, batch_id: int, as_json: bool) -> None:
+    """一个批次：概况、错误和状态历史。"""
+    view = _operate(lambda: operate.show_batch(ctx.store, batch_id))
+    if as_json:
+        render.print_json(view, out)
+        return
+    out.print(
+        f"[bold]批次{view['id']}[/] {view['file_name']}  单位{view['unit_account']}  月份{view['month'] or '-'}  "
+        f"状态[bold]{view['status']}[/]（步骤{view['step']}）  行数{view['rows'] or 0}  "
+        f"入账{format_yuan(view['posted_fen'] or 0)}元  尝试{view['attempts']}次",
+        highlight=False,
+    )
+    if view["last_error"]:
+        out.print(f"[red]最近错误：[/]{view['last_error']}", highlight=False)
+    history = Table(title="历史", header_style="bold")
+    for header in ("时间", "状态", "步骤", "说明"):
+        history.add_column(header, overflow="fold")
+    for h in view["history"]:
+        history.add_row(h["at"] or "", h["status"], h["step"], h["message"] or "")
+    out.print(history)
+    errors = Table(title=f"错误（共{len(view['errors'])}个）", header_style="bold")
+    for header in ("行", "列", "代码", "个人账号", "说明"):
+        errors.add_column(header, overflow="fold")
+    for e in view["errors"][: render.MAX_SHOWN]:
+        errors.add_row(str(e["row_no"] or ""), e["column"] or "", e["code"], e["member_account"] or "", e["message"])
+    if view["errors"]:
+        out.print(errors)
+
+
+@batches.command("rerun")
+@click.argument("batch_id", type=int)
+@pass_context
+def batches_rerun(ctx: Context, batch_id: int) -> None:
+    """从失败处重试一个FAILED批次（源文件须仍在收件目录中）。"""
+    from sftp.client import SftpError
+
+    try:
+        status = _operate(lambda: operate.rerun_batch(ctx.settings, ctx.store, batch_id))
+    except SftpError as e:
+        fail(str(e))
+    if status == "FAILED":
+        fail(f"批次{batch_id}再次失败，见 hpf batches show {batch_id}")
+    out.print(f"批次{batch_id}：{status}")
+
+
+@batches.command("reverse")
+@click.argument("batch_id", type=int)
+@click.option("--reason", required=True, help="冲销原因（记入批次历史）")
+@pass_context
+def batches_reverse(ctx: Context, batch_id: int, reason: str) -> None:
+    """以冲销分录撤销一个已入账批次（只能是该单位最近入账的月份）。"""
+    done = _operate(lambda: operate.reverse_batch(ctx.store, batch_id, reason))
+    out.print(f"批次{batch_id}已冲销：{done['rows']}行，{format_yuan(done['amount_fen'])}元；缴至年月已恢复。")
+
+
+@hpf.command("verify")
+@pass_context
+def verify_command(ctx: Context) -> None:
+    """检查全部账务不变式：余额等于分录之和、控制账户与个人账户对应、批次金额与分录一致。"""
+    problems = _operate(lambda: operate.verify(ctx.store))
+    if problems:
+        for p in problems:
+            err.print(f"[red]✗[/] {p}", highlight=False)
+        fail(f"账务检查发现{len(problems)}个问题")
+    out.print("账务检查通过：全部不变式成立。")
+
+
 @hpf.command("validate")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--unit", help="文件所在收件目录的单位账号（检查 F_UNIT_MISMATCH）")
@@ -163,6 +305,18 @@ def demo_command(keep: Path | None) -> None:
     from jobs import demo
 
     sys.exit(demo.run(out, keep))
+
+
+def _operate(action: Callable[[], T]) -> T:
+    """Run an operator action; refusals and database failures become exit 1 with their message."""
+    try:
+        return action()
+    except operate.OperationError as e:
+        fail(str(e))
+    except ConfigError as e:
+        fail("配置有误：" + "；".join(e.problems))
+    except SQLAlchemyError as e:
+        fail(_db_problem(e))
 
 
 def _db_problem(e: SQLAlchemyError) -> str:
