@@ -301,7 +301,7 @@ def run_once(ctx: Context) -> None:
 @hpf.command("demo")
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), help="在此目录保留演示数据（默认用临时目录）")
 def demo_command(keep: Path | None) -> None:
-    """用内置样例演示：SQLite、导入主数据、检查每个样例文件。"""
+    """用内置样例演示整个作业：内置SFTP服务器、SQLite、一轮处理、结果汇总。"""
     from jobs import demo
 
     sys.exit(demo.run(out, keep))

@@ -1,13 +1,16 @@
-"""`hpf demo`: the built-in samples end to end, in a throw-away folder.
+"""`hpf demo`: the whole job on the built-in samples, in a throw-away folder.
 
-Until the pipeline exists this is the validator's demo: a fresh SQLite
-database, the sample master data imported, and every sample file checked,
-each against the outcome recorded beside it.
+An embedded SFTP server serves a fresh folder, a fresh SQLite database gets
+the sample master data, and the employers "upload" the November filing: good
+files in CSV (UTF-8 and GB18030) and XLSX, a draft with a wrong amount, the
+good file sent a second time, and a file from a closed employer. One cycle
+takes them all; the summary says what was posted and rejected, and where the
+results are.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -15,68 +18,105 @@ from rich.console import Console
 from rich.table import Table
 
 from batch.db import make_engine, upgrade
+from batch.money import format_yuan
 from batch.store import Store
-from jobs import check, master
+from jobs import master, operate, pipeline
 from jobs.settings import load_settings
+from sftp.client import SftpClient
+from sftp.server import EmbeddedSftpServer
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 DEMO_TODAY = "2026-11-22"
 """The samples are the November 2026 filing; the demo replays that day."""
 
-
-def sample_cases(samples: Path = SAMPLES) -> list[tuple[Path, dict[str, object]]]:
-    """(file, expectation) for every sample: valid files expect no codes."""
-    cases: list[tuple[Path, dict[str, object]]] = [
-        (f, {"codes": []}) for f in sorted((samples / "valid").iterdir()) if f.suffix in (".csv", ".xlsx")
-    ]
-    for folder in sorted(p for p in (samples / "invalid").iterdir() if p.is_dir()):
-        expected = json.loads((folder / "expected.json").read_text("utf-8"))
-        files = [f for f in sorted(folder.iterdir()) if f.name != "expected.json" and not f.name.endswith(".done")]
-        cases += [(f, expected) for f in files]
-    return cases
+UPLOADS = (
+    # (unit, sample, name in the inbox): in upload order
+    ("0101000123", "invalid/r_amount/0101000123_202611.csv", "0101000123_202611_draft.csv"),
+    ("0101000123", "valid/0101000123_202611.csv", "0101000123_202611.csv"),
+    ("0101000123", "valid/0101000123_202611.csv", "0101000123_202611_resent.csv"),
+    ("0101000456", "valid/0101000456_202611.csv", "0101000456_202611.csv"),
+    ("0101000321", "valid/0101000321_202611.xlsx", "0101000321_202611.xlsx"),
+    ("0101000789", "invalid/f_employer_status/0101000789_202611.csv", "0101000789_202611.csv"),
+)
 
 
 def run(console: Console, keep: Path | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="hpf-demo-") as tmp:
-        home = keep or Path(tmp)
+        home = (keep or Path(tmp)).resolve()
         home.mkdir(parents=True, exist_ok=True)
-        config = home / "hpf.toml"
-        config.write_text('[database]\nurl = "sqlite:///hpf-demo.db"\n', "utf-8")
-        settings = load_settings(config, environ={"HPF_TODAY": DEMO_TODAY})
-        store = Store(make_engine(settings.database.url))
-        upgrade(store.engine)
-        counts = master.import_accounts(
-            settings, store, SAMPLES / "master" / "employers.csv", SAMPLES / "master" / "members.csv"
-        )
-        if isinstance(counts, list):
-            console.print("样例主数据有误：", *map(str, counts))
-            return 1
-        console.print(f"[bold]hpf demo[/]（{DEMO_TODAY}）：数据库 {settings.database.url}")
-        console.print(f"导入主数据：{counts.employers_new}个单位，{counts.members_new}名职工。")
-        table = Table(title="样例文件检查结果", header_style="bold")
-        for header in ("文件", "行数", "结果", "原因代码", "与预期一致"):
-            table.add_column(header)
-        mismatches = 0
-        for path, expected in sample_cases():
-            marker = path.parent / f"{path.name}.done"
-            report = check.validate_file(
-                settings,
-                store,
-                path,
-                expected.get("inbox_unit"),  # type: ignore[arg-type]
-                marker if marker.exists() else None,
-            )
-            codes = sorted({p.code for p in report.problems()})
-            want = sorted({c["code"] for c in expected["codes"]})  # type: ignore[attr-defined]
-            same = codes == want
-            mismatches += not same
-            table.add_row(
-                str(path.relative_to(SAMPLES)),
-                str(report.rows.height),
-                "[green]VALID[/]" if report.ok else "[red]REJECTED[/]",
-                " ".join(codes) or "-",
-                "✓" if same else f"[red]✗ 预期 {' '.join(want)}[/]",
-            )
-        console.print(table)
-        console.print("用 [bold]hpf validate 文件[/] 查看每个错误的行、列和说明。")
-        return 1 if mismatches else 0
+        with EmbeddedSftpServer(home / "sftp", home / "keys") as server:
+            return _demo(console, home, server, kept=keep is not None)
+
+
+def _demo(console: Console, home: Path, server: EmbeddedSftpServer, *, kept: bool) -> int:
+    config = home / "hpf.toml"
+    config.write_text(
+        f"""[database]
+url = "sqlite:///hpf-demo.db"
+
+[sftp]
+host = "127.0.0.1"
+port = {server.port}
+username = "hpf"
+private_key = "{server.private_key}"
+known_hosts = "{server.known_hosts}"
+root = "/"
+""",
+        "utf-8",
+    )
+    settings = load_settings(config, environ={"HPF_TODAY": DEMO_TODAY})
+    store = Store(make_engine(settings.database.url))
+    upgrade(store.engine)
+    counts = master.import_accounts(
+        settings, store, SAMPLES / "master" / "employers.csv", SAMPLES / "master" / "members.csv"
+    )
+    if isinstance(counts, list):
+        console.print("样例主数据有误：", *map(str, counts))
+        return 1
+    for n, (unit, sample, name) in enumerate(UPLOADS):
+        _upload(server.root, unit, SAMPLES / sample, name, mtime=1_795_300_000 + 60 * n)
+
+    console.print(
+        f"[bold]hpf demo[/]（{DEMO_TODAY}）：内置SFTP服务器 127.0.0.1:{server.port}，数据库 {settings.database.url}"
+    )
+    console.print(
+        f"主数据：{counts.employers_new}个单位，{counts.members_new}名职工；{len(UPLOADS)}个文件已上传到各单位收件目录。"
+    )
+    with SftpClient(settings.require_sftp()) as client:
+        summary = pipeline.run_cycle(settings, store, client)
+    console.print(summary.line())
+
+    table = Table(title="本轮结果", header_style="bold")
+    for header in ("批次", "单位", "文件", "结果", "行数", "入账金额（元）", "原因代码", "结果文件"):
+        table.add_column(header, overflow="fold")
+    for b in sorted(operate.list_batches(store), key=lambda b: b["id"]):
+        shown = operate.show_batch(store, b["id"])
+        codes = sorted({e["code"] for e in shown["errors"]})
+        color = {"POSTED": "green", "REJECTED": "red", "DUPLICATE": "yellow"}.get(b["status"], "")
+        table.add_row(
+            str(b["id"]), b["unit_account"], b["file_name"], f"[{color}]{b['status']}[/]", str(b["rows"] or 0),
+            format_yuan(b["posted_fen"] or 0), " ".join(codes) or "-",
+            f"{b['unit_account']}/outbox/{b['file_name'].rsplit('.', 1)[0]}.result.*",
+        )  # fmt: skip
+    console.print(table)
+    problems = operate.verify(store)
+    if problems:
+        console.print("[red]账务检查未通过：[/]", *problems)
+        return 1
+    console.print("账务检查通过：每个余额等于其分录之和，控制账户与个人账户对应。")
+    if kept:
+        console.print(f"SFTP目录（收件、结果、归档）：{server.root}")
+        console.print(f"查看被拒文件的每个错误：hpf --config {config} batches show 1")
+    else:
+        console.print("演示数据在临时目录中，结束后已删除；用 hpf demo --keep 目录 保留数据库和SFTP目录以便查看。")
+    return 0
+
+
+def _upload(root: Path, unit: str, source: Path, name: str, mtime: int) -> None:
+    """An employer's upload: the file, then its ready marker."""
+    inbox = root / unit / "inbox"
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / name).write_bytes(source.read_bytes())
+    marker = source.with_name(source.name + ".done")
+    (inbox / f"{name}.done").write_bytes(marker.read_bytes() if marker.exists() and name == source.name else b"")
+    os.utime(inbox / name, (mtime, mtime))

@@ -13,8 +13,20 @@ import pytest
 from click.testing import CliRunner
 
 from jobs.cli import hpf
-from jobs.demo import sample_cases
 from tests.conftest import SAMPLES, TODAY
+
+
+def sample_cases(samples: Path = SAMPLES) -> list[tuple[Path, dict[str, object]]]:
+    """(file, expectation) for every sample: valid files expect no codes."""
+    cases: list[tuple[Path, dict[str, object]]] = [
+        (f, {"codes": []}) for f in sorted((samples / "valid").iterdir()) if f.suffix in (".csv", ".xlsx")
+    ]
+    for folder in sorted(p for p in (samples / "invalid").iterdir() if p.is_dir()):
+        expected = json.loads((folder / "expected.json").read_text("utf-8"))
+        files = [f for f in sorted(folder.iterdir()) if f.name != "expected.json" and not f.name.endswith(".done")]
+        cases += [(f, expected) for f in files]
+    return cases
+
 
 CASES = sample_cases(SAMPLES)
 
@@ -73,7 +85,14 @@ def test_samples_give_their_golden_results(sample_db: dict[str, str]) -> None:
             assert error["message"].strip(), (path, error)
 
 
-def test_demo_runs_and_every_sample_matches() -> None:
-    result = CliRunner().invoke(hpf, ["demo"])
+def test_demo_runs_the_whole_job(tmp_path: Path) -> None:
+    result = CliRunner().invoke(hpf, ["demo", "--keep", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "✗" not in result.output
+    assert "账务检查通过" in result.output
+    for status in ("POSTED", "REJECTED", "DUPLICATE"):
+        assert status in result.output
+    outbox = tmp_path / "sftp" / "0101000123" / "outbox"
+    assert sorted(p.name for p in outbox.iterdir()) == sorted(
+        f"0101000123_202611{tag}.result.{ext}" for tag in ("", "_draft", "_resent") for ext in ("csv", "json", "xlsx")
+    )
+    assert not list((tmp_path / "sftp" / "0101000123" / "inbox").iterdir())
