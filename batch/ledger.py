@@ -15,9 +15,10 @@ deposits together with the batch's status, or nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
+import psycopg
 from sqlalchemy import Connection, and_, case, func, insert, literal, select, update
 
 from batch.db import CONTROL, batches, control_accounts, deposits, employers, entries, members
@@ -114,10 +115,19 @@ def _paid_through(conn: Connection, accounts: pl.Series) -> pl.DataFrame:
     return pl.DataFrame(found, schema={"member_account": pl.String, "prev_paid_through": pl.Int64}, orient="row")
 
 
+_DEPOSIT_COLUMNS = ("batch_id", "member_account", "month", "employer_fen", "employee_fen", "prev_paid_through")
+
+
 def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.DataFrame) -> None:
-    records = frame.with_columns(
-        pl.lit(batch_id).alias("batch_id"), pl.lit(month).alias("month"), pl.lit(False).alias("reversed")
-    ).to_dicts()
+    """Bulk insert: COPY on PostgreSQL, executemany in chunks elsewhere."""
+    rows = frame.with_columns(pl.lit(batch_id).alias("batch_id"), pl.lit(month).alias("month")).select(_DEPOSIT_COLUMNS)
+    if conn.dialect.name == "postgresql":
+        raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+        statement = f"COPY deposits ({', '.join(_DEPOSIT_COLUMNS)}) FROM STDIN (FORMAT csv)"
+        with raw.cursor() as cur, cur.copy(statement) as copy:
+            copy.write(rows.write_csv(include_header=False))  # an empty field is NULL in CSV COPY
+        return
+    records = rows.to_dicts()
     for i in range(0, len(records), CHUNK):
         conn.execute(insert(deposits), records[i : i + CHUNK])
 
