@@ -144,32 +144,13 @@ def _entries_for_deposits(conn: Connection, batch_id: int, month: int, *, kind: 
         entries.c.amount_fen,
     ]
     for part, amount in (("employer", deposits.c.employer_fen), ("employee", deposits.c.employee_fen)):
-        conn.execute(
-            insert(entries).from_select(
-                columns,
-                select(
-                    literal(batch_id),
-                    literal(kind),
-                    deposits.c.member_account,
-                    literal(part),
-                    literal(month),
-                    amount * sign,
-                ).where(standing),
-            )
-        )
-        conn.execute(
-            insert(entries).from_select(
-                columns,
-                select(
-                    literal(batch_id),
-                    literal(kind),
-                    literal(CONTROL),
-                    literal(part),
-                    literal(month),
-                    -sign * func.coalesce(func.sum(amount), 0),
-                ).where(standing),
-            )
-        )
+        # The member's entry per deposit, then the CONTROL entry for the batch's total.
+        for account, value in (
+            (deposits.c.member_account, amount * sign),
+            (literal(CONTROL), -sign * func.coalesce(func.sum(amount), 0)),
+        ):
+            row = select(literal(batch_id), literal(kind), account, literal(part), literal(month), value)
+            conn.execute(insert(entries).from_select(columns, row.where(standing)))
 
 
 def _apply_to_members(conn: Connection, batch_id: int, *, sign: int, paid_through: Any) -> None:

@@ -36,12 +36,11 @@ from batch.results import (
 )
 from batch.validate import Report, Rules, Submission, validate
 from schemas.columns import BY_NAME, LABEL
+from tests.test_validate import ID_LI, ID_ZHANG, LI, ZHANG
 
 UNIT = "0101000123"
 FILE = f"{UNIT}_202611.csv"
 RULES = Rules(Policy(profile_periods("chengdu"), "yuan_up"), date(2026, 11, 22), 200 << 20, 2_000_000)
-ID_ZHANG = "11010519491231002X"
-ID_LI = "440524188001010014"
 ID_WANG = "110105194912310038"
 ID_OTHER = "440524188001010022"  # valid, but nobody's
 ALL_IDS = (ID_ZHANG, ID_LI, ID_WANG, ID_OTHER)
@@ -56,32 +55,6 @@ MEMBERS: list[MemberRow] = [
 ]
 WANG: MemberRow = ("1003", UNIT, "王五", "01", ID_WANG, 500_000, "normal")
 
-ZHANG = {
-    "member_account": "1001",
-    "name": "张三",
-    "id_type": "01",
-    "id_number": ID_ZHANG,
-    "base": "5,000.00",
-    "employer_rate": "12%",
-    "employee_rate": "12",
-    "employer_amount": "600.00",
-    "employee_amount": "600",
-    "total_amount": "1200",
-    "contribution_month": "202611",
-}
-LI = {
-    "member_account": "1002",
-    "name": "李四",
-    "id_type": "01",
-    "id_number": ID_LI,
-    "base": "2330",
-    "employer_rate": "0.12",
-    "employee_rate": "12%",
-    "employer_amount": "280",
-    "employee_amount": "280",
-    "total_amount": "560",
-    "contribution_month": "",
-}
 WANG_ROW = {**ZHANG, "member_account": "1003", "name": "王五", "id_number": ID_WANG}
 
 
