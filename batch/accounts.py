@@ -123,8 +123,8 @@ def parse_members(
                 pl.format("单位账号{}未登记（不在本次导入的employers.csv中，也不在数据库中）", _quoted("unit_account")),
             ),
             ("name", c("name").is_null(), pl.lit("姓名不能为空")),
-        ("name", c("name").str.contains(_CONTROL).fill_null(False), pl.lit("姓名含有控制字符（如换行、制表符）")),
-        ("id_number", c("id_number").str.contains(_CONTROL).fill_null(False), pl.lit("证件号码含有控制字符")),
+            ("name", c("name").str.contains(_CONTROL).fill_null(False), pl.lit("姓名含有控制字符（如换行、制表符）")),
+            ("id_number", c("id_number").str.contains(_CONTROL).fill_null(False), pl.lit("证件号码含有控制字符")),
             (
                 "id_type",
                 ~c("id_type").is_in(list(ID_TYPES)).fill_null(False),

@@ -43,7 +43,10 @@ def test_list_show_accounts_and_export(sftp_env: SftpEnv, job: Job, tmp_path: Pa
     member = _json(job, "accounts", "show", "100123000001")
     assert isinstance(member, dict)
     assert member["balance_fen"] == 210400 and member["paid_through"] == 202611
-    assert sorted((e["part"], e["amount_fen"]) for e in member["entries"]) == [("employee", 105200), ("employer", 105200)]
+    assert sorted((e["part"], e["amount_fen"]) for e in member["entries"]) == [
+        ("employee", 105200),
+        ("employer", 105200),
+    ]
     assert job.run("accounts", "show", "999").exit_code == 1
 
     export = tmp_path / "accounts.csv"
