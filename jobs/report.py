@@ -1,0 +1,107 @@
+"""`hpf report reconcile`: the month's reconciliation written locally, then uploaded to `_finance/outbox`.
+
+The files are written first (each under a temporary name, then renamed into
+place), so the report exists locally even when the upload fails; SFTP errors
+propagate for the CLI to report. The figures are read in one database snapshot,
+so a cycle posting at the same moment cannot make the control totals disagree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine
+
+from batch.reconcile import Reconciliation, file_names, reconcile, reconciliation_csv, reconciliation_xlsx
+from batch.store import Store
+from jobs.settings import Settings
+
+
+@dataclass(frozen=True)
+class ReportOutcome:
+    reconciliation: Reconciliation
+    csv_path: Path
+    xlsx_path: Path
+    uploaded: tuple[str, ...] | None
+    """The remote paths in `_finance/outbox`, or None when not uploaded (see `not_uploaded`)."""
+    not_uploaded: str | None = None
+    """Why the files were not uploaded, in Chinese; None when they were."""
+
+    @property
+    def agree(self) -> bool:
+        """Whether the control totals agree (the CLI exits 1 when they do not)."""
+        return self.reconciliation.agree
+
+
+def reconcile_report(
+    settings: Settings, store: Store, month: int, out_dir: Path, *, upload: bool = True
+) -> ReportOutcome:
+    """Write `reconciliation_YYYYMM.csv` and `.xlsx` into out_dir, then upload both when SFTP is configured.
+
+    Raises ValueError for a month that is not YYYYMM (before touching anything),
+    SQLAlchemyError when the database fails, OSError when out_dir cannot be
+    written, and SftpError when the upload fails (the local files exist by then).
+    """
+    with _snapshot(store.engine) as conn:
+        r = reconcile(conn, month)
+    files = dict(zip(file_names(month), (reconciliation_csv(r), reconciliation_xlsx(r)), strict=True))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [_write_atomically(out_dir / name, data) for name, data in files.items()]
+    uploaded: tuple[str, ...] | None = None
+    reason: str | None = None
+    if not upload:
+        reason = "按要求未上传"
+    elif settings.sftp is None:
+        reason = "未配置 [sftp]，报表只写在本地"
+    else:
+        from sftp.client import SftpClient
+
+        with SftpClient(settings.require_sftp()) as client:
+            uploaded = tuple(client.publish_finance(files))
+    return ReportOutcome(r, paths[0], paths[1], uploaded, reason)
+
+
+@contextlib.contextmanager
+def _snapshot(engine: Engine) -> Iterator[Connection]:
+    """A read-only connection whose statements all see one snapshot of the database.
+
+    PostgreSQL: a REPEATABLE READ transaction. SQLite's driver opens no
+    transaction for SELECTs, so one is begun explicitly (a deferred BEGIN reads
+    from one WAL snapshot from its first statement to its end).
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            with conn.begin():
+                yield conn
+        return
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+        return
+    with engine.connect() as conn, conn.begin():
+        yield conn
+
+
+def _write_atomically(path: Path, data: bytes) -> Path:
+    """Write beside the target under a hidden temporary name, then rename: a reader never sees half a file."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+    try:
+        with temporary.open("wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        temporary.replace(path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return path
