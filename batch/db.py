@@ -186,6 +186,17 @@ control_accounts = Table(
 )
 CONTROL = "CONTROL"
 
+job_runs = Table(
+    "job_runs",
+    metadata,
+    # Jobs that must run once per occasion (a day's report, a month's): done is done, whoever did it.
+    Column("job", String(40), primary_key=True),
+    Column("occasion", String(40), primary_key=True),
+    Column("host", String(120)),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("finished_at", DateTime(timezone=True)),
+)
+
 
 def make_engine(url: str) -> Engine:
     """An engine with the settings each backend needs for safe concurrent use."""

@@ -241,6 +241,59 @@ def batches_reverse(ctx: Context, batch_id: int, reason: str) -> None:
     out.print(f"批次{batch_id}已冲销：{done['rows']}行，{format_yuan(done['amount_fen'])}元；缴至年月已恢复。")
 
 
+@hpf.group()
+def report() -> None:
+    """中心的报表。"""
+
+
+@report.command("reconcile")
+@click.option("--month", required=True, help="对账月份 YYYYMM")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="报表写入的本地目录",
+)
+@click.option("--json", "as_json", is_flag=True, help="输出控制合计和各状态单位数的JSON")
+@pass_context
+def report_reconcile(ctx: Context, month: str, out_dir: Path, as_json: bool) -> None:
+    """月度对账报表：每个单位一行，然后是控制合计；CSV和XLSX，并上传到_finance/outbox。合计不一致时退出码为1。"""
+    from jobs.report import reconcile_report
+    from sftp.client import SftpError
+
+    if not (len(month) == 6 and month.isdigit() and 1 <= int(month[4:]) <= 12):
+        raise click.BadParameter(f"应为YYYYMM，实际为{month}", param_hint="--month")
+    try:
+        outcome = _operate(lambda: reconcile_report(ctx.settings, ctx.store, int(month), out_dir))
+    except SftpError as e:
+        fail(f"报表已写入 {out_dir}，但上传失败：{e}")
+    r = outcome.reconciliation
+    if as_json:
+        render.print_json({
+            "month": month, "statuses": dict(r.lines["status"].value_counts().iter_rows()),
+            "posted_this_month_fen": r.posted_this_month_fen, "ledger_month_fen": r.ledger_month_fen,
+            "member_balances_fen": r.member_balances_fen, "control_fen": r.control_fen,
+            "problems": list(r.problems), "files": [str(outcome.csv_path), str(outcome.xlsx_path)],
+            "uploaded": list(outcome.uploaded or []),
+        }, out)  # fmt: skip
+        sys.exit(1 if r.problems else 0)
+    counts = r.lines["status"].value_counts().sort("status").iter_rows()
+    out.print(f"{month}对账：" + "，".join(f"{status} {n}个单位" for status, n in counts), highlight=False)
+    out.print(
+        f"本月入账合计 {format_yuan(r.posted_this_month_fen)} 元；个人账户余额合计 {format_yuan(r.member_balances_fen)} 元；"
+        f"控制账户 {format_yuan(r.control_fen)} 元",
+        highlight=False,
+    )
+    out.print(f"报表：{outcome.csv_path}、{outcome.xlsx_path}", highlight=False)
+    out.print(f"已上传：{', '.join(outcome.uploaded)}" if outcome.uploaded else f"未上传：{outcome.not_uploaded}")
+    if r.problems:
+        for p in r.problems:
+            err.print(f"[red]✗[/] {p}", highlight=False)
+        fail("控制合计不一致")
+
+
 @hpf.command("verify")
 @pass_context
 def verify_command(ctx: Context) -> None:
@@ -276,26 +329,57 @@ def validate_command(ctx: Context, file: Path, unit: str | None, marker: Path | 
 
 
 @hpf.command("run-once")
+@click.option("--json", "as_json", is_flag=True, help="输出本轮汇总的JSON")
 @pass_context
-def run_once(ctx: Context) -> None:
+def run_once(ctx: Context, as_json: bool) -> None:
     """处理一轮：取走每个就绪文件，检查、入账、回写结果、归档。轮次能运行则退出码为0。"""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     from jobs import pipeline
     from sftp.client import SftpClient, SftpError
 
     settings = ctx.settings
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                        console=err, transient=True, disable=not err.is_terminal)  # fmt: skip
     try:
         sftp = settings.require_sftp()
-        with SftpClient(sftp) as client:
-            summary = pipeline.run_cycle(settings, ctx.store, client)
+        with progress, SftpClient(sftp) as client:
+            task = progress.add_task("连接SFTP…", total=None)
+            summary = pipeline.run_cycle(
+                settings, ctx.store, client,
+                on_file=lambda r: progress.update(task, description=f"处理 {r.unit}/{r.name}（{r.size / 1e6:.1f} MB）"),
+            )  # fmt: skip
     except ConfigError as e:
         fail("配置有误：" + "；".join(e.problems))
     except SftpError as e:
         fail(str(e))
     except SQLAlchemyError as e:
         fail(_db_problem(e))
+    if as_json:
+        render.print_json(summary.as_dict(), out)
+        return
     out.print(summary.line(), highlight=False)
     for failure in summary.failed:
         err.print(f"[yellow]失败：[/]{failure}（详见 hpf batches list --status FAILED）", highlight=False)
+
+
+@hpf.command("scheduler")
+@pass_context
+def scheduler_command(ctx: Context) -> None:
+    """按计划运行：定时轮询收件目录、重试失败批次、每日对账报表、月末未申报报表。SIGTERM/SIGINT安全停止。"""
+    from jobs.scheduler import Scheduler
+
+    logging.getLogger().setLevel(logging.INFO)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("paramiko").setLevel(logging.WARNING)
+    settings = ctx.settings
+    try:
+        settings.require_sftp()
+        Scheduler(settings, ctx.store).run()
+    except ConfigError as e:
+        fail("配置有误：" + "；".join(e.problems))
+    except SQLAlchemyError as e:
+        fail(_db_problem(e))
 
 
 @hpf.command("demo")

@@ -18,7 +18,9 @@ import os
 import signal
 import traceback
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine
@@ -51,10 +53,22 @@ class CycleSummary:
     outcomes: Counter[str] = field(default_factory=Counter)
     failed: list[str] = field(default_factory=list)
     busy: int = 0
+    waiting: int = 0
+    stopped: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "files": self.files, "outcomes": dict(self.outcomes), "failed": self.failed,
+            "busy": self.busy, "waiting": self.waiting, "stopped": self.stopped,
+        }  # fmt: skip
 
     def line(self) -> str:
         parts = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())) or "无"
-        return f"本轮处理{self.files}个文件：{parts}；失败{len(self.failed)}个；他人处理中{self.busy}个"
+        tail = "；已按要求停止" if self.stopped else ""
+        return (
+            f"本轮处理{self.files}个文件：{parts}；失败{len(self.failed)}个；他人处理中{self.busy}个；"
+            f"等待重试{self.waiting}个{tail}"
+        )
 
 
 class _BatchLookups:
@@ -69,8 +83,23 @@ class _BatchLookups:
             return register.earlier_batch(conn, sha256, before=self.batch_id)
 
 
-def run_cycle(settings: Settings, store: Store, client: SftpClient) -> CycleSummary:
-    """Every ready file of every employer, once. Raises SftpUnavailable if the server cannot be reached."""
+RetryDue = Callable[[Any], bool]
+"""Whether a batch that failed before may be tried again now (None: always)."""
+
+
+def run_cycle(
+    settings: Settings,
+    store: Store,
+    client: SftpClient,
+    *,
+    retry_due: RetryDue | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+    on_file: Callable[[ReadyFile], object] = lambda ready: None,
+) -> CycleSummary:
+    """Every ready file of every employer, once. Raises SftpUnavailable if the server cannot be reached.
+
+    `should_stop` is asked between files: a stop request ends the cycle at a safe point.
+    """
     summary = CycleSummary()
     for unit in client.units():
         try:
@@ -81,13 +110,17 @@ def run_cycle(settings: Settings, store: Store, client: SftpClient) -> CycleSumm
             summary.failed.append(f"{unit}: {e}")
             continue
         for ready in ready_files:
+            if should_stop():
+                summary.stopped = True
+                log.info(summary.line())
+                return summary
             summary.files += 1
-            try:
-                outcome = process(settings, store, client, ready)
-            except SftpUnavailable:
-                raise
+            on_file(ready)
+            outcome = process(settings, store, client, ready, retry_due=retry_due)
             if outcome == "BUSY":
                 summary.busy += 1
+            elif outcome == "WAITING":
+                summary.waiting += 1
             elif outcome == "FAILED":
                 summary.failed.append(f"{unit}/{ready.name}")
             else:
@@ -96,8 +129,10 @@ def run_cycle(settings: Settings, store: Store, client: SftpClient) -> CycleSumm
     return summary
 
 
-def process(settings: Settings, store: Store, client: SftpClient, ready: ReadyFile) -> str:
-    """Take one file as far as it can go; returns its status, BUSY or FAILED."""
+def process(
+    settings: Settings, store: Store, client: SftpClient, ready: ReadyFile, *, retry_due: RetryDue | None = None
+) -> str:
+    """Take one file as far as it can go; returns its status, BUSY, WAITING or FAILED."""
     engine = store.engine
     arrival = register.Arrival(ready.unit, ready.name, ready.size, ready.mtime)
     claimed, created = register.claim(engine, arrival)
@@ -109,6 +144,9 @@ def process(settings: Settings, store: Store, client: SftpClient, ready: ReadyFi
         assert batch is not None
         if batch.step == "archived":
             return str(batch.status)
+        failed_before = batch.status == "FAILED" or batch.last_error is not None
+        if failed_before and retry_due is not None and not retry_due(batch):
+            return "WAITING"
         if not created:
             register.retry(engine, batch.id)
         crash_point("claimed")

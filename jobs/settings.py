@@ -66,6 +66,10 @@ class Limits:
 class Schedule:
     poll_seconds: int
     reconcile_cron: str
+    retry_seconds: int = 60
+    """First wait before a FAILED batch is retried; doubled each attempt, at most an hour."""
+    max_attempts: int = 5
+    """After this many attempts a FAILED batch waits for an operator (`hpf batches rerun`)."""
 
 
 class ConfigError(Exception):
@@ -115,7 +119,7 @@ _SECTIONS: Mapping[str, frozenset[str]] = {
     ),
     "policy": frozenset({"profile", "rounding", "periods"}),
     "limits": frozenset({"max_file_mb", "max_rows", "xlsx_detail_rows"}),
-    "schedule": frozenset({"poll_seconds", "reconcile_cron"}),
+    "schedule": frozenset({"poll_seconds", "reconcile_cron", "retry_seconds", "max_attempts"}),
 }
 _PERIOD_REQUIRED = ("first_month", "last_month", "base_cap", "base_floor", "rate_min", "rate_max")
 _PERIOD_KEYS = frozenset({*_PERIOD_REQUIRED, "whole_percent", "rounding"})
@@ -359,10 +363,23 @@ def _schedule(r: _Reader, t: Mapping[str, Any]) -> Schedule:
     poll = r.integer("schedule.poll_seconds", t.get("poll_seconds", 300), 300)
     cron = r.text("schedule.reconcile_cron", t.get("reconcile_cron", "0 2 * * *"), "0 2 * * *")
     try:
-        CronTrigger.from_crontab(cron, timezone="UTC")
+        cron_trigger(cron)
     except ValueError as exc:
-        r.fail("schedule.reconcile_cron", f"不是有效的 5 段 cron 表达式 {_show(cron)}：{exc}")
-    return Schedule(poll, cron)
+        r.fail("schedule.reconcile_cron", f"不是有效的 cron 表达式（5 段，或以秒开头的 6 段）{_show(cron)}：{exc}")
+    retry = r.integer("schedule.retry_seconds", t.get("retry_seconds", 60), 60)
+    attempts = r.integer("schedule.max_attempts", t.get("max_attempts", 5), 5)
+    return Schedule(poll, cron, retry, attempts)
+
+
+def cron_trigger(expression: str) -> CronTrigger:
+    """A 5-field crontab, or 6 fields with seconds first (for fine control and tests)."""
+    fields = expression.split()
+    if len(fields) == 6:
+        second, minute, hour, day, month, day_of_week = fields
+        return CronTrigger(
+            second=second, minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week, timezone="UTC"
+        )
+    return CronTrigger.from_crontab(expression, timezone="UTC")
 
 
 def _today(r: _Reader, value: str | None) -> date:

@@ -116,3 +116,30 @@ def test_a_failed_archive_is_listed_first_and_rerun(sftp_env: SftpEnv, job: Job)
     assert isinstance(shown, dict) and (shown["step"], shown["last_error"]) == ("archived", None)
     assert (job.env.root / A / "archive" / f"{A}_202611.csv").exists()
     assert job.run("verify").exit_code == 0
+
+
+@pytest.mark.parametrize("sftp_env", ["embedded"], indirect=True)
+def test_report_reconcile_writes_uploads_and_fails_on_disagreement(sftp_env: SftpEnv, job: Job, tmp_path: Path) -> None:
+    _posted(job)
+    out = tmp_path / "reports"
+    result = job.run("report", "reconcile", "--month", "202611", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert (out / "reconciliation_202611.csv").exists() and (out / "reconciliation_202611.xlsx").exists()
+    finance = job.env.root / "_finance" / "outbox"
+    assert sorted(p.name for p in finance.iterdir()) == ["reconciliation_202611.csv", "reconciliation_202611.xlsx"]
+    lines = (out / "reconciliation_202611.csv").read_bytes().decode("utf-8-sig").splitlines()
+    assert lines[0] == "unit_account,employer_name,status,files,rows_received,rows_posted,members_active,amount_posted"
+    assert any(line.startswith(f"{A},") and ",POSTED,1,6,6,6,16230.00" in line for line in lines)
+    totals = _json(job, "report", "reconcile", "--month", "202611", "--out", str(out))
+    assert isinstance(totals, dict) and totals["problems"] == []
+    assert totals["posted_this_month_fen"] == totals["ledger_month_fen"] == 1623000
+    assert totals["member_balances_fen"] == totals["control_fen"] == 1623000
+    quiet = _json(job, "run-once")
+    assert isinstance(quiet, dict) and quiet["files"] == 0 and quiet["failed"] == []
+    engine = make_engine(job.db_url)
+    with engine.begin() as conn:
+        conn.execute(update(db.control_accounts).values(balance_fen=db.control_accounts.c.balance_fen + 1))
+    engine.dispose()
+    disagreeing = job.run("report", "reconcile", "--month", "202611", "--out", str(out))
+    assert disagreeing.exit_code == 1 and "控制合计不一致" in disagreeing.output
+    assert job.run("report", "reconcile", "--month", "2026-11").exit_code == 2

@@ -173,11 +173,23 @@ def upgrade() -> None:
             postgresql_where=sa.text("NOT reversed"),
         )
 
+    op.create_table(
+        "job_runs",
+        sa.Column("job", sa.String(length=40), nullable=False),
+        sa.Column("occasion", sa.String(length=40), nullable=False),
+        sa.Column("host", sa.String(length=120), nullable=True),
+        sa.Column(
+            "started_at", sa.DateTime(timezone=True), server_default=sa.text("(CURRENT_TIMESTAMP)"), nullable=False
+        ),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("job", "occasion", name=op.f("pk_job_runs")),
+    )
     control = sa.table("control_accounts", sa.column("code", sa.String), sa.column("balance_fen", sa.BigInteger))
     op.bulk_insert(control, [{"code": "CONTROL", "balance_fen": 0}])
 
 
 def downgrade() -> None:
+    op.drop_table("job_runs")
     with op.batch_alter_table("deposits", schema=None) as batch_op:
         batch_op.drop_index(
             "uq_deposits_member_month", sqlite_where=sa.text("NOT reversed"), postgresql_where=sa.text("NOT reversed")

@@ -1,0 +1,200 @@
+"""`hpf scheduler`: the job running by itself, safely beside other schedulers.
+
+Jobs (fixed ids, one instance each, missed runs coalesced):
+
+- `poll`: the `run-once` cycle every `schedule.poll_seconds`, retrying FAILED
+  batches with exponential backoff up to `schedule.max_attempts`;
+- `reconcile`: the day's reconciliation report for the current month, at
+  `schedule.reconcile_cron`, uploaded to `_finance/outbox`;
+- `not-filed`: on the last day of the month, the employers that have not filed.
+
+Several schedulers may share one database and one SFTP server: every file is
+claimed in the database before it is touched, and the reports run once per
+occasion under a lock that dies with its holder plus a record in `job_runs`.
+SIGTERM and SIGINT stop it at a safe point (between files), exit 0. At start,
+batches a crash left in flight are marked FAILED with the reason and retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import tempfile
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from batch import register
+from batch.db import batches, job_runs
+from batch.locks import try_lock
+from batch.results import guard_formula
+from batch.store import Store
+from jobs import pipeline
+from jobs.settings import Settings, cron_trigger
+from sftp.client import SftpClient, SftpError
+
+log = logging.getLogger("hpf.scheduler")
+
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def retry_due(settings: Settings, now: datetime | None = None) -> pipeline.RetryDue:
+    """A FAILED batch may be retried `retry_seconds · 2^(attempts-1)` after its last try, up to `max_attempts`."""
+    schedule = settings.schedule
+
+    def due(batch: Any) -> bool:
+        if batch.attempts >= schedule.max_attempts:
+            return False
+        wait = min(timedelta(seconds=schedule.retry_seconds * 2 ** max(batch.attempts - 1, 0)), MAX_BACKOFF)
+        updated = batch.updated_at if batch.updated_at.tzinfo else batch.updated_at.replace(tzinfo=UTC)
+        return (now or datetime.now(UTC)) >= updated + wait
+
+    return due
+
+
+def recover(store: Store) -> int:
+    """Batches left RECEIVED by a crashed process (nobody holds them) become FAILED, to be retried."""
+    with store.engine.connect() as conn:
+        in_flight = conn.execute(select(batches.c.id).where(batches.c.status == "RECEIVED")).scalars().all()
+    recovered = 0
+    for batch_id in in_flight:
+        with try_lock(store.engine, f"batch-{batch_id}") as free:
+            if free:
+                register.fail(store.engine, batch_id, "处理中断（进程崩溃或被终止），将自动重试")
+                recovered += 1
+    if recovered:
+        log.warning("启动时恢复了%d个中断的批次（标记为FAILED，将自动重试）", recovered)
+    return recovered
+
+
+def once(store: Store, job: str, occasion: str, action: Any) -> bool:
+    """Run `action` once per (job, occasion) across every scheduler; whether this call ran it."""
+    with try_lock(store.engine, f"job-{job}-{occasion}") as mine:
+        if not mine:
+            return False
+        with store.engine.begin() as conn:
+            done = conn.execute(
+                select(job_runs.c.finished_at).where(job_runs.c.job == job, job_runs.c.occasion == occasion)
+            ).one_or_none()
+            if done is not None and done.finished_at is not None:
+                return False
+            if done is None:
+                try:
+                    conn.execute(insert(job_runs).values(job=job, occasion=occasion, host=socket.gethostname()))
+                except IntegrityError:
+                    return False
+        action()
+        with store.engine.begin() as conn:
+            conn.execute(
+                update(job_runs)
+                .where(job_runs.c.job == job, job_runs.c.occasion == occasion)
+                .values(finished_at=func.now())
+            )
+        return True
+
+
+class Scheduler:
+    """The scheduled jobs over one settings object and one store."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings, self.store = settings, store
+        self.stopping = threading.Event()
+        self.scheduler = BlockingScheduler(
+            executors={"default": ThreadPoolExecutor(3)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
+            timezone="UTC",
+        )
+
+    # ------------------------------------------------------------- jobs
+
+    def poll(self) -> None:
+        if self.stopping.is_set():
+            return
+        try:
+            with SftpClient(self.settings.require_sftp()) as client:
+                summary = pipeline.run_cycle(
+                    self.settings, self.store, client,
+                    retry_due=retry_due(self.settings), should_stop=self.stopping.is_set,
+                )  # fmt: skip
+        except SftpError as e:
+            log.error("本轮未能运行：%s", e)
+            return
+        except SQLAlchemyError as e:
+            log.error("本轮未能运行：数据库错误 %s", str(e).splitlines()[0])
+            return
+        log.info("轮次：文件%d，%s", summary.files, summary.line())
+
+    def reconcile(self) -> None:
+        today = self.settings.today
+        month = today.year * 100 + today.month
+        once(self.store, "reconcile", today.isoformat(), lambda: self._report(month))
+
+    def not_filed(self) -> None:
+        today = self.settings.today
+        month = today.year * 100 + today.month
+        once(self.store, "not-filed", str(month), lambda: self._not_filed(month))
+
+    def _report(self, month: int) -> None:
+        from jobs.report import reconcile_report
+
+        with tempfile.TemporaryDirectory(prefix="hpf-report-") as folder:
+            outcome = reconcile_report(self.settings, self.store, month, Path(folder))
+        problems = outcome.reconciliation.problems
+        log.info("对账报表%s已上传到_finance/outbox：%s", month, "；".join(problems) if problems else "控制合计一致")
+
+    def _not_filed(self, month: int) -> None:
+        """Month end: the employers that could have filed and did not, for finance to chase."""
+        from batch.reconcile import reconcile
+
+        with self.store.engine.connect() as conn:
+            lines = reconcile(conn, month).lines
+        missing = lines.filter(pl.col("status") == "NOT_FILED").select(
+            "unit_account", "employer_name", "members_active"
+        )
+        body = missing.with_columns(guard_formula(pl.col("employer_name")).alias("employer_name")).write_csv(
+            line_terminator="\r\n"
+        )
+        with SftpClient(self.settings.require_sftp()) as client:
+            client.publish_finance({f"not_filed_{month}.csv": b"\xef\xbb\xbf" + body.encode("utf-8")})
+        log.info("月末未申报单位%s：%d个，已上传到_finance/outbox", month, missing.height)
+
+    # ---------------------------------------------------------- running
+
+    def add_jobs(self) -> None:
+        s = self.settings.schedule
+        self.scheduler.add_job(
+            self.poll, IntervalTrigger(seconds=s.poll_seconds, timezone="UTC"), id="poll",
+            next_run_time=datetime.now(UTC), replace_existing=True,
+        )  # fmt: skip
+        self.scheduler.add_job(self.reconcile, cron_trigger(s.reconcile_cron), id="reconcile", replace_existing=True)
+        self.scheduler.add_job(
+            self.not_filed, CronTrigger(day="last", hour=22, timezone="UTC"), id="not-filed", replace_existing=True
+        )
+
+    def stop(self, signum: int, _frame: Any) -> None:
+        log.info("收到信号%d：完成当前文件后停止", signum)
+        self.stopping.set()
+        threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True}, daemon=True).start()
+
+    def run(self) -> None:
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        recover(self.store)
+        self.add_jobs()
+        log.info(
+            "调度器启动：每%d秒轮询，对账 %s",
+            self.settings.schedule.poll_seconds,
+            self.settings.schedule.reconcile_cron,
+        )
+        self.scheduler.start()
+        log.info("调度器已停止")
