@@ -68,6 +68,23 @@ def config_file(tmp_path: Path, db_url: str) -> Path:
     return path
 
 
+def prepare_database(env: dict[str, str]) -> None:
+    """`hpf db upgrade` and the sample master data, through the CLI as an operator would."""
+    runner = CliRunner()
+    assert runner.invoke(hpf, ["db", "upgrade"], env=env).exit_code == 0
+    master = SAMPLES / "master"
+    args = [
+        "accounts",
+        "import",
+        "--employers",
+        str(master / "employers.csv"),
+        "--members",
+        str(master / "members.csv"),
+    ]
+    imported = runner.invoke(hpf, args, env=env)
+    assert imported.exit_code == 0, imported.output
+
+
 class SftpEnv:
     """A running SFTP server over a local folder, and how to reach it."""
 
@@ -151,16 +168,7 @@ connect_timeout = 5
             "utf-8",
         )
         self.environ = {"HPF_CONFIG": str(home / "hpf.toml"), "HPF_TODAY": TODAY}
-        assert self.run("db", "upgrade").exit_code == 0
-        imported = self.run(
-            "accounts",
-            "import",
-            "--employers",
-            str(SAMPLES / "master" / "employers.csv"),
-            "--members",
-            str(SAMPLES / "master" / "members.csv"),
-        )
-        assert imported.exit_code == 0, imported.output
+        prepare_database(self.environ)
 
     def run(self, *args: str) -> Result:
         return CliRunner().invoke(hpf, list(args), env=self.environ, catch_exceptions=False)

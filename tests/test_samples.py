@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from jobs.cli import hpf
-from tests.conftest import SAMPLES, TODAY
+from tests.conftest import SAMPLES, TODAY, prepare_database
 
 
 def sample_cases(samples: Path = SAMPLES) -> list[tuple[Path, dict[str, object]]]:
@@ -38,21 +38,7 @@ def _key(e: dict[str, object]) -> tuple[object, ...]:
 @pytest.fixture
 def sample_db(config_file: Path) -> dict[str, str]:
     env = {"HPF_CONFIG": str(config_file), "HPF_TODAY": TODAY}
-    runner = CliRunner()
-    assert runner.invoke(hpf, ["db", "upgrade"], env=env).exit_code == 0
-    result = runner.invoke(
-        hpf,
-        [
-            "accounts",
-            "import",
-            "--employers",
-            str(SAMPLES / "master" / "employers.csv"),
-            "--members",
-            str(SAMPLES / "master" / "members.csv"),
-        ],
-        env=env,
-    )
-    assert result.exit_code == 0, result.output
+    prepare_database(env)
     return env
 
 
