@@ -120,11 +120,12 @@ class Scheduler:
     def poll(self) -> None:
         if self.stopping.is_set():
             return
+        settings = self.settings.as_of_now()  # a scheduler outlives the day it started
         try:
-            with SftpClient(self.settings.require_sftp()) as client:
+            with SftpClient(settings.require_sftp()) as client:
                 summary = pipeline.run_cycle(
-                    self.settings, self.store, client,
-                    retry_due=retry_due(self.settings), should_stop=self.stopping.is_set,
+                    settings, self.store, client,
+                    retry_due=retry_due(settings), should_stop=self.stopping.is_set,
                 )  # fmt: skip
         except SftpError as e:
             log.error("本轮未能运行：%s", e)
@@ -135,14 +136,21 @@ class Scheduler:
         log.info("轮次：文件%d，%s", summary.files, summary.line())
 
     def reconcile(self) -> None:
-        today = self.settings.today
+        today = self.settings.as_of_now().today
         month = today.year * 100 + today.month
-        once(self.store, "reconcile", today.isoformat(), lambda: self._report(month))
+        self._guarded("对账报表", lambda: once(self.store, "reconcile", today.isoformat(), lambda: self._report(month)))
 
     def not_filed(self) -> None:
-        today = self.settings.today
+        today = self.settings.as_of_now().today
         month = today.year * 100 + today.month
-        once(self.store, "not-filed", str(month), lambda: self._not_filed(month))
+        self._guarded("未申报报表", lambda: once(self.store, "not-filed", str(month), lambda: self._not_filed(month)))
+
+    def _guarded(self, what: str, job: Any) -> None:
+        """A report that fails is logged in one line and made again at its next occasion."""
+        try:
+            job()
+        except (SftpError, SQLAlchemyError, OSError) as e:
+            log.error("%s未能完成：%s", what, str(e).splitlines()[0] if str(e) else type(e).__name__)
 
     def _report(self, month: int) -> None:
         from jobs.report import reconcile_report

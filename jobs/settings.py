@@ -6,6 +6,7 @@ so an operator fixes the whole file in one pass instead of one error per run.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -93,6 +94,14 @@ class Settings:
     today: date
     """HPF_TODAY when set, so replays and tests see a fixed date."""
     config_path: Path | None
+    today_pinned: bool = False
+    """Whether `today` came from HPF_TODAY; if not, a long-running process must move on with the clock."""
+
+    def as_of_now(self) -> Settings:
+        """These settings with today's date, for a process that outlives the day it started."""
+        if self.today_pinned:
+            return self
+        return dataclasses.replace(self, today=datetime.now(UTC).astimezone().date())
 
     def require_sftp(self) -> SftpSettings:
         """The SFTP settings, for commands that cannot run without a server."""
@@ -194,6 +203,7 @@ def load_settings(config: str | Path | None = None, environ: Mapping[str, str] |
         limits=Limits(**{k: r.integer(f"limits.{k}", s["limits"].get(k, d), d) for k, d in _LIMITS.items()}),
         schedule=_schedule(r, s["schedule"]),
         today=_today(r, env.get("HPF_TODAY")),
+        today_pinned=bool(env.get("HPF_TODAY")),
         config_path=path,
     )
     if r.problems:

@@ -301,3 +301,16 @@ def test_settings_are_immutable(tmp_path: Path) -> None:
     assert isinstance(s.policy.periods, tuple)
     with pytest.raises(TypeError):
         s.policy.periods[0].base_floor_fen[1] = 0  # type: ignore[index]
+
+
+def test_a_long_running_process_moves_on_with_the_clock_unless_pinned(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    config = tmp_path / "hpf.toml"
+    config.write_text("", "utf-8")
+    pinned = load_settings(config, environ={"HPF_TODAY": "2026-11-30"})
+    assert pinned.today_pinned and pinned.as_of_now() is pinned
+    free = load_settings(config, environ={})
+    started_yesterday = dataclasses.replace(free, today=free.today - timedelta(days=1))
+    assert not started_yesterday.today_pinned
+    assert started_yesterday.as_of_now().today == datetime.now(UTC).astimezone().date()
