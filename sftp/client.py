@@ -12,6 +12,7 @@ it was; a traceback never reaches the operator.
 from __future__ import annotations
 
 import errno
+import functools
 import io
 import logging
 import os
@@ -323,7 +324,7 @@ class SftpClient:
         self._retrying(f"创建目录{folder}", lambda: self._makedirs(folder))
         published = []
         for name, data in files.items():
-            published.append(self._retrying(f"上传{name}", lambda: self._put(folder, name, data)))  # noqa: B023
+            published.append(self._retrying(f"上传{name}", functools.partial(self._put, folder, name, data)))
         return published
 
     def _put(self, folder: str, name: str, data: bytes) -> str:
