@@ -73,7 +73,7 @@ def decide(
     *,
     status: str,
     month: int | None,
-    sha256: str,
+    sha256: str | None,
     counts: dict[str, int],
     duplicate_of: int | None,
     files: dict[str, bytes],

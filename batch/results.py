@@ -167,7 +167,7 @@ def _head(
         posted_fen = report.total_fen if posted else 0
     return {
         "file": report.file_name,
-        "sha256": report.sha256,
+        "sha256": report.sha256 or None,
         "unit_account": report.unit_account,
         "month": str(report.month) if report.month is not None else None,
         "batch_id": batch_id,

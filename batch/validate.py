@@ -35,6 +35,8 @@ class Submission:
     """The employer whose inbox the file came from (`--unit`); None when unknown."""
     marker: bytes | None = None
     """The content of `<file>.done`, when there is one."""
+    size: int | None = None
+    """The size the server reported, for a file too large to fetch (`data` is then empty)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +94,17 @@ _EMPTY_ROWS = parse_rows(pl.DataFrame(schema={"row_no": pl.Int64, **dict.fromkey
 
 def validate(sub: Submission, rules: Rules, lookups: Lookups) -> Report:
     """Check `sub` exactly as SPEC §4 says; see the module docstring."""
-    sha256 = hashlib.sha256(sub.data).hexdigest()
-    earlier = lookups.earlier_batch(sha256)
+    size = len(sub.data) if sub.size is None else sub.size
+    too_large = size > rules.max_file_bytes
+    # A file too large to fetch has no bytes to hash: it cannot be matched as a duplicate.
+    sha256 = "" if too_large and not sub.data else hashlib.sha256(sub.data).hexdigest()
+    earlier = lookups.earlier_batch(sha256) if sha256 else None
     if earlier is not None:
         dup = Problem("F_DUPLICATE_FILE", f"同一文件（SHA-256 {sha256[:12]}…）已由批次{earlier}处理过，本次不再处理")
         return _report(sub, sha256, None, [dup], duplicate_of=earlier)
-    if len(sub.data) > rules.max_file_bytes:
-        size = f"{len(sub.data) / (1 << 20):.1f}MB"
-        big = Problem("F_TOO_LARGE", f"文件大小应不超过{rules.max_file_bytes // (1 << 20)}MB，实际为{size}，未读取")
+    if too_large:
+        shown = f"{size / (1 << 20):.1f}MB"
+        big = Problem("F_TOO_LARGE", f"文件大小应不超过{rules.max_file_bytes // (1 << 20)}MB，实际为{shown}，未读取")
         return _report(sub, sha256, None, [big])
 
     problems: list[Problem] = []

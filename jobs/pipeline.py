@@ -12,7 +12,6 @@ reached at all ends it early.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import signal
@@ -173,15 +172,16 @@ def process(
 
 def _decide(settings: Settings, store: Store, client: SftpClient, ready: ReadyFile, batch_id: int) -> None:
     """Fetch, validate, and commit the outcome with its postings and result files."""
-    data = client.fetch(ready)
-    if settings.require_sftp().ready == "settle" and not client.unchanged(ready):
-        raise SftpError(f"{ready.name} 在读取过程中被修改，待其稳定后作为新文件处理")
+    rules = rules_from(settings)
+    if ready.size > rules.max_file_bytes:  # never pulled into memory: rejected from its listed size
+        submission = Submission(ready.name, b"", inbox_unit=ready.unit, marker=ready.marker, size=ready.size)
+    else:
+        data = client.fetch(ready)
+        if settings.require_sftp().ready == "settle" and not client.unchanged(ready):
+            raise SftpError(f"{ready.name} 在读取过程中被修改，待其稳定后作为新文件处理")
+        submission = Submission(ready.name, data, inbox_unit=ready.unit, marker=ready.marker)
     crash_point("fetched")
-    report = validate(
-        Submission(ready.name, data, inbox_unit=ready.unit, marker=ready.marker),
-        rules_from(settings),
-        _BatchLookups(store, batch_id),
-    )
+    report = validate(submission, rules, _BatchLookups(store, batch_id))
     status = "DUPLICATE" if report.duplicate_of is not None else "POSTED" if report.ok else "REJECTED"
     files = result_files(report, batch_id=batch_id, status=status, xlsx_detail_rows=settings.limits.xlsx_detail_rows)
     with store.engine.begin() as conn:
@@ -194,7 +194,7 @@ def _decide(settings: Settings, store: Store, client: SftpClient, ready: ReadyFi
             batch_id,
             status=status,
             month=report.month,
-            sha256=hashlib.sha256(data).hexdigest(),
+            sha256=report.sha256 or None,
             counts=_counts(report, status),
             duplicate_of=report.duplicate_of,
             files=files,

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import SAMPLES, Job
+import pytest
+
+from tests.conftest import SAMPLES, Job, SftpEnv
 
 A, B, D = "0101000123", "0101000456", "0101000321"
 
@@ -73,3 +75,18 @@ def test_server_unreachable_fails_the_cycle_and_touches_nothing(job: Job) -> Non
     assert result.exit_code == 1
     assert "不可用" in result.output and "Traceback" not in result.output
     assert _files(job.env.root / A / "inbox") == [f"{A}_202611.csv", f"{A}_202611.csv.done"]
+
+
+@pytest.mark.parametrize("sftp_env", ["embedded", "openssh"], indirect=True)
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_file_over_the_size_limit_is_rejected_without_being_read(sftp_env: SftpEnv, db_url: str, job: Job) -> None:
+    with (job.home / "hpf.toml").open("a", encoding="utf-8") as f:
+        f.write("\n[limits]\nmax_file_mb = 1\n")
+    big = job.home / f"{A}_202611.csv"
+    big.write_bytes(b"x" * (2 << 20))
+    job.upload(A, big)
+    assert job.run("run-once").exit_code == 0
+    result = job.result(A, f"{A}_202611.csv")
+    assert result["status"] == "REJECTED" and result["sha256"] is None  # never fetched, so never hashed
+    assert [e["code"] for e in result["errors"]] == ["F_TOO_LARGE"]  # type: ignore[index]
+    assert _files(job.env.root / A / "archive") == [f"{A}_202611.csv", f"{A}_202611.csv.done"]
