@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from batch.db import make_engine, upgrade
 from batch.money import format_yuan
-from batch.results import result_document
+from batch.results import result_json
 from batch.store import Store
 from jobs import check, master, operate, render
 from jobs.settings import ConfigError, Settings, load_settings
@@ -322,7 +322,7 @@ def validate_command(ctx: Context, file: Path, unit: str | None, marker: Path | 
         fail(_db_problem(e))
     if as_json:
         status = "VALID" if report.ok else "REJECTED"
-        render.print_json(result_document(report, batch_id=None, status=status), out)
+        out.file.write(result_json(report, batch_id=None, status=status).decode("utf-8"))
     else:
         render.print_report(report, out)
     sys.exit(0 if report.ok else 1)
