@@ -109,7 +109,7 @@ batches = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("status IN ('RECEIVED','POSTED','REJECTED','DUPLICATE','FAILED','REVERSED')", name="status"),
-    CheckConstraint("step IN ('claimed','decided','published','archived')", name="step"),
+    CheckConstraint(f"step IN ({','.join(repr(step) for step in STEPS)})", name="step"),
     # One batch per arrival: two workers that see the same upload cannot both take it.
     UniqueConstraint("unit_account", "file_name", "file_size", "file_mtime", name="uq_batches_arrival"),
     Index(None, "sha256"),

@@ -12,9 +12,7 @@ import re
 
 import polars as pl
 
-MAX_YUAN_DIGITS = 12
-"""Integer digits allowed in an amount; keeps base × rate inside Int64."""
-
+# At most 12 integer digits: base × rate in 1/10000 fen then stays inside Int64.
 _YUAN = re.compile(r"^(-?)((?:[0-9]{1,12})|(?:[0-9]{1,3}(?:,[0-9]{3}){1,3}))(?:\.([0-9]{1,10}))?$")
 _RATE = re.compile(r"^([0-9]{1,3})(?:\.([0-9]{1,10}))?(%?)$")
 

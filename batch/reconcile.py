@@ -40,14 +40,11 @@ import xlsxwriter
 from sqlalchemy import Connection, and_, case, func, literal, or_, select, union
 
 from batch.db import CONTROL, batches, control_accounts, employers, entries, members
+from batch.masterdata import FILING_STATUSES  # employers that may file get a line even without a file
 from batch.money import format_yuan
 from batch.policy import valid_month
 from batch.results import guard_text
 
-FILING_STATUSES = ("01", "02", "03")
-"""Employers that may file (normal, opened, deferred): each gets a line even without a file."""
-
-STATUSES = ("POSTED", "REJECTED", "NOT_FILED")
 REFUSED = ("REJECTED", "DUPLICATE")
 """Batch outcomes that make a month REJECTED when nothing of it stands posted."""
 STATUS_LABELS = {"POSTED": "已入账", "REJECTED": "已拒绝", "NOT_FILED": "未申报"}
@@ -142,7 +139,7 @@ def _lines(conn: Connection, month: int) -> pl.DataFrame:
     posted = batches.c.status == "POSTED"
     of_month = _of_month(month)
     units = union(
-        select(employers.c.unit_account.label("unit_account")).where(employers.c.status.in_(FILING_STATUSES)),
+        select(employers.c.unit_account.label("unit_account")).where(employers.c.status.in_(sorted(FILING_STATUSES))),
         select(batches.c.unit_account.label("unit_account")).where(of_month),
     ).subquery("units")
     arrived = (
