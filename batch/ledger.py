@@ -64,10 +64,9 @@ def post(conn: Connection, batch_id: int, unit_account: str, month: int, rows: p
         raise PostingConflict(f"单位{unit_account}已不是{month}的应缴单位（已缴至{prior}），可能已被另一批次入账")
     conn.execute(update(batches).where(batches.c.id == batch_id).values(prev_paid_through=prior))
 
-    frame = rows.select("member_account", "employer_fen", "employee_fen").join(
-        _paid_through(conn, rows["member_account"]), on="member_account", how="left"
-    )
+    frame = rows.select("member_account", "employer_fen", "employee_fen")
     _insert_deposits(conn, batch_id, month, frame)
+    _remember_paid_through(conn, batch_id)
     _entries_for_deposits(conn, batch_id, month, kind="deposit", sign=1)
     _apply_to_members(conn, batch_id, sign=1, paid_through=literal(month))
     total = int(frame["employer_fen"].sum()) + int(frame["employee_fen"].sum())
@@ -100,22 +99,15 @@ def _opened_becomes_normal() -> Any:
     return case((employers.c.status == "02", "01"), else_=employers.c.status)
 
 
-def _paid_through(conn: Connection, accounts: pl.Series) -> pl.DataFrame:
-    """Each member's paid-through month before this posting, kept so a reversal can restore it."""
-    found: list[tuple[str, int | None]] = []
-    values = accounts.to_list()
-    for i in range(0, len(values), CHUNK):
-        chunk = values[i : i + CHUNK]
-        found += [
-            tuple(r)
-            for r in conn.execute(  # type: ignore[misc]
-                select(members.c.member_account, members.c.paid_through).where(members.c.member_account.in_(chunk))
-            )
-        ]
-    return pl.DataFrame(found, schema={"member_account": pl.String, "prev_paid_through": pl.Int64}, orient="row")
+def _remember_paid_through(conn: Connection, batch_id: int) -> None:
+    """Each member's paid-through month before this posting, kept on the deposit so a reversal can restore it."""
+    before = select(members.c.paid_through).where(members.c.member_account == deposits.c.member_account)
+    conn.execute(
+        update(deposits).where(deposits.c.batch_id == batch_id).values(prev_paid_through=before.scalar_subquery())
+    )
 
 
-_DEPOSIT_COLUMNS = ("batch_id", "member_account", "month", "employer_fen", "employee_fen", "prev_paid_through")
+_DEPOSIT_COLUMNS = ("batch_id", "member_account", "month", "employer_fen", "employee_fen")
 
 
 def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.DataFrame) -> None:
@@ -125,7 +117,7 @@ def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.Data
         raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
         statement = f"COPY deposits ({', '.join(_DEPOSIT_COLUMNS)}) FROM STDIN (FORMAT csv)"
         with raw.cursor() as cur, cur.copy(statement) as copy:
-            copy.write(rows.write_csv(include_header=False))  # an empty field is NULL in CSV COPY
+            copy.write(rows.write_csv(include_header=False))
         return
     records = rows.to_dicts()
     for i in range(0, len(records), CHUNK):
