@@ -130,6 +130,8 @@ class SftpClient:
         self._environ = os.environ if environ is None else environ
         self._ssh: paramiko.SSHClient | None = None
         self._sftp: paramiko.SFTPClient | None = None
+        self._folders: set[str] = set()
+        """Folders known to exist in this session: made or checked once, not once per file."""
 
     # ---------------------------------------------------------- session
 
@@ -144,6 +146,7 @@ class SftpClient:
         if self._ssh is not None:
             self._ssh.close()
         self._ssh = self._sftp = None
+        self._folders.clear()
 
     @property
     def sftp(self) -> paramiko.SFTPClient:
@@ -401,18 +404,26 @@ class SftpClient:
         return True
 
     def _makedirs(self, folder: str) -> None:
+        if folder in self._folders:
+            return
         parts = [p for p in folder.split("/") if p]
         path = "/" if folder.startswith("/") else ""
         for part in parts:
             path = posixpath.join(path, part) if path else part
+            if path in self._folders:
+                continue
             try:
-                self.sftp.stat(path)
+                attrs = self.sftp.stat(path)
             except FileNotFoundError:
                 try:
                     self.sftp.mkdir(path)
                 except OSError:
                     if not self._exists(path):
                         raise
+            else:
+                if not _is_dir(attrs):
+                    return  # not a folder: the upload or move into it fails with the server's own answer
+            self._folders.add(path)
 
 
 def _archive_names(name: str) -> Iterator[str]:
