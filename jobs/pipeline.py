@@ -250,5 +250,5 @@ def _message(report: Report, status: str) -> str:
     if status == "DUPLICATE":
         return f"重复文件，与批次{report.duplicate_of}相同"
     codes = Counter(p.code for p in report.file_problems)
-    codes.update(report.row_problems["code"].to_list())
+    codes.update(dict(report.row_problems["code"].value_counts().iter_rows()))
     return "拒绝：" + "、".join(f"{c}×{n}" for c, n in codes.most_common())
