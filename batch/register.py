@@ -103,11 +103,18 @@ def decide(
     event(conn, batch_id, status, "decided", message)
 
 
-def results(conn: Connection, batch_id: int) -> dict[str, bytes]:
+def results(conn: Connection, batch_id: int, *, suffix: str = "") -> dict[str, bytes]:
+    """The batch's result files (those whose name ends with `suffix`), decompressed."""
     rows = conn.execute(
-        select(batch_results.c.name, batch_results.c.content).where(batch_results.c.batch_id == batch_id)
+        select(batch_results.c.name, batch_results.c.content).where(
+            batch_results.c.batch_id == batch_id, batch_results.c.name.endswith(suffix, autoescape=True)
+        )
     )
     return {name: gzip.decompress(content) for name, content in rows}
+
+
+def result_names(conn: Connection, batch_id: int) -> list[str]:
+    return sorted(conn.execute(select(batch_results.c.name).where(batch_results.c.batch_id == batch_id)).scalars())
 
 
 def advance(engine: Engine, batch_id: int, step: str, message: str) -> None:

@@ -57,8 +57,9 @@ def show_batch(store: Store, batch_id: int) -> dict[str, Any]:
             .where(batch_events.c.batch_id == batch_id)
             .order_by(batch_events.c.id)
         ).all()
-        files = register.results(conn, batch_id)
-    document: dict[str, Any] = next((json.loads(d) for n, d in files.items() if n.endswith(".result.json")), {})
+        names = register.result_names(conn, batch_id)
+        documents = register.results(conn, batch_id, suffix=".result.json")  # not the CSV and XLSX
+    document: dict[str, Any] = next((json.loads(d) for d in documents.values()), {})
     return {
         **_batch_dict(row),
         "sha256": row.sha256,
@@ -66,7 +67,7 @@ def show_batch(store: Store, batch_id: int) -> dict[str, Any]:
         "total_fen": row.total_fen,
         "posted_rows": row.posted_rows,
         "rejected_rows": row.rejected_rows,
-        "results": sorted(files),
+        "results": names,
         "errors": document.get("errors", []),
         "history": [
             {"at": h.at.isoformat() if h.at else None, "status": h.status, "step": h.step, "message": h.message}
