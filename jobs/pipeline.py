@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from batch import ledger, register
 from batch.locks import try_lock
 from batch.results import result_files
+from batch.stopwatch import IDLE, Stopwatch
 from batch.store import Store
 from batch.validate import Report, Submission, validate
 from jobs.check import rules_from
@@ -54,11 +55,14 @@ class CycleSummary:
     busy: int = 0
     waiting: int = 0
     stopped: bool = False
+    watch: Stopwatch = field(default_factory=Stopwatch)
+    """Seconds per stage, summed over the cycle's files."""
 
     def as_dict(self) -> dict[str, object]:
         return {
             "files": self.files, "outcomes": dict(self.outcomes), "failed": self.failed,
             "busy": self.busy, "waiting": self.waiting, "stopped": self.stopped,
+            "seconds": self.watch.as_dict(),
         }  # fmt: skip
 
     def line(self) -> str:
@@ -115,7 +119,7 @@ def run_cycle(
                 return summary
             summary.files += 1
             on_file(ready)
-            outcome = process(settings, store, client, ready, retry_due=retry_due)
+            outcome = process(settings, store, client, ready, retry_due=retry_due, watch=summary.watch)
             if outcome == "BUSY":
                 summary.busy += 1
             elif outcome == "WAITING":
@@ -129,7 +133,13 @@ def run_cycle(
 
 
 def process(
-    settings: Settings, store: Store, client: SftpClient, ready: ReadyFile, *, retry_due: RetryDue | None = None
+    settings: Settings,
+    store: Store,
+    client: SftpClient,
+    ready: ReadyFile,
+    *,
+    retry_due: RetryDue | None = None,
+    watch: Stopwatch = IDLE,
 ) -> str:
     """Take one file as far as it can go; returns its status, BUSY, WAITING or FAILED."""
     engine = store.engine
@@ -151,9 +161,11 @@ def process(
         crash_point("claimed")
         try:
             if batch.step == "claimed":
-                _decide(settings, store, client, ready, batch.id)
-            _publish(engine, client, ready, batch.id)
-            _archive(engine, client, ready, batch.id)
+                _decide(settings, store, client, ready, batch.id, watch)
+            with watch.stage("publish"):
+                _publish(engine, client, ready, batch.id)
+            with watch.stage("archive"):
+                _archive(engine, client, ready, batch.id)
         except SftpUnavailable as e:
             register.fail(engine, batch.id, str(e))
             raise
@@ -170,21 +182,27 @@ def process(
         return str(final.status)
 
 
-def _decide(settings: Settings, store: Store, client: SftpClient, ready: ReadyFile, batch_id: int) -> None:
+def _decide(
+    settings: Settings, store: Store, client: SftpClient, ready: ReadyFile, batch_id: int, watch: Stopwatch
+) -> None:
     """Fetch, validate, and commit the outcome with its postings and result files."""
     rules = rules_from(settings)
     if ready.size > rules.max_file_bytes:  # never pulled into memory: rejected from its listed size
         submission = Submission(ready.name, b"", inbox_unit=ready.unit, marker=ready.marker, size=ready.size)
     else:
-        data = client.fetch(ready)
-        if settings.require_sftp().ready == "settle" and not client.unchanged(ready):
-            raise SftpError(f"{ready.name} 在读取过程中被修改，待其稳定后作为新文件处理")
+        with watch.stage("fetch"):
+            data = client.fetch(ready)
+            if settings.require_sftp().ready == "settle" and not client.unchanged(ready):
+                raise SftpError(f"{ready.name} 在读取过程中被修改，待其稳定后作为新文件处理")
         submission = Submission(ready.name, data, inbox_unit=ready.unit, marker=ready.marker)
     crash_point("fetched")
-    report = validate(submission, rules, _BatchLookups(store, batch_id))
+    report = validate(submission, rules, _BatchLookups(store, batch_id), watch)
     status = "DUPLICATE" if report.duplicate_of is not None else "POSTED" if report.ok else "REJECTED"
-    files = result_files(report, batch_id=batch_id, status=status, xlsx_detail_rows=settings.limits.xlsx_detail_rows)
-    with store.engine.begin() as conn:
+    with watch.stage("results"):
+        files = result_files(
+            report, batch_id=batch_id, status=status, xlsx_detail_rows=settings.limits.xlsx_detail_rows
+        )
+    with watch.stage("post"), store.engine.begin() as conn:
         if status == "POSTED":
             assert report.unit_account is not None and report.month is not None
             ledger.post(conn, batch_id, report.unit_account, report.month, _deposit_rows(report))
