@@ -24,9 +24,6 @@ from sqlalchemy import Connection, and_, case, func, insert, literal, select, up
 from batch.db import CONTROL, batches, control_accounts, deposits, employers, entries, members
 from batch.money import format_yuan
 
-CHUNK = 10_000
-"""Deposits per executemany round trip."""
-
 
 class PostingConflict(Exception):
     """The database refused the posting: another batch got there first. Nothing was written."""
@@ -101,9 +98,10 @@ def _opened_becomes_normal() -> Any:
 
 def _remember_paid_through(conn: Connection, batch_id: int) -> None:
     """Each member's paid-through month before this posting, kept on the deposit so a reversal can restore it."""
-    before = select(members.c.paid_through).where(members.c.member_account == deposits.c.member_account)
     conn.execute(
-        update(deposits).where(deposits.c.batch_id == batch_id).values(prev_paid_through=before.scalar_subquery())
+        update(deposits)
+        .where(deposits.c.batch_id == batch_id, deposits.c.member_account == members.c.member_account)
+        .values(prev_paid_through=members.c.paid_through)
     )
 
 
@@ -111,17 +109,21 @@ _DEPOSIT_COLUMNS = ("batch_id", "member_account", "month", "employer_fen", "empl
 
 
 def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.DataFrame) -> None:
-    """Bulk insert: COPY on PostgreSQL, executemany in chunks elsewhere."""
-    rows = frame.with_columns(pl.lit(batch_id).alias("batch_id"), pl.lit(month).alias("month")).select(_DEPOSIT_COLUMNS)
+    """Bulk insert: COPY on PostgreSQL, executemany elsewhere; in account order, so every index grows at its end."""
+    rows = (
+        frame.sort("member_account")
+        .with_columns(pl.lit(batch_id).alias("batch_id"), pl.lit(month).alias("month"))
+        .select(_DEPOSIT_COLUMNS)
+    )
     if conn.dialect.name == "postgresql":
         raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
         statement = f"COPY deposits ({', '.join(_DEPOSIT_COLUMNS)}) FROM STDIN (FORMAT csv)"
         with raw.cursor() as cur, cur.copy(statement) as copy:
             copy.write(rows.write_csv(include_header=False))
         return
-    records = rows.to_dicts()
-    for i in range(0, len(records), CHUNK):
-        conn.execute(insert(deposits), records[i : i + CHUNK])
+    # The raw driver's executemany over tuples: SQLAlchemy's per-row dicts would cost more than the inserts.
+    sql = f"INSERT INTO deposits ({', '.join(_DEPOSIT_COLUMNS)}) VALUES ({', '.join('?' * len(_DEPOSIT_COLUMNS))})"
+    conn.connection.dbapi_connection.cursor().executemany(sql, rows.iter_rows())  # type: ignore[union-attr]
 
 
 def _entries_for_deposits(conn: Connection, batch_id: int, month: int, *, kind: str, sign: int) -> None:
@@ -146,22 +148,18 @@ def _entries_for_deposits(conn: Connection, batch_id: int, month: int, *, kind: 
 
 
 def _apply_to_members(conn: Connection, batch_id: int, *, sign: int, paid_through: Any) -> None:
-    """Balances and paid-through months of the batch's members, in one statement each backend runs well."""
-    mine = and_(
-        deposits.c.batch_id == batch_id,
-        deposits.c.member_account == members.c.member_account,
-        deposits.c.reversed.is_(False),
-    )
-    amount = select(deposits.c.employer_fen + deposits.c.employee_fen).where(mine).scalar_subquery()
-    new_month = select(paid_through).where(mine).scalar_subquery()
+    """Balances and paid-through months of the batch's members: one UPDATE … FROM deposits (SQLite ≥ 3.33, PostgreSQL)."""
     conn.execute(
         update(members)
         .where(
-            members.c.member_account.in_(
-                select(deposits.c.member_account).where(deposits.c.batch_id == batch_id, deposits.c.reversed.is_(False))
-            )
+            deposits.c.batch_id == batch_id,
+            deposits.c.member_account == members.c.member_account,
+            deposits.c.reversed.is_(False),
         )
-        .values(balance_fen=members.c.balance_fen + sign * amount, paid_through=new_month)
+        .values(
+            balance_fen=members.c.balance_fen + sign * (deposits.c.employer_fen + deposits.c.employee_fen),
+            paid_through=paid_through,
+        )
     )
 
 
