@@ -14,18 +14,17 @@ the bytes of `X.result.json`, `X.result.csv` and `X.result.xlsx` out.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
-import xlsxwriter
-from xlsxwriter.worksheet import Worksheet
 
+from batch import xlsx
 from batch.checks import mask_id, yuan_text
 from batch.codes import FILE_CODES
+from batch.money import format_yuan
 from batch.validate import Report
 from schemas.columns import LABEL
 
@@ -76,7 +75,6 @@ MAX_ERROR_LINES = 1_048_000
 
 _FORMULA_START = r"^[=+\-@\t\r]"
 _FORMULA_START_RE = re.compile(_FORMULA_START)
-_MONEY_FORMAT = "#,##0.00"
 _EXTENSION = re.compile(r"\.(csv|xlsx)$", re.IGNORECASE)
 
 
@@ -303,115 +301,79 @@ def _check_status(report: Report, status: str) -> None:
 def result_xlsx(report: Report, *, batch_id: int | None, status: str, detail_rows: int) -> bytes:
     """`X.result.xlsx`: 汇总 (summary), 明细 (the first `detail_rows` CSV lines), 错误 (every error).
 
-    Every cell is written as a string or a number explicitly, so nothing the
-    employer wrote can become a formula or a link; text cells are guarded anyway.
+    Every cell is written as a string or a number explicitly (batch.xlsx has no
+    way to write a formula); text cells are guarded anyway, for whoever copies them.
     """
     _check_status(report, status)
     lines = detail_lines(report, status=status)
     shown = max(0, min(detail_rows, MAX_SHEET_ROWS - 1))
-    out = io.BytesIO()
-    # constant_memory: rows are flushed as they are written (a million errors stay cheap).
-    book = xlsxwriter.Workbook(
-        out,
-        {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False, "constant_memory": True},
+    return xlsx.workbook(
+        [
+            _summary(report, batch_id, status, lines.height, shown),
+            _table("明细", DETAIL_HEADERS, DETAIL_WIDTHS, lines.head(shown)),
+            _errors(report),
+        ]
     )
-    bold = book.add_format({"bold": True})
-    money = book.add_format({"num_format": _MONEY_FORMAT})
-    _summary(book.add_worksheet("汇总"), report, batch_id, status, lines.height, shown, bold, money)
-    _detail(book.add_worksheet("明细"), lines.head(shown), bold)
-    _errors(book.add_worksheet("错误"), report, bold)
-    book.close()
-    return out.getvalue()
 
 
-def _sheet(sheet: Worksheet, headers: Sequence[str], widths: Sequence[int], bold: Any) -> None:
-    for col, (header, width) in enumerate(zip(headers, widths, strict=True)):
-        sheet.set_column(col, col, width)
-        sheet.write_string(0, col, header, bold)
-    sheet.freeze_panes(1, 0)
-
-
-def _cell(sheet: Worksheet, row: int, col: int, value: object, fmt: Any = None) -> None:
-    """One cell: numbers as numbers, text as guarded text, nothing for empty."""
-    if value is None:
-        return
-    if isinstance(value, bool):
-        sheet.write_string(row, col, "是" if value else "否", fmt)
-    elif isinstance(value, int | float):
-        sheet.write_number(row, col, value, fmt)
-    else:
-        sheet.write_string(row, col, guard_text(str(value)), fmt)
-
-
-def _summary(
-    sheet: Worksheet,
-    report: Report,
-    batch_id: int | None,
-    status: str,
-    lines: int,
-    shown: int,
-    bold: Any,
-    money: Any,
-) -> None:
+def _summary(report: Report, batch_id: int | None, status: str, lines: int, shown: int) -> xlsx.Sheet:
     doc = _head(report, batch_id, status)
     _, csv_name, _ = result_names(report.file_name)
-    items: list[tuple[str, object, Any]] = [
-        ("文件", report.file_name, None),
-        ("SHA-256", report.sha256, None),
-        ("单位账号", report.unit_account, None),
-        ("汇缴年月", doc["month"], None),
-        ("批次号", batch_id, None),
-        ("处理结果", f"{STATUS_LABELS.get(status, status)}（{status}）", None),
+    items: list[tuple[str, str | int | None]] = [
+        ("文件", report.file_name),
+        ("SHA-256", report.sha256),
+        ("单位账号", report.unit_account),
+        ("汇缴年月", doc["month"]),
+        ("批次号", batch_id),
+        ("处理结果", f"{STATUS_LABELS.get(status, status)}（{status}）"),
     ]
     if report.duplicate_of is not None:
-        items.append(("此前处理该文件的批次", report.duplicate_of, None))
+        items.append(("此前处理该文件的批次", report.duplicate_of))
     items += [
-        ("数据行数", doc["rows"], None),
-        ("入账行数", doc["posted_rows"], None),
-        ("错误行数", doc["rejected_rows"], None),
-        ("缺少缴存行的在册职工", report.missing.height, None),
-        ("月缴存额合计（元）", doc["total_fen"] / 100, money),
-        ("入账金额（元）", doc["posted_fen"] / 100, money),
-        ("错误数", len(report.file_problems) + report.row_problems.height, None),
+        ("数据行数", doc["rows"]),
+        ("入账行数", doc["posted_rows"]),
+        ("错误行数", doc["rejected_rows"]),
+        ("缺少缴存行的在册职工", report.missing.height),
     ]
+    money = [("月缴存额合计（元）", doc["total_fen"]), ("入账金额（元）", doc["posted_fen"])]
+    count = [("错误数", len(report.file_problems) + report.row_problems.height)]
     if shown < lines:
-        note = f"“明细”表只列出前{shown:,}行（共{lines:,}行），全部行见 {csv_name}"
-        items.append(("说明", note, None))
-    _sheet(sheet, ("项目", "内容"), (24, 90), bold)
-    for r, (label, value, fmt) in enumerate(items, start=1):
-        sheet.write_string(r, 0, label, bold)
-        _cell(sheet, r, 1, value, fmt)
+        count.append(("说明", f"“明细”表只列出前{shown:,}行（共{lines:,}行），全部行见 {csv_name}"))
+    frame = pl.DataFrame(
+        [
+            *((label, None if v is None else str(v), isinstance(v, int), False) for label, v in items),
+            *((label, format_yuan(fen), True, True) for label, fen in money),
+            *((label, str(v), isinstance(v, int), False) for label, v in count),
+        ],
+        schema={"label": pl.String, "value": pl.String, "number": pl.Boolean, "money": pl.Boolean},
+        orient="row",
+    )
+    money_style = pl.when(pl.col("money")).then(xlsx.MONEY).otherwise(xlsx.PLAIN)
+    columns = [
+        xlsx.Column(pl.col("label"), style=xlsx.BOLD, width=24),
+        xlsx.Column(guard_formula(pl.col("value")), number=pl.col("number"), style=money_style, width=90),
+    ]
+    return xlsx.Sheet("汇总", ("项目", "内容"), columns, frame)
 
 
-def _detail(sheet: Worksheet, lines: pl.DataFrame, bold: Any) -> None:
-    _sheet(sheet, DETAIL_HEADERS, DETAIL_WIDTHS, bold)
-    _table(sheet, lines)
+def _table(name: str, headers: Sequence[str], widths: Sequence[int], frame: pl.DataFrame) -> xlsx.Sheet:
+    """Rows under the header: an integer row number first, then text cells already guarded."""
+    row_no, *texts = frame.columns
+    columns = [xlsx.Column(pl.col(row_no).cast(pl.String), number=True, width=widths[0])]
+    columns += [xlsx.Column(pl.col(c), width=w) for c, w in zip(texts, widths[1:], strict=True)]
+    return xlsx.Sheet(name, headers, columns, frame)
 
 
-def _errors(sheet: Worksheet, report: Report, bold: Any) -> None:
-    _sheet(sheet, ERROR_HEADERS, ERROR_WIDTHS, bold)
+def _errors(report: Report) -> xlsx.Sheet:
     problems = problem_frame(report)
     shown = problems.head(MAX_ERROR_LINES).select(
         "row_no",
         # The column for people: its Chinese label (the JSON keeps the English name for machines).
-        pl.col("column").replace(dict(LABEL)),
-        "code",
-        "member_account",
-        "message",
+        guard_formula(pl.col("column").replace(dict(LABEL))),
+        *(guard_formula(pl.col(c)) for c in ("code", "member_account", "message")),
     )
-    _table(sheet, shown.select("row_no", *(guard_formula(pl.col(c)) for c in shown.columns[1:])))
     if problems.height > shown.height:
         json_name, _, _ = result_names(report.file_name)
         note = f"共{problems.height:,}处错误，此表只列出前{shown.height:,}处，全部错误见 {json_name}"
-        sheet.write_string(shown.height + 1, 4, note, bold)
-
-
-def _table(sheet: Worksheet, frame: pl.DataFrame) -> None:
-    """Rows under the header: an integer row number first, then text cells already guarded."""
-    write_number, write_string = sheet.write_number, sheet.write_string
-    for r, (row_no, *texts) in enumerate(frame.iter_rows(), start=1):
-        if row_no is not None:
-            write_number(r, 0, row_no)
-        for c, text in enumerate(texts, start=1):
-            if text is not None:
-                write_string(r, c, text)
+        shown = pl.concat([shown, pl.DataFrame({"message": [note]})], how="diagonal")
+    return _table("错误", ERROR_HEADERS, ERROR_WIDTHS, shown)
