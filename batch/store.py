@@ -12,7 +12,6 @@ from typing import Any, TypeVar, cast
 
 import polars as pl
 from sqlalchemy import Connection, Engine, Row, Table, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from batch import register
 from batch.db import employers, members
@@ -109,21 +108,48 @@ class Store:
         return ImportCounts(e_new, e_all - e_new, m_new, m_all - m_new)
 
     def _upsert(self, conn: Connection, table: Table, key: str, rows: pl.DataFrame | None) -> tuple[int, int]:
+        """Insert or update every row; (new, all). New rows are counted as the table's growth: nothing is deleted."""
         if rows is None or rows.height == 0:
             return 0, 0
-        keys = rows[key].to_list()
-        existing = 0
-        for chunk in _chunks(keys):
-            existing += conn.execute(
-                select(func.count()).select_from(table).where(table.c[key].in_(chunk))
-            ).scalar_one()
-        insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
-        update = {c: insert.excluded[c] for c in rows.columns if c != key} | {"updated_at": func.now()}
-        statement = insert.on_conflict_do_update(index_elements=[key], set_=update)
-        records = rows.to_dicts()
-        for chunk in _chunks(records):
-            conn.execute(statement, list(chunk))
-        return rows.height - existing, rows.height
+        count = select(func.count()).select_from(table)
+        before = conn.execute(count).scalar_one()
+        rows = rows.sort(key)  # in key order, so the key's index grows at its end
+        if conn.dialect.name == "postgresql":
+            _upsert_postgresql(conn, table, key, rows)
+        else:
+            _upsert_sqlite(conn, table, key, rows)
+        return conn.execute(count).scalar_one() - before, rows.height
+
+
+def _upsert_sqlite(conn: Connection, table: Table, key: str, rows: pl.DataFrame) -> None:
+    """One prepared INSERT … ON CONFLICT run by the raw driver over tuples (no per-row dicts)."""
+    columns = rows.columns
+    assert all(c in table.c for c in columns)  # names come from our own schema, never from a file
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}, updated_at = CURRENT_TIMESTAMP"
+    )
+    conn.connection.dbapi_connection.cursor().executemany(sql, rows.iter_rows())  # type: ignore[union-attr]
+
+
+def _upsert_postgresql(conn: Connection, table: Table, key: str, rows: pl.DataFrame) -> None:
+    """COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT."""
+    import psycopg
+
+    columns = rows.columns
+    assert all(c in table.c for c in columns)
+    raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+    names = ", ".join(columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+    with raw.cursor() as cur:
+        cur.execute(f"CREATE TEMPORARY TABLE incoming (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
+        with cur.copy(f"COPY incoming ({names}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(rows.write_csv(include_header=False, null=""))
+        cur.execute(
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM incoming "
+            f"ON CONFLICT ({key}) DO UPDATE SET {updates}, updated_at = now()"
+        )
 
 
 _MEMBER_COLUMNS = [members.c[name] for name in MEMBER_SCHEMA]
