@@ -142,12 +142,13 @@ def _upsert_postgresql(conn: Connection, table: Table, key: str, rows: pl.DataFr
     raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
     names = ", ".join(columns)
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+    incoming = f"incoming_{table.name}"
     with raw.cursor() as cur:
-        cur.execute(f"CREATE TEMPORARY TABLE incoming (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
-        with cur.copy(f"COPY incoming ({names}) FROM STDIN (FORMAT csv)") as copy:
-            copy.write(rows.write_csv(include_header=False, null=""))
+        cur.execute(f"CREATE TEMPORARY TABLE {incoming} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
+        with cur.copy(f"COPY {incoming} ({names}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(rows.write_csv(include_header=False))  # a null is an empty unquoted field
         cur.execute(
-            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM incoming "
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {incoming} "
             f"ON CONFLICT ({key}) DO UPDATE SET {updates}, updated_at = now()"
         )
 
