@@ -17,8 +17,9 @@ demo: $(BIN)/hpf
 test: $(BIN)/hpf
 	$(BIN)/pytest -q
 
+# make bench SCENARIOS="e2e small" runs some of: import validate e2e pg small sftp
 bench: $(BIN)/hpf
-	$(BIN)/python -m tests.bench_sftp
+	$(BIN)/python -m tests.bench $(SCENARIOS)
 
 lint: $(BIN)/hpf
 	$(BIN)/ruff check .
