@@ -210,7 +210,8 @@ class SftpClient:
         s = self.settings
         passphrase = self._environ.get(s.passphrase_env) if s.passphrase_env else None
         try:
-            return paramiko.PKey.from_path(s.private_key, password=passphrase)
+            # bytes: given a str, cryptography raises TypeError and no encrypted key could ever be used
+            return paramiko.PKey.from_path(s.private_key, password=passphrase.encode() if passphrase else None)
         except (OSError, paramiko.SSHException, ValueError) as e:
             raise AuthError(f"无法读取SFTP私钥 {s.private_key}：{type(e).__name__}") from e
 
