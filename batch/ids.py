@@ -8,6 +8,7 @@ hold the two to the same answers.
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import polars as pl
@@ -99,3 +100,15 @@ def uscc_problem(code: str) -> str | None:
     if c[17] != expected:
         return f"校验位错误：应为{expected}，实际为{c[17]}"
     return None
+
+
+_ID_IN_TEXT = re.compile(r"(?<![0-9])([0-9]{6})([0-9]{5,8})([0-9]{3}[0-9Xx])(?![0-9])")
+
+
+def mask_ids_in(text: str) -> str:
+    """Free text (a log line, an error) with every 15- to 18-character ID-like number masked as mask_id does.
+
+    Log lines and stored errors can carry a driver's or library's message that
+    quotes a value; whatever it quotes, a resident ID number never leaves whole.
+    """
+    return _ID_IN_TEXT.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + m.group(3), text)

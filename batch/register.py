@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from batch.db import batch_events, batch_results, batches
+from batch.ids import mask_ids_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +130,11 @@ def advance(engine: Engine, batch_id: int, step: str, message: str) -> None:
 
 
 def fail(engine: Engine, batch_id: int, error: str) -> None:
-    """A technical failure: FAILED until retried, keeping the step it reached."""
+    """A technical failure: FAILED until retried, keeping the step it reached.
+
+    The error is shown to operators: an ID number a library's message quotes is masked.
+    """
+    error = mask_ids_in(error)
     with engine.begin() as conn:
         step = conn.execute(
             update(batches)

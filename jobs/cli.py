@@ -411,5 +411,7 @@ def _db_problem(e: SQLAlchemyError) -> str:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from jobs import logs
+
+    logs.setup(logging.WARNING)
     hpf(prog_name="hpf")
