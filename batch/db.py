@@ -8,6 +8,7 @@ here must match them (a test compares the two).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import (
@@ -202,8 +203,21 @@ def make_engine(url: str) -> Engine:
     """An engine with the settings each backend needs for safe concurrent use."""
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
+        if engine.url.database and engine.url.database != ":memory:":
+            _private_file(Path(engine.url.database))
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _private_file(path: Path) -> None:
+    """The database holds ID numbers and balances: created owner-only, never left world-readable.
+
+    SQLite gives its -wal and -shm files the database file's permissions.
+    """
+    if not path.exists() and path.parent.is_dir():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # an empty file is an empty database
+    elif path.exists() and path.stat().st_mode & 0o007:
+        path.chmod(path.stat().st_mode & ~0o007)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
