@@ -14,12 +14,13 @@ deposits together with the batch's status, or nothing.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from typing import Any, cast
 
 import polars as pl
 import psycopg
-from sqlalchemy import Connection, and_, case, func, insert, literal, select, update
+from sqlalchemy import Connection, and_, case, func, insert, literal, select, text, update
 
 from batch.db import CONTROL, batches, control_accounts, deposits, employers, entries, members
 from batch.money import format_yuan
@@ -62,8 +63,11 @@ def post(conn: Connection, batch_id: int, unit_account: str, month: int, rows: p
     conn.execute(update(batches).where(batches.c.id == batch_id).values(prev_paid_through=prior))
 
     frame = rows.select("member_account", "employer_fen", "employee_fen")
-    _insert_deposits(conn, batch_id, month, frame)
-    _remember_paid_through(conn, batch_id)
+    inserted = _insert_deposits(conn, batch_id, month, frame)
+    if inserted != frame.height:
+        raise PostingConflict(
+            f"有{frame.height - inserted}个个人账号已不在职工名册中（名册在检查之后被改动），本批次未入账"
+        )
     _entries_for_deposits(conn, batch_id, month, kind="deposit", sign=1)
     _apply_to_members(conn, batch_id, sign=1, paid_through=literal(month))
     total = int(frame["employer_fen"].sum()) + int(frame["employee_fen"].sum())
@@ -96,34 +100,43 @@ def _opened_becomes_normal() -> Any:
     return case((employers.c.status == "02", "01"), else_=employers.c.status)
 
 
-def _remember_paid_through(conn: Connection, batch_id: int) -> None:
-    """Each member's paid-through month before this posting, kept on the deposit so a reversal can restore it."""
-    conn.execute(
-        update(deposits)
-        .where(deposits.c.batch_id == batch_id, deposits.c.member_account == members.c.member_account)
-        .values(prev_paid_through=members.c.paid_through)
-    )
+_STAGED = "staged_deposits"
+_STAGE_SQLITE = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED} (member_account TEXT, employer_fen INTEGER, employee_fen INTEGER)"
+)
+_STAGE_POSTGRESQL = (
+    f"CREATE TEMPORARY TABLE {_STAGED} (member_account text, employer_fen bigint, employee_fen bigint) ON COMMIT DROP"
+)
+_FROM_STAGE = (
+    "INSERT INTO deposits (batch_id, member_account, month, employer_fen, employee_fen, prev_paid_through) "
+    f"SELECT :batch_id, s.member_account, :month, s.employer_fen, s.employee_fen, m.paid_through FROM {_STAGED} s "
+    "JOIN members m ON m.member_account = s.member_account ORDER BY s.member_account"
+)
 
 
-_DEPOSIT_COLUMNS = ("batch_id", "member_account", "month", "employer_fen", "employee_fen")
+def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.DataFrame) -> int:
+    """Stage the rows in a temporary table (COPY on PostgreSQL, executemany on SQLite), then one INSERT … SELECT.
 
-
-def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.DataFrame) -> None:
-    """Bulk insert: COPY on PostgreSQL, executemany elsewhere; in account order, so every index grows at its end."""
-    rows = (
-        frame.sort("member_account")
-        .with_columns(pl.lit(batch_id).alias("batch_id"), pl.lit(month).alias("month"))
-        .select(_DEPOSIT_COLUMNS)
-    )
+    The join writes each member's paid-through month before this posting onto the
+    deposit (a reversal restores it) and takes only registered members; in account
+    order, so every index grows at its end. Returns how many deposits were written.
+    """
+    rows = frame.select("member_account", "employer_fen", "employee_fen")
     if conn.dialect.name == "postgresql":
         raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
-        statement = f"COPY deposits ({', '.join(_DEPOSIT_COLUMNS)}) FROM STDIN (FORMAT csv)"
-        with raw.cursor() as cur, cur.copy(statement) as copy:
-            copy.write(rows.write_csv(include_header=False))
-        return
-    # The raw driver's executemany over tuples: SQLAlchemy's per-row dicts would cost more than the inserts.
-    sql = f"INSERT INTO deposits ({', '.join(_DEPOSIT_COLUMNS)}) VALUES ({', '.join('?' * len(_DEPOSIT_COLUMNS))})"
-    conn.connection.dbapi_connection.cursor().executemany(sql, rows.iter_rows())  # type: ignore[union-attr]
+        with raw.cursor() as cur:
+            cur.execute(_STAGE_POSTGRESQL)
+            with cur.copy(f"COPY {_STAGED} FROM STDIN (FORMAT csv)") as copy:
+                copy.write(rows.write_csv(include_header=False))
+    else:
+        sqlite = cast(sqlite3.Connection, conn.connection.dbapi_connection)
+        sqlite.execute(_STAGE_SQLITE)
+        sqlite.execute(f"DELETE FROM {_STAGED}")
+        sqlite.executemany(f"INSERT INTO {_STAGED} VALUES (?, ?, ?)", rows.iter_rows())
+    inserted = conn.execute(text(_FROM_STAGE), {"batch_id": batch_id, "month": month}).rowcount
+    if conn.dialect.name != "postgresql":
+        conn.exec_driver_sql(f"DELETE FROM {_STAGED}")
+    return inserted
 
 
 def _entries_for_deposits(conn: Connection, batch_id: int, month: int, *, kind: str, sign: int) -> None:
@@ -219,6 +232,18 @@ def verify(conn: Connection) -> list[str]:
         .where(func.coalesce(batches.c.posted_fen, 0) != func.coalesce(member_entries.c.credited, 0))
     ):
         problems.append(f"批次{batch_id}记录的入账金额{_yuan(posted or 0)}元不等于其入账分录{_yuan(credited)}元")
+    # The ledger tables carry no foreign keys (see batch.db): every row must still have its member and batch.
+    orphans = (
+        ("笔缴存的个人账户不存在", select(func.count()).select_from(deposits.outerjoin(
+            members, members.c.member_account == deposits.c.member_account)).where(members.c.member_account.is_(None))),
+        ("笔缴存不属于任何批次", select(func.count()).select_from(deposits.outerjoin(
+            batches, batches.c.id == deposits.c.batch_id)).where(batches.c.id.is_(None))),
+        ("条分录不属于任何批次", select(func.count()).select_from(entries.outerjoin(
+            batches, batches.c.id == entries.c.batch_id)).where(batches.c.id.is_(None))),
+    )  # fmt: skip
+    for words, query in orphans:
+        if n := conn.execute(query).scalar_one():
+            problems.append(f"有{n}{words}")
     for account, month, n in conn.execute(
         select(deposits.c.member_account, deposits.c.month, func.count())
         .where(deposits.c.reversed.is_(False))

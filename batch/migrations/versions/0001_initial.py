@@ -115,7 +115,6 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint("kind IN ('deposit','reversal')", name=op.f("ck_entries_kind")),
         sa.CheckConstraint("part IN ('employer','employee')", name=op.f("ck_entries_part")),
-        sa.ForeignKeyConstraint(["batch_id"], ["batches.id"], name=op.f("fk_entries_batch_id_batches")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_entries")),
     )
     with op.batch_alter_table("entries", schema=None) as batch_op:
@@ -142,6 +141,7 @@ def upgrade() -> None:
             ["unit_account"], ["employers.unit_account"], name=op.f("fk_members_unit_account_employers")
         ),
         sa.PrimaryKeyConstraint("member_account", name=op.f("pk_members")),
+        postgresql_with={"fillfactor": 80},
     )
     with op.batch_alter_table("members", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_members_unit_account"), ["unit_account"], unique=False)
@@ -157,10 +157,6 @@ def upgrade() -> None:
         sa.Column("prev_paid_through", sa.Integer(), nullable=True),
         sa.Column("reversed", sa.Boolean(), server_default="0", nullable=False),
         sa.CheckConstraint("employer_fen >= 0 AND employee_fen >= 0", name=op.f("ck_deposits_amounts")),
-        sa.ForeignKeyConstraint(["batch_id"], ["batches.id"], name=op.f("fk_deposits_batch_id_batches")),
-        sa.ForeignKeyConstraint(
-            ["member_account"], ["members.member_account"], name=op.f("fk_deposits_member_account_members")
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_deposits")),
     )
     with op.batch_alter_table("deposits", schema=None) as batch_op:
