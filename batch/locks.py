@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 
 def _key(name: str) -> int:
@@ -36,8 +37,13 @@ def try_lock(engine: Engine, name: str) -> Iterator[bool]:
                 yield got
             finally:
                 if got:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                    conn.commit()
+                    try:
+                        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                        conn.commit()
+                    except SQLAlchemyError:
+                        # The session is gone (database down): its locks went with it. Never pool it again,
+                        # and let the error that matters, the one that brought us here, be the one raised.
+                        conn.invalidate()
         return
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         folder = Path(f"{url.database}.locks")

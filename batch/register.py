@@ -56,6 +56,17 @@ def get(conn: Connection, batch_id: int) -> Row[Any] | None:
     return conn.execute(select(batches).where(batches.c.id == batch_id)).one_or_none()
 
 
+def unfinished(conn: Connection, unit_account: str) -> list[Row[Any]]:
+    """The unit's batches whose outcome is decided but whose results or archiving are not yet done."""
+    return list(
+        conn.execute(
+            select(batches)
+            .where(batches.c.unit_account == unit_account, batches.c.step.in_(("decided", "published")))
+            .order_by(batches.c.id)
+        )
+    )
+
+
 def earlier_batch(conn: Connection, sha256: str, before: int | None = None) -> int | None:
     """The first batch (not itself a duplicate) that processed this content, older than `before`."""
     query = select(func.min(batches.c.id)).where(batches.c.sha256 == sha256, batches.c.status != "DUPLICATE")

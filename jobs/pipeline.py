@@ -12,6 +12,7 @@ reached at all ends it early.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -23,6 +24,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from batch import ledger, register
 from batch.locks import try_lock
@@ -65,6 +67,17 @@ class CycleSummary:
             "seconds": self.watch.as_dict(),
         }  # fmt: skip
 
+    def add(self, other: dict[str, Any]) -> None:
+        """Another worker's summary (its `as_dict`), added to this one."""
+        self.files += other["files"]
+        self.outcomes.update(other["outcomes"])
+        self.failed += other["failed"]
+        self.busy += other["busy"]
+        self.waiting += other["waiting"]
+        self.stopped = self.stopped or other["stopped"]
+        for stage, seconds in other["seconds"].items():
+            self.watch.seconds[stage] = self.watch.seconds.get(stage, 0.0) + seconds
+
     def line(self) -> str:
         parts = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items())) or "无"
         tail = "；已按要求停止" if self.stopped else ""
@@ -98,13 +111,17 @@ def run_cycle(
     retry_due: RetryDue | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     on_file: Callable[[ReadyFile], object] = lambda ready: None,
+    part: tuple[int, int] = (0, 1),
 ) -> CycleSummary:
     """Every ready file of every employer, once. Raises SftpUnavailable if the server cannot be reached.
 
     `should_stop` is asked between files: a stop request ends the cycle at a safe point.
+    `part` (k, n): only every n-th employer from the k-th, for n workers sharing a cycle.
+    Two workers given the same file are safe (the batch's lock); one never given it leaves it for the next cycle.
     """
     summary = CycleSummary()
-    for unit in client.units():
+    index, parts = part
+    for unit in client.units()[index::parts]:
         try:
             ready_files = client.ready_files(unit)
         except SftpUnavailable:
@@ -112,7 +129,7 @@ def run_cycle(
         except SftpError as e:
             summary.failed.append(f"{unit}: {e}")
             continue
-        for ready in ready_files:
+        for ready in [*ready_files, *_left_behind(store, unit, ready_files)]:
             if should_stop():
                 summary.stopped = True
                 log.info(summary.line())
@@ -130,6 +147,23 @@ def run_cycle(
                 summary.outcomes[outcome] += 1
     log.info(summary.line())
     return summary
+
+
+def _left_behind(store: Store, unit: str, ready_files: list[ReadyFile]) -> list[ReadyFile]:
+    """Decided batches of this unit whose source is no longer ready in the inbox, to be finished anyway.
+
+    A crash (or a dropped connection) between moving the source to `archive/`
+    and moving its marker leaves a marker without a file, which is never
+    "ready" again: without this the batch would wait at `published` forever.
+    """
+    in_inbox = {ready.name for ready in ready_files}
+    with store.engine.connect() as conn:
+        rows = register.unfinished(conn, unit)
+    return [
+        ReadyFile(unit, row.file_name, row.file_size, row.file_mtime, marker=None)
+        for row in rows
+        if row.file_name not in in_inbox
+    ]
 
 
 def process(
@@ -168,6 +202,12 @@ def process(
                 _archive(engine, client, ready, batch.id)
         except SftpUnavailable as e:
             register.fail(engine, batch.id, str(e))
+            raise
+        except (OperationalError, InterfaceError) as e:
+            # The database is down or the connection was lost: not a bug in this file, and the next file
+            # would fail the same way. Record it if the database still answers; the cycle stops.
+            with contextlib.suppress(OperationalError, InterfaceError):
+                register.fail(engine, batch.id, f"数据库不可用：{str(e).splitlines()[0]}")
             raise
         except (SftpError, ledger.PostingConflict) as e:
             register.fail(engine, batch.id, str(e))

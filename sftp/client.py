@@ -329,6 +329,7 @@ class SftpClient:
         for name in files:
             _check_name(name)
         self._retrying(f"创建目录{folder}", lambda: self._makedirs(folder))
+        self._retrying(f"清理{folder}", lambda: self._sweep(folder, list(files)))
         published = []
         for name, data in files.items():
             published.append(self._retrying(f"上传{name}", functools.partial(self._put, folder, name, data)))
@@ -336,7 +337,7 @@ class SftpClient:
 
     def _put(self, folder: str, name: str, data: bytes) -> str:
         final = posixpath.join(folder, name)
-        temporary = posixpath.join(folder, f".{name}.{secrets.token_hex(4)}{PARTIAL}")
+        temporary = posixpath.join(folder, f"{_temporary_prefix(name)}{secrets.token_hex(4)}{PARTIAL}")
         try:
             self.sftp.putfo(io.BytesIO(data), temporary, file_size=len(data), confirm=True)
             self.sftp.posix_rename(temporary, final)
@@ -344,6 +345,20 @@ class SftpClient:
             self._forget(temporary)
             raise
         return final
+
+    def _sweep(self, folder: str, names: list[str]) -> None:
+        """Remove temporary files of these names that a killed upload left behind (it could not clean up itself).
+
+        Only one worker publishes a batch at a time, so such a file is nobody's work in progress; at worst
+        it is another batch's upload of a result with the same name, whose rename then fails and is retried.
+        """
+        prefixes = tuple(_temporary_prefix(name) for name in names)
+        for entry in self.sftp.listdir(folder):
+            if entry.startswith(prefixes) and entry.endswith(PARTIAL):
+                try:
+                    self.sftp.remove(posixpath.join(folder, entry))
+                except FileNotFoundError:
+                    pass
 
     def _forget(self, temporary: str) -> None:
         """Remove our own half-written temporary file, if the connection still allows it."""
@@ -361,12 +376,15 @@ class SftpClient:
         inbox, archive = self.layout.inbox(ready.unit), self.layout.archive(ready.unit)
         self._makedirs(archive)
         source = posixpath.join(inbox, ready.name)
-        if not self._exists(source):
-            # Moved already: by us, just before a dropped connection hid the reply.
+        here = self._stat(source)
+        if here is None or (here.st_size, int(here.st_mtime or 0)) != (ready.size, ready.mtime):
+            # Moved already: by us, just before a dropped connection hid the reply (perhaps leaving the
+            # marker behind). A different file under the same name is a new upload: neither it nor its marker is ours.
             done = self._archived_copy(ready)
             if done is None:
                 raise SftpError(f"{source} 已不在收件目录中，归档目录中也没有它，未做任何改动")
-            self._move_marker(posixpath.join(inbox, ready.name + MARKER), done + MARKER)
+            if here is None:
+                self._move_marker(posixpath.join(inbox, ready.name + MARKER), done + MARKER)
             return done
         for target_name in _archive_names(ready.name):
             target = posixpath.join(archive, target_name)
@@ -399,6 +417,12 @@ class SftpClient:
     def _move_marker(self, source: str, target: str) -> None:
         if self._exists(source):
             self.sftp.rename(source, target)
+
+    def _stat(self, path: str) -> paramiko.SFTPAttributes | None:
+        try:
+            return self.sftp.stat(path)
+        except FileNotFoundError:
+            return None
 
     def _exists(self, path: str) -> bool:
         try:
@@ -440,6 +464,11 @@ def _archive_names(name: str) -> Iterator[str]:
     while True:
         yield f"{stem}.{n}.{ext}" if ext else f"{stem}.{n}"
         n += 1
+
+
+def _temporary_prefix(name: str) -> str:
+    """`.name.` for a file being uploaded as `name`; cut so the temporary name stays within 255 bytes."""
+    return "." + name.encode()[:200].decode("utf-8", "ignore") + "."
 
 
 def _check_name(name: str) -> None:

@@ -54,36 +54,69 @@ def _as_postgres(cmd: list[str]) -> list[str]:
     return cmd
 
 
+class PostgresServer:
+    """A throw-away cluster on a free loopback port that a test may stop (as a crash would) and start again."""
+
+    def __init__(self) -> None:
+        bindir = _pg_bindir()
+        if bindir is None:
+            unavailable("PostgreSQL server binaries (initdb, pg_ctl) not found")
+        assert bindir is not None
+        self.bindir = bindir
+        self.home = Path(tempfile.mkdtemp(prefix="hpf-pg-"))
+        self.data, self.port = self.home / "data", free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}"
+        """The admin URL, without a database part."""
+        if os.geteuid() == 0:
+            shutil.chown(self.home, "postgres", "postgres")
+        self._env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+
+    def _run(self, *cmd: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(_as_postgres(list(cmd)), check=check, capture_output=True, env=self._env, cwd=self.home)
+
+    def create(self) -> None:
+        """initdb and the first start; a failure skips (or fails, in CI) the test."""
+        try:
+            self._run(
+                str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
+                "--no-sync",
+            )  # fmt: skip
+            self.start()
+        except subprocess.CalledProcessError as e:
+            log = (self.home / "log").read_text() if (self.home / "log").exists() else ""
+            self.remove()
+            unavailable(f"PostgreSQL did not start: {e.stderr.decode(errors='replace')}{log}")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.home} -c fsync=off -c full_page_writes=off"
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.home / "log"), "-o", options,
+                  "-w", "start")  # fmt: skip
+
+    def stop(self, mode: str = "immediate") -> None:
+        """`immediate`: every backend dies at once, uncommitted work is lost, as in a crash."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+@contextmanager
+def postgres_cluster() -> Iterator[PostgresServer]:
+    """A PostgresServer for the block, removed afterwards."""
+    server = PostgresServer()
+    server.create()
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
 @contextmanager
 def postgres_server() -> Iterator[str]:
     """Start a throw-away cluster on a free loopback port; yield its admin URL (no database part)."""
-    bindir = _pg_bindir()
-    if bindir is None:
-        unavailable("PostgreSQL server binaries (initdb, pg_ctl) not found")
-    home = Path(tempfile.mkdtemp(prefix="hpf-pg-"))
-    data, port = home / "data", free_port()
-    if os.geteuid() == 0:
-        shutil.chown(home, "postgres", "postgres")
-    env = {**os.environ, "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
-    run = lambda *cmd: subprocess.run(_as_postgres(list(cmd)), check=True, capture_output=True, env=env, cwd=home)  # noqa: E731
-    try:
-        run(str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
-        options = f"-p {port} -c listen_addresses=127.0.0.1 -k {home} -c fsync=off -c full_page_writes=off"
-        run(str(bindir / "pg_ctl"), "-D", str(data), "-l", str(home / "log"), "-o", options, "-w", "start")
-    except subprocess.CalledProcessError as e:
-        log = (home / "log").read_text() if (home / "log").exists() else ""
-        shutil.rmtree(home, ignore_errors=True)
-        unavailable(f"PostgreSQL did not start: {e.stderr.decode(errors='replace')}{log}")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-    finally:
-        subprocess.run(
-            _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            capture_output=True,
-            env=env,
-            cwd=home,
-        )
-        shutil.rmtree(home, ignore_errors=True)
+    with postgres_cluster() as server:
+        yield server.url
 
 
 # ------------------------------------------------------------------- OpenSSH
