@@ -63,9 +63,52 @@ def mask_id(number: pl.Expr) -> pl.Expr:
     )
 
 
+SHOWN_CHARS = 40
+"""A cell longer than this is echoed by its start and its length: a message stays readable."""
+
+
 def found(column: str) -> pl.Expr:
-    """The cell as written, quoted; `空白` for an empty cell."""
-    return pl.when(pl.col(column).is_null()).then(pl.lit("空白")).otherwise(pl.format("“{}”", pl.col(column)))
+    """The cell as written, quoted; `空白` for an empty cell; a long cell shortened, with its length."""
+    cell = pl.col(column)
+    n = cell.str.len_chars()
+    return (
+        pl.when(cell.is_null())
+        .then(pl.lit("空白"))
+        .when(n > SHOWN_CHARS + 10)
+        .then(pl.format("“{}…”（共{}个字符）", cell.str.slice(0, SHOWN_CHARS), n))
+        .otherwise(pl.format("“{}”", cell))
+    )
+
+
+_FULL_WIDTH = r"[０-９％．，－＋]"
+"""Full-width digits and signs: they look like the ASCII ones in a spreadsheet and are not."""
+
+
+def full_width_hint(column: str) -> pl.Expr:
+    """A hint naming full-width characters in the cell, or empty text."""
+    return (
+        pl.when(pl.col(column).str.contains(_FULL_WIDTH))
+        .then(pl.lit("（含全角字符，如“１２３”，应改为半角的“123”）"))
+        .otherwise(pl.lit(""))
+    )
+
+
+def excel_number_hint(column: str) -> pl.Expr:
+    """A hint when an ID number looks like what Excel makes of a number cell, or empty text.
+
+    Excel keeps 15 significant digits of a number: an 18-digit ID typed into a
+    number cell comes back in scientific notation (5.10107E+17, from a CSV) or as
+    the digits of a binary double (an XLSX read as text), its last digits changed.
+    """
+    number = pl.col(column)
+    value = number.cast(pl.Int64, strict=False)
+    as_double = number.str.contains(r"^[0-9]{18}$") & (value.cast(pl.Float64).cast(pl.Int64) == value)
+    scientific = number.str.contains(r"^[0-9](?:\.[0-9]+)?E\+?[0-9]+$")
+    return (
+        pl.when(scientific | as_double)
+        .then(pl.lit("；疑似Excel把证件号码存成了数值（只保留15位有效数字，末几位已改变），请把该列设为文本后重新录入"))
+        .otherwise(pl.lit(""))
+    )
 
 
 F = TypeVar("F", pl.DataFrame, pl.LazyFrame)
@@ -98,7 +141,7 @@ def _number_message(column: str) -> pl.Expr:
         .then(pl.format(f"“{label}”不能为负数，实际为{{}}", found(column)))
         .when(problem == "decimals")
         .then(pl.format(f"“{label}”{decimals}，实际为{{}}", found(column)))
-        .otherwise(pl.format(f"“{label}”应为{expected}，实际为{{}}", found(column)))
+        .otherwise(pl.format(f"“{label}”应为{expected}，实际为{{}}{{}}", found(column), full_width_hint(column)))
     )
 
 
@@ -107,13 +150,14 @@ _RIC_WORDS = pl.Series(list(RIC_PROBLEMS)), pl.Series(list(RIC_PROBLEMS.values()
 _SCHEMA_MESSAGES: dict[str, Callable[[str], pl.Expr]] = {
     "R_REQUIRED": lambda c: pl.lit(f"“{LABEL[c]}”不能为空"),
     "R_NUMBER": _number_message,
-    "R_ACCOUNT_FORMAT": lambda c: pl.format("个人账号应为1至20位数字，实际为{}", found(c)),
+    "R_ACCOUNT_FORMAT": lambda c: pl.format("个人账号应为1至20位数字，实际为{}{}", found(c), full_width_hint(c)),
     "R_ID_TYPE": lambda c: pl.format(f"证件类型应为{'、'.join(ID_TYPES)}之一，实际为{{}}", found(c)),
     "R_ID_INVALID": lambda c: pl.format(
-        "身份证号码{}：{}（{}位）",
+        "身份证号码{}：{}（{}位）{}",
         ric_problem_expr(pl.col(c), date.max).replace_strict(*_RIC_WORDS, default="无效"),
         mask_id(pl.col(c)),
         pl.col(c).str.len_chars(),
+        excel_number_hint(c),
     ),
     "R_TOTAL": lambda c: pl.format(
         "月缴存额合计应为单位月缴存额与个人月缴存额之和{}元，实际为{}",

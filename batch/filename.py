@@ -24,7 +24,8 @@ def parse_file_name(name: str) -> FileName | Problem:
     expected = "应为“单位账号_汇缴年月.csv”或“.xlsx”，可在年月后加“_标记”，如 0101000123_202611_v2.csv"
     m = _NAME.match(name)
     if not m:
-        return Problem("F_NAME", f"文件名{expected}，实际为“{name}”")
+        shown = f"“{name}”" if len(name) <= 80 else f"“{name[:60]}…”（共{len(name)}个字符）"
+        return Problem("F_NAME", f"文件名{expected}，实际为{shown}")
     month = int(m.group(2))
     if not valid_month(month):
         return Problem("F_NAME", f"文件名中的汇缴年月“{m.group(2)}”不是有效的年月（YYYYMM）")

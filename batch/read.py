@@ -28,6 +28,8 @@ XLSX_MAX_UNZIPPED = 2 << 30
 """Uncompressed bytes an XLSX may expand to; beyond this it is treated as a zip bomb."""
 XLSX_MAX_RATIO = 200
 """Compression ratio beyond which an XLSX member is treated as a zip bomb."""
+CELL_MAX_CHARS = 32_767
+"""Excel's limit on the characters of one cell: a longer cell is damage, not data, and is never echoed back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +272,29 @@ def _excel_numbers(column: str) -> pl.Expr:
 # ----------------------------------------------------------------- common
 
 
+def _too_long_cells(frame: pl.DataFrame, shown: int = 5) -> list[Problem]:
+    """F_FORMAT for each cell longer than a spreadsheet cell can be (the first few), naming row and column."""
+    # Bytes first: cheap, and never fewer than the characters.
+    suspects = frame.filter(pl.any_horizontal(pl.col(c).str.len_bytes() > CELL_MAX_CHARS for c in BY_NAME))
+    if suspects.height == 0:
+        return []
+    cells = (
+        suspects.unpivot(index="row_no", on=list(BY_NAME), variable_name="column")
+        .with_columns(pl.col("value").str.len_chars().alias("chars"))
+        .filter(pl.col("chars") > CELL_MAX_CHARS)
+        .sort("row_no")
+    )
+    return [
+        Problem(
+            "F_FORMAT",
+            f"第{c['row_no']}行“{LABEL[c['column']]}”列的内容应不超过{CELL_MAX_CHARS}个字符（电子表格单元格的上限），"
+            f"实际为{c['chars']}个字符，文件可能已损坏",
+            column=c["column"],
+        )
+        for c in cells.head(shown).iter_rows(named=True)
+    ]
+
+
 def _clean(cell: pl.Expr) -> pl.Expr:
     stripped = cell.str.strip_chars()
     return pl.when(stripped != "").then(stripped)
@@ -292,7 +317,7 @@ def _table(cells: pl.DataFrame, width: int, first_row: int, encoding: str, max_r
     header = cells.row(0, named=True)
     cells = cells.slice(1)
     if cells.height > max_rows:
-        return [Problem("F_TOO_LARGE", f"数据行超过上限：最多{max_rows}行")]
+        return [Problem("F_TOO_LARGE", f"数据行应不超过{max_rows}行，实际多于{max_rows}行，未检查")]
 
     problems: list[Problem] = []
     found: dict[str, tuple[str, int]] = {}
@@ -330,6 +355,9 @@ def _table(cells: pl.DataFrame, width: int, first_row: int, encoding: str, max_r
         *(pl.col(f"c{i}").alias(name) for name, (_, i) in found.items()),
         *(pl.lit(None, pl.String).alias(c.name) for c in BY_NAME.values() if c.name not in found),
     ).select("row_no", *BY_NAME)
+    too_long = _too_long_cells(frame)
+    if too_long:
+        return too_long
     if encoding == "xlsx":
         frame = frame.with_columns(_excel_numbers(c) for c in (*MONEY, *RATES))
     return Table(frame=frame, headers=MappingProxyType({n: t for n, (t, _) in found.items()}), encoding=encoding)

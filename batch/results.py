@@ -14,6 +14,7 @@ the bytes of `X.result.json`, `X.result.csv` and `X.result.xlsx` out.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -88,7 +89,17 @@ def result_names(file_name: str) -> tuple[str, str, str]:
     `a.txt` and `a.csv` never share results.
     """
     stem = _EXTENSION.sub("", file_name)
+    if len(f"{stem}{_LONGEST_SUFFIX}".encode()) > MAX_NAME_BYTES:
+        # Too long for the file system once suffixed: cut, and keep names apart by a digest of the whole stem.
+        digest = hashlib.sha256(stem.encode()).hexdigest()[:8]
+        room = MAX_NAME_BYTES - len(_LONGEST_SUFFIX) - len(digest) - 1
+        stem = stem.encode()[:room].decode("utf-8", "ignore") + "~" + digest
     return f"{stem}.result.json", f"{stem}.result.csv", f"{stem}.result.xlsx"
+
+
+MAX_NAME_BYTES = 255
+"""The longest file name most file systems (and SFTP servers on them) accept."""
+_LONGEST_SUFFIX = ".result.xlsx"
 
 
 def result_files(report: Report, *, batch_id: int | None, status: str, xlsx_detail_rows: int) -> dict[str, bytes]:
@@ -336,7 +347,7 @@ def _summary(report: Report, batch_id: int | None, status: str, lines: int, show
         ("缺少缴存行的在册职工", report.missing.height),
     ]
     money = [("月缴存额合计（元）", doc["total_fen"]), ("入账金额（元）", doc["posted_fen"])]
-    count = [("错误数", len(report.file_problems) + report.row_problems.height)]
+    count: list[tuple[str, int | str]] = [("错误数", len(report.file_problems) + report.row_problems.height)]
     if shown < lines:
         count.append(("说明", f"“明细”表只列出前{shown:,}行（共{lines:,}行），全部行见 {csv_name}"))
     frame = pl.DataFrame(

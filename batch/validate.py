@@ -109,8 +109,8 @@ def _validate(sub: Submission, rules: Rules, lookups: Lookups, watch: Stopwatch)
         dup = Problem("F_DUPLICATE_FILE", f"同一文件（SHA-256 {sha256[:12]}…）已由批次{earlier}处理过，本次不再处理")
         return _report(sub, sha256, None, [dup], duplicate_of=earlier)
     if too_large:
-        shown = f"{size / (1 << 20):.1f}MB"
-        big = Problem("F_TOO_LARGE", f"文件大小应不超过{rules.max_file_bytes // (1 << 20)}MB，实际为{shown}，未读取")
+        limit, shown = _size_text(rules.max_file_bytes), _size_text(size)
+        big = Problem("F_TOO_LARGE", f"文件大小应不超过{limit}，实际为{shown}，未读取")
         return _report(sub, sha256, None, [big])
 
     problems: list[Problem] = []
@@ -167,6 +167,14 @@ def _validate(sub: Submission, rules: Rules, lookups: Lookups, watch: Stopwatch)
         for m in missing.iter_rows(named=True)
     ]
     return _report(sub, sha256, name, problems, rows=rows, row_problems=row_problems, missing=missing)
+
+
+def _size_text(size: int) -> str:
+    """Whole megabytes as such; anything else with its exact bytes, so limit and size never read alike."""
+    mb = 1 << 20
+    if size and size % mb == 0:
+        return f"{size // mb}MB"
+    return f"{size / mb:.1f}MB（{size}字节）" if size >= mb else f"{size}字节"
 
 
 def _employer_and_month(

@@ -507,3 +507,12 @@ def test_json_is_the_document(rows: list[dict[str, str]]) -> None:
     data = result_files(report, batch_id=5, status=status, xlsx_detail_rows=10)[f"{UNIT}_202611.result.json"]
     assert json.loads(data) == result_document(report, batch_id=5, status=status)
     assert data.endswith(b"}\n")
+
+
+def test_result_names_of_a_very_long_source_fit_the_file_system_and_stay_apart() -> None:
+    long_a, long_b = f"{UNIT}_202611_{'长' * 78}a.csv", f"{UNIT}_202611_{'长' * 78}b.csv"
+    names_a, names_b = result_names(long_a), result_names(long_b)
+    assert all(len(n.encode()) <= 255 for n in (*names_a, *names_b))
+    assert set(names_a).isdisjoint(names_b)
+    assert [n.rsplit(".", 2)[1:] for n in names_a] == [["result", "json"], ["result", "csv"], ["result", "xlsx"]]
+    assert result_names(f"{UNIT}_202611.csv")[0] == f"{UNIT}_202611.result.json"  # ordinary names untouched
