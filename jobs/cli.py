@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -330,8 +330,16 @@ def validate_command(ctx: Context, file: Path, unit: str | None, marker: Path | 
 
 @hpf.command("run-once")
 @click.option("--json", "as_json", is_flag=True, help="输出本轮汇总的JSON")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="并行处理的进程数（按单位分配；同一文件不会被两个进程同时处理）",
+)
+@click.option("--part", hidden=True, default="0/1", help="内部使用：本进程负责第K/N份单位")
 @pass_context
-def run_once(ctx: Context, as_json: bool) -> None:
+def run_once(ctx: Context, as_json: bool, workers: int, part: str) -> None:
     """处理一轮：取走每个就绪文件，检查、入账、回写结果、归档。轮次能运行则退出码为0。"""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -339,28 +347,58 @@ def run_once(ctx: Context, as_json: bool) -> None:
     from sftp.client import SftpClient, SftpError
 
     settings = ctx.settings
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                        console=err, transient=True, disable=not err.is_terminal)  # fmt: skip
-    try:
-        sftp = settings.require_sftp()
-        with progress, SftpClient(sftp) as client:
-            task = progress.add_task("连接SFTP…", total=None)
-            summary = pipeline.run_cycle(
-                settings, ctx.store, client,
-                on_file=lambda r: progress.update(task, description=f"处理 {r.unit}/{r.name}（{r.size / 1e6:.1f} MB）"),
-            )  # fmt: skip
-    except ConfigError as e:
-        fail("配置有误：" + "；".join(e.problems))
-    except SftpError as e:
-        fail(str(e))
-    except SQLAlchemyError as e:
-        fail(_db_problem(e))
+    if workers > 1:
+        summary = _run_workers(ctx, workers)
+    else:
+        index, parts = (int(x) for x in part.split("/"))
+        progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                            console=err, transient=True, disable=not err.is_terminal)  # fmt: skip
+        try:
+            sftp = settings.require_sftp()
+            with progress, SftpClient(sftp) as client:
+                task = progress.add_task("连接SFTP…", total=None)
+                summary = pipeline.run_cycle(
+                    settings, ctx.store, client, part=(index, parts),
+                    on_file=lambda r: progress.update(task, description=f"处理 {r.unit}/{r.name}（{r.size / 1e6:.1f} MB）"),
+                )  # fmt: skip
+        except ConfigError as e:
+            fail("配置有误：" + "；".join(e.problems))
+        except SftpError as e:
+            fail(str(e))
+        except SQLAlchemyError as e:
+            fail(_db_problem(e))
     if as_json:
         render.print_json(summary.as_dict(), out)
         return
     out.print(summary.line(), highlight=False)
     for failure in summary.failed:
         err.print(f"[yellow]失败：[/]{failure}（详见 hpf batches list --status FAILED）", highlight=False)
+
+
+def _run_workers(ctx: Context, workers: int) -> Any:
+    """`workers` run-once processes, each over its share of the employers; their summaries added up."""
+    import json
+    import os
+    import subprocess
+
+    from jobs.pipeline import CycleSummary
+
+    command = [sys.executable, "-m", "jobs.cli"] + (["--config", str(ctx.config)] if ctx.config else [])
+    children = [
+        subprocess.Popen([*command, "run-once", "--json", "--part", f"{k}/{workers}"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=os.environ.copy())
+        for k in range(workers)
+    ]  # fmt: skip
+    summary, problems = CycleSummary(), []
+    for child in children:
+        output, errors = child.communicate()
+        if child.returncode != 0:
+            problems.append(errors.decode("utf-8", "replace").strip() or f"工作进程退出码{child.returncode}")
+            continue
+        summary.add(json.loads(output))
+    if problems:
+        fail("；".join(dict.fromkeys(problems)))
+    return summary
 
 
 @hpf.command("scheduler")
@@ -415,3 +453,7 @@ def main() -> None:
 
     logs.setup(logging.WARNING)
     hpf(prog_name="hpf")
+
+
+if __name__ == "__main__":  # `python -m jobs.cli`: how run-once --workers starts its workers
+    main()

@@ -359,8 +359,8 @@ def end_to_end(kind: str, rows_list: list[int]) -> None:
         print(f"  ×{scale:.0f} rows gives: wall ×{wb / ws:.1f};  {ratios}")
 
 
-def scenario_small(files: int, rows: int) -> None:
-    print(f"\n## {files:,} employer files of {rows} rows in one cycle over OpenSSH, SQLite")
+def scenario_small(files: int, rows: int, workers: int) -> None:
+    print(f"\n## {files:,} employer files of {rows} rows in one cycle over OpenSSH, SQLite, run-once --workers {workers}")
     employers, members = master(files, rows)
     with tempfile.TemporaryDirectory(prefix="hpf-bench-") as d:
         home = Path(d)
@@ -377,14 +377,14 @@ def scenario_small(files: int, rows: int) -> None:
             env = environ(home, f"sqlite:///{home / 'hpf.db'}", sftp_section(server))
             hpf(env, "db", "upgrade")
             hpf(env, "accounts", "import", *write_master(home, employers, members))
-            run = hpf(env, "run-once", "--json")
+            run = hpf(env, "run-once", "--json", "--workers", str(workers))
     summary = json.loads(run.out)
     assert summary["outcomes"] == {"POSTED": files}, summary
     print(
         f"  {run.seconds:.1f} s  {files / run.seconds:.1f} files/s  {files * rows / run.seconds:,.0f} rows/s  "
-        f"peak RSS {run.rss_mb:,.0f} MB"
+        f"peak RSS {run.rss_mb:,.0f} MB (of the parent process)"
     )
-    print(f"  stages (s): {stage_line(summary['seconds'], run.seconds)}")
+    print(f"  stages (s, summed over workers): {stage_line(summary['seconds'], run.seconds * workers)}")
 
 
 def main() -> None:
@@ -409,7 +409,8 @@ def main() -> None:
         elif name == "pg":
             end_to_end("PostgreSQL", [args.rows])
         elif name == "small":
-            scenario_small(args.files, 500)
+            scenario_small(args.files, 500, 1)
+            scenario_small(args.files, 500, 2)
         elif name == "sftp":
             from tests import bench_sftp
 

@@ -8,6 +8,7 @@ ledger invariant holding.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -94,4 +95,21 @@ def test_two_workers_at_once(sftp_env: SftpEnv, job: Job) -> None:
     last = hpf_process(job)
     last.communicate(timeout=300)
     assert last.returncode == 0
+    assert_books_and_files_are_whole(job)
+
+
+@pytest.mark.parametrize("sftp_env", ["openssh"], indirect=True)
+def test_run_once_with_workers_shares_the_employers(sftp_env: SftpEnv, job: Job) -> None:
+    """`--workers 2`: two processes, each over its share of the employers; one summary; everything once."""
+    upload_all(job)
+    done = subprocess.run(
+        [HPF, "run-once", "--workers", "2", "--json"],
+        env={**os.environ, **job.environ},
+        capture_output=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    summary = json.loads(done.stdout)
+    assert summary["files"] == 3 and summary["outcomes"] == {"POSTED": 3} and summary["busy"] == 0
+    assert summary["seconds"]["post"] > 0
     assert_books_and_files_are_whole(job)
