@@ -6,6 +6,7 @@ Statements are SQLAlchemy Core with bound parameters only.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -130,7 +131,7 @@ def _upsert_sqlite(conn: Connection, table: Table, key: str, rows: pl.DataFrame)
         f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
         f"ON CONFLICT ({key}) DO UPDATE SET {updates}, updated_at = CURRENT_TIMESTAMP"
     )
-    conn.connection.dbapi_connection.cursor().executemany(sql, rows.iter_rows())  # type: ignore[union-attr]
+    cast(sqlite3.Connection, conn.connection.dbapi_connection).executemany(sql, rows.iter_rows())
 
 
 def _upsert_postgresql(conn: Connection, table: Table, key: str, rows: pl.DataFrame) -> None:
