@@ -268,7 +268,7 @@ def _publish(engine: Engine, client: SftpClient, ready: ReadyFile, batch_id: int
         if batch.step != "decided":
             return
         files = register.results(conn, batch_id)
-    client.publish(ready.unit, files)
+    client.publish(ready.unit, files, sweep=batch.attempts > 1)  # a first attempt cannot have left a temporary file
     register.advance(engine, batch_id, "published", f"结果已上传到outbox：{', '.join(files)}")
     crash_point("published")
 

@@ -11,6 +11,7 @@ it was; a traceback never reaches the operator.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import io
@@ -193,6 +194,7 @@ class SftpClient:
         transport.set_keepalive(30)
         # paramiko leaves Nagle's algorithm on: a small request after a pipelined write then
         # waits for the server's delayed ACK, 40 ms a time. Off, publishing 3 files costs 8 ms, not 38.
+        # (A prefetched download is the exception: see _nagle.)
         transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[union-attr]
         self._ssh = ssh
         sftp = ssh.open_sftp()
@@ -200,6 +202,24 @@ class SftpClient:
         assert channel is not None
         channel.settimeout(max(s.connect_timeout, 30.0))
         return sftp
+
+    @contextlib.contextmanager
+    def _nagle(self) -> Iterator[None]:
+        """Nagle's algorithm on while a prefetch streams out a hundred small read requests at a time.
+
+        Sent one packet each (TCP_NODELAY), they cut a 100 MB download from 70 MB/s to 25-40 MB/s.
+        """
+        transport = self._ssh.get_transport() if self._ssh is not None else None
+        sock = transport.sock if transport is not None else None
+        if not isinstance(sock, socket.socket):
+            yield
+            return
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _alive(self) -> bool:
         """Whether the SSH session still stands: any failure on a dead one is the connection's."""
@@ -308,7 +328,8 @@ class SftpClient:
 
         def download() -> bytes:
             buffer = io.BytesIO()
-            self.sftp.getfo(path, buffer, callback=progress, prefetch=True, max_concurrent_prefetch_requests=128)
+            with self._nagle():
+                self.sftp.getfo(path, buffer, callback=progress, prefetch=True, max_concurrent_prefetch_requests=128)
             data = buffer.getvalue()
             size = self.sftp.stat(path).st_size
             if len(data) != size:
@@ -317,19 +338,25 @@ class SftpClient:
 
         return self._retrying(f"下载{ready.name}", download)
 
-    def publish(self, unit: str, files: Mapping[str, bytes]) -> list[str]:
-        """Put each file into the unit's outbox atomically: upload under a hidden temporary name, then rename."""
-        return self._put_all(self.layout.outbox(unit), files)
+    def publish(self, unit: str, files: Mapping[str, bytes], *, sweep: bool = True) -> list[str]:
+        """Put each file into the unit's outbox atomically: upload under a hidden temporary name, then rename.
+
+        `sweep`: first remove temporary files of these names that a killed upload left. Only a
+        publish that was interrupted before can have left one; the pipeline asks only then and
+        spares every first attempt a directory listing.
+        """
+        return self._put_all(self.layout.outbox(unit), files, sweep=sweep)
 
     def publish_finance(self, files: Mapping[str, bytes]) -> list[str]:
         """Put centre-wide reports into `_finance/outbox`, atomically."""
         return self._put_all(self.layout.finance_outbox(), files)
 
-    def _put_all(self, folder: str, files: Mapping[str, bytes]) -> list[str]:
+    def _put_all(self, folder: str, files: Mapping[str, bytes], *, sweep: bool = True) -> list[str]:
         for name in files:
             _check_name(name)
         self._retrying(f"创建目录{folder}", lambda: self._makedirs(folder))
-        self._retrying(f"清理{folder}", lambda: self._sweep(folder, list(files)))
+        if sweep:
+            self._retrying(f"清理{folder}", lambda: self._sweep(folder, list(files)))
         published = []
         for name, data in files.items():
             published.append(self._retrying(f"上传{name}", functools.partial(self._put, folder, name, data)))
