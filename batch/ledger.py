@@ -128,13 +128,18 @@ def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.Data
             cur.execute(_STAGE_POSTGRESQL)
             with cur.copy(f"COPY {_STAGED} FROM STDIN (FORMAT csv)") as copy:
                 copy.write(rows.write_csv(include_header=False))
+            cur.execute(f"ANALYZE {_STAGED}")  # a temporary table is never analysed by autovacuum
     else:
         sqlite = cast(sqlite3.Connection, conn.connection.dbapi_connection)
         sqlite.execute(_STAGE_SQLITE)
         sqlite.execute(f"DELETE FROM {_STAGED}")
         sqlite.executemany(f"INSERT INTO {_STAGED} VALUES (?, ?, ?)", rows.iter_rows())
     inserted = conn.execute(text(_FROM_STAGE), {"batch_id": batch_id, "month": month}).rowcount
-    if conn.dialect.name != "postgresql":
+    if conn.dialect.name == "postgresql":
+        # Autovacuum has not seen these rows yet: without fresh statistics the planner takes a large
+        # batch for a few rows and updates a million members by a million index probes.
+        conn.exec_driver_sql("ANALYZE deposits")
+    else:
         conn.exec_driver_sql(f"DELETE FROM {_STAGED}")
     return inserted
 
