@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 
 MARKER = ".done"
 PARTIAL = ".part"
+NAGLE_FROM_BYTES = 1 << 20
+"""Files larger than this are downloaded with Nagle's algorithm on (see SftpClient._nagle); a small
+file's few read requests would instead wait for delayed ACKs."""
 """Suffix of a result still being uploaded; with a leading dot it is hidden too."""
 MAX_MARKER_BYTES = 64 << 10
 FINANCE = "_finance"
@@ -328,7 +331,7 @@ class SftpClient:
 
         def download() -> bytes:
             buffer = io.BytesIO()
-            with self._nagle():
+            with self._nagle() if ready.size > NAGLE_FROM_BYTES else contextlib.nullcontext():
                 self.sftp.getfo(path, buffer, callback=progress, prefetch=True, max_concurrent_prefetch_requests=128)
             data = buffer.getvalue()
             size = self.sftp.stat(path).st_size
