@@ -141,7 +141,7 @@ def upgrade() -> None:
             ["unit_account"], ["employers.unit_account"], name=op.f("fk_members_unit_account_employers")
         ),
         sa.PrimaryKeyConstraint("member_account", name=op.f("pk_members")),
-        postgresql_with={"fillfactor": 80},
+        postgresql_with={"fillfactor": 50},
     )
     with op.batch_alter_table("members", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_members_unit_account"), ["unit_account"], unique=False)
