@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import paramiko
@@ -268,54 +268,42 @@ def floor(server: object, path: str, db_url: str, members: pl.DataFrame) -> floa
 # ------------------------------------------------------------------ scenarios
 
 
-@dataclass
-class Table:
-    title: str
-    lines: list[str] = field(default_factory=list)
-
-    def add(self, line: str) -> None:
-        self.lines.append(line)
-        print(line, flush=True)
-
-
 def stage_line(seconds: dict[str, float], wall: float) -> str:
     other = wall - sum(seconds.values())
     return "  ".join(f"{k} {seconds.get(k, 0):.2f}" for k in STAGES) + f"  other {other:.2f}"
 
 
-def scenario_import(rows: int) -> None:
-    print(f"\n## hpf accounts import: {rows:,} members of 1 employer (SQLite)")
+@contextmanager
+def imported(rows: int) -> Iterator[tuple[Path, dict[str, str], list[str], pl.DataFrame]]:
+    """A folder with a migrated SQLite database and master data of one employer: (home, env, import args, members)."""
     employers, members = master(1, rows)
     with tempfile.TemporaryDirectory(prefix="hpf-bench-") as d:
         home = Path(d)
         args = write_master(home, employers, members)
         env = environ(home, f"sqlite:///{home / 'hpf.db'}")
         hpf(env, "db", "upgrade")
-        first = hpf(env, "accounts", "import", *args)
-        again = hpf(env, "accounts", "import", *args)
-        print(
-            f"  first import  {first.seconds:6.1f} s  {rows / first.seconds:10,.0f} rows/s  peak RSS {first.rss_mb:,.0f} MB"
-        )
-        print(
-            f"  re-import     {again.seconds:6.1f} s  {rows / again.seconds:10,.0f} rows/s  peak RSS {again.rss_mb:,.0f} MB"
-        )
+        yield home, env, args, members
+
+
+def throughput(what: str, run: Run, rows: int) -> str:
+    return f"  {what:<13} {run.seconds:6.1f} s  {rows / run.seconds:10,.0f} rows/s  peak RSS {run.rss_mb:,.0f} MB"
+
+
+def scenario_import(rows: int) -> None:
+    print(f"\n## hpf accounts import: {rows:,} members of 1 employer (SQLite)")
+    with imported(rows) as (_, env, args, _):
+        print(throughput("first import", hpf(env, "accounts", "import", *args), rows))
+        print(throughput("re-import", hpf(env, "accounts", "import", *args), rows))
 
 
 def scenario_validate(rows: int) -> None:
     print(f"\n## hpf validate: a {rows:,}-row file against {rows:,} members (SQLite)")
-    employers, members = master(1, rows)
-    with tempfile.TemporaryDirectory(prefix="hpf-bench-") as d:
-        home = Path(d)
-        args = write_master(home, employers, members)
-        env = environ(home, f"sqlite:///{home / 'hpf.db'}")
-        hpf(env, "db", "upgrade")
+    with imported(rows) as (home, env, args, members):
         hpf(env, "accounts", "import", *args)
         name = f"{unit_account(0)}_{MONTH}.csv"
         (home / name).write_bytes(remittance(members))
         run = hpf(env, "validate", str(home / name), "--unit", unit_account(0))  # exit 0: the file is valid
-        print(
-            f"  validate      {run.seconds:6.1f} s  {rows / run.seconds:10,.0f} rows/s  peak RSS {run.rss_mb:,.0f} MB"
-        )
+        print(throughput("validate", run, rows))
 
 
 def end_to_end(kind: str, rows_list: list[int]) -> None:
@@ -360,7 +348,9 @@ def end_to_end(kind: str, rows_list: list[int]) -> None:
 
 
 def scenario_small(files: int, rows: int, workers: int) -> None:
-    print(f"\n## {files:,} employer files of {rows} rows in one cycle over OpenSSH, SQLite, run-once --workers {workers}")
+    print(
+        f"\n## {files:,} employer files of {rows} rows in one cycle over OpenSSH, SQLite, run-once --workers {workers}"
+    )
     employers, members = master(files, rows)
     with tempfile.TemporaryDirectory(prefix="hpf-bench-") as d:
         home = Path(d)
@@ -382,7 +372,7 @@ def scenario_small(files: int, rows: int, workers: int) -> None:
     assert summary["outcomes"] == {"POSTED": files}, summary
     print(
         f"  {run.seconds:.1f} s  {files / run.seconds:.1f} files/s  {files * rows / run.seconds:,.0f} rows/s  "
-        f"peak RSS {run.rss_mb:,.0f} MB (of the parent process)"
+        f"peak RSS {run.rss_mb:,.0f} MB (the largest of run-once and its workers)"
     )
     print(f"  stages (s, summed over workers): {stage_line(summary['seconds'], run.seconds * workers)}")
 
