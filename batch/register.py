@@ -56,15 +56,12 @@ def get(conn: Connection, batch_id: int) -> Row[Any] | None:
     return conn.execute(select(batches).where(batches.c.id == batch_id)).one_or_none()
 
 
-def unfinished(conn: Connection, unit_account: str) -> list[Row[Any]]:
-    """The unit's batches whose outcome is decided but whose results or archiving are not yet done."""
-    return list(
-        conn.execute(
-            select(batches)
-            .where(batches.c.unit_account == unit_account, batches.c.step.in_(("decided", "published")))
-            .order_by(batches.c.id)
-        )
-    )
+def unfinished(conn: Connection) -> dict[str, list[Row[Any]]]:
+    """Per unit, the batches whose outcome is decided but whose results or archiving are not yet done."""
+    found: dict[str, list[Row[Any]]] = {}
+    for row in conn.execute(select(batches).where(batches.c.step.in_(("decided", "published"))).order_by(batches.c.id)):
+        found.setdefault(row.unit_account, []).append(row)
+    return found
 
 
 def earlier_batch(conn: Connection, sha256: str, before: int | None = None) -> int | None:

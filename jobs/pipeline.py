@@ -121,6 +121,8 @@ def run_cycle(
     """
     summary = CycleSummary()
     index, parts = part
+    with store.engine.connect() as conn:
+        unfinished = register.unfinished(conn)  # once per cycle, not once per employer
     for unit in client.units()[index::parts]:
         try:
             ready_files = client.ready_files(unit)
@@ -129,7 +131,7 @@ def run_cycle(
         except SftpError as e:
             summary.failed.append(f"{unit}: {e}")
             continue
-        for ready in [*ready_files, *_left_behind(store, unit, ready_files)]:
+        for ready in [*ready_files, *_left_behind(unfinished.get(unit, []), ready_files)]:
             if should_stop():
                 summary.stopped = True
                 log.info(summary.line())
@@ -149,19 +151,17 @@ def run_cycle(
     return summary
 
 
-def _left_behind(store: Store, unit: str, ready_files: list[ReadyFile]) -> list[ReadyFile]:
-    """Decided batches of this unit whose source is no longer ready in the inbox, to be finished anyway.
+def _left_behind(unfinished: list[Any], ready_files: list[ReadyFile]) -> list[ReadyFile]:
+    """The unit's decided batches whose source is no longer ready in the inbox, to be finished anyway.
 
     A crash (or a dropped connection) between moving the source to `archive/`
     and moving its marker leaves a marker without a file, which is never
     "ready" again: without this the batch would wait at `published` forever.
     """
     in_inbox = {ready.name for ready in ready_files}
-    with store.engine.connect() as conn:
-        rows = register.unfinished(conn, unit)
     return [
-        ReadyFile(unit, row.file_name, row.file_size, row.file_mtime, marker=None)
-        for row in rows
+        ReadyFile(row.unit_account, row.file_name, row.file_size, row.file_mtime, marker=None)
+        for row in unfinished
         if row.file_name not in in_inbox
     ]
 
@@ -193,13 +193,19 @@ def process(
         if not created:
             register.retry(engine, batch.id)
         crash_point("claimed")
+        # The step is tracked here from the row read under the lock: nobody else moves a batch we hold.
+        status, step = str(batch.status), batch.step
         try:
-            if batch.step == "claimed":
-                _decide(settings, store, client, ready, batch.id, watch)
-            with watch.stage("publish"):
-                _publish(engine, client, ready, batch.id)
-            with watch.stage("archive"):
-                _archive(engine, client, ready, batch.id)
+            if step == "claimed":
+                status, step = _decide(settings, store, client, ready, batch.id, watch), "decided"
+            if step == "decided":
+                with watch.stage("publish"):
+                    # Only a publish tried before can have left a temporary file to sweep.
+                    _publish(engine, client, ready, batch.id, sweep=not created)
+                step = "published"
+            if step == "published":
+                with watch.stage("archive"):
+                    _archive(engine, client, ready, batch.id)
         except SftpUnavailable as e:
             register.fail(engine, batch.id, str(e))
             raise
@@ -216,16 +222,13 @@ def process(
             log.error("批次%s内部错误\n%s", batch.id, traceback.format_exc())
             register.fail(engine, batch.id, f"内部错误：{type(e).__name__}: {e}")
             return "FAILED"
-        with engine.connect() as conn:
-            final = register.get(conn, batch.id)
-        assert final is not None
-        return str(final.status)
+        return status
 
 
 def _decide(
     settings: Settings, store: Store, client: SftpClient, ready: ReadyFile, batch_id: int, watch: Stopwatch
-) -> None:
-    """Fetch, validate, and commit the outcome with its postings and result files."""
+) -> str:
+    """Fetch, validate, and commit the outcome with its postings and result files; returns the status."""
     rules = rules_from(settings)
     if ready.size > rules.max_file_bytes:  # never pulled into memory: rejected from its listed size
         submission = Submission(ready.name, b"", inbox_unit=ready.unit, marker=ready.marker, size=ready.size)
@@ -259,26 +262,18 @@ def _decide(
             message=_message(report, status),
         )
     crash_point("committed")
+    return status
 
 
-def _publish(engine: Engine, client: SftpClient, ready: ReadyFile, batch_id: int) -> None:
+def _publish(engine: Engine, client: SftpClient, ready: ReadyFile, batch_id: int, *, sweep: bool) -> None:
     with engine.connect() as conn:
-        batch = register.get(conn, batch_id)
-        assert batch is not None
-        if batch.step != "decided":
-            return
         files = register.results(conn, batch_id)
-    client.publish(ready.unit, files, sweep=batch.attempts > 1)  # a first attempt cannot have left a temporary file
+    client.publish(ready.unit, files, sweep=sweep)
     register.advance(engine, batch_id, "published", f"结果已上传到outbox：{', '.join(files)}")
     crash_point("published")
 
 
 def _archive(engine: Engine, client: SftpClient, ready: ReadyFile, batch_id: int) -> None:
-    with engine.connect() as conn:
-        batch = register.get(conn, batch_id)
-    assert batch is not None
-    if batch.step != "published":
-        return
     where = client.archive(ready)
     register.advance(engine, batch_id, "archived", f"源文件已归档：{where}")
 
