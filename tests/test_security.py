@@ -26,6 +26,7 @@ from jobs import logs
 from jobs.settings import ConfigError, load_settings
 from sftp.client import AuthError, HostKeyError, SftpClient
 from tests.conftest import SAMPLES, Job, SftpEnv
+from tests.test_crash import HPF
 from tests.test_pipeline import A, B
 
 ID = "510107197803152713"  # the first member of samples/master/members.csv
@@ -95,7 +96,7 @@ def test_a_database_password_is_never_printed(tmp_path: Path) -> None:
     config.write_text('[database]\nurl = "postgresql+psycopg://hpf:S3cret-pw@127.0.0.1:9/hpf"\n', "utf-8")
     env = {**os.environ, "HPF_CONFIG": str(config)}
     for args in (["batches", "list"], ["verify"], ["db", "upgrade"]):
-        done = subprocess.run([_hpf(), *args], env=env, capture_output=True, timeout=60)
+        done = subprocess.run([HPF, *args], env=env, capture_output=True, timeout=60)
         assert done.returncode != 0
         output = (done.stdout + done.stderr).decode()
         assert "数据库" in output or "database" in output.lower()
@@ -198,9 +199,3 @@ def test_master_data_that_looks_like_sql_is_stored_as_data(store: object, tmp_pa
     with store.engine.connect() as conn:  # type: ignore[attr-defined]
         names = set(conn.execute(select(db.members.c.name)).scalars())
     assert name in names
-
-
-def _hpf() -> str:
-    import sys
-
-    return str(Path(sys.executable).with_name("hpf"))
