@@ -115,18 +115,16 @@ class Store:
         count = select(func.count()).select_from(table)
         before = conn.execute(count).scalar_one()
         rows = rows.sort(key)  # in key order, so the key's index grows at its end
-        if conn.dialect.name == "postgresql":
-            _upsert_postgresql(conn, table, key, rows)
-        else:
-            _upsert_sqlite(conn, table, key, rows)
+        assert all(c in table.c for c in rows.columns)  # names come from our own schema, never from a file
+        updates = ", ".join(f"{c} = excluded.{c}" for c in rows.columns if c != key)
+        upsert = _upsert_postgresql if conn.dialect.name == "postgresql" else _upsert_sqlite
+        upsert(conn, table, key, updates, rows)
         return conn.execute(count).scalar_one() - before, rows.height
 
 
-def _upsert_sqlite(conn: Connection, table: Table, key: str, rows: pl.DataFrame) -> None:
+def _upsert_sqlite(conn: Connection, table: Table, key: str, updates: str, rows: pl.DataFrame) -> None:
     """One prepared INSERT … ON CONFLICT run by the raw driver over tuples (no per-row dicts)."""
     columns = rows.columns
-    assert all(c in table.c for c in columns)  # names come from our own schema, never from a file
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
     sql = (
         f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
         f"ON CONFLICT ({key}) DO UPDATE SET {updates}, updated_at = CURRENT_TIMESTAMP"
@@ -134,15 +132,12 @@ def _upsert_sqlite(conn: Connection, table: Table, key: str, rows: pl.DataFrame)
     cast(sqlite3.Connection, conn.connection.dbapi_connection).executemany(sql, rows.iter_rows())
 
 
-def _upsert_postgresql(conn: Connection, table: Table, key: str, rows: pl.DataFrame) -> None:
+def _upsert_postgresql(conn: Connection, table: Table, key: str, updates: str, rows: pl.DataFrame) -> None:
     """COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT."""
     import psycopg
 
-    columns = rows.columns
-    assert all(c in table.c for c in columns)
     raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
-    names = ", ".join(columns)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+    names = ", ".join(rows.columns)
     incoming = f"incoming_{table.name}"
     with raw.cursor() as cur:
         cur.execute(f"CREATE TEMPORARY TABLE {incoming} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
