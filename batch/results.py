@@ -330,35 +330,37 @@ def result_xlsx(report: Report, *, batch_id: int | None, status: str, detail_row
 def _summary(report: Report, batch_id: int | None, status: str, lines: int, shown: int) -> xlsx.Sheet:
     doc = _head(report, batch_id, status)
     _, csv_name, _ = result_names(report.file_name)
-    items: list[tuple[str, str | int | None]] = [
-        ("文件", report.file_name),
-        ("SHA-256", report.sha256),
-        ("单位账号", report.unit_account),
-        ("汇缴年月", doc["month"]),
-        ("批次号", batch_id),
-        ("处理结果", f"{STATUS_LABELS.get(status, status)}（{status}）"),
+    # (label, value, is money in fen): ints become number cells, money a yuan number with the money format.
+    items: list[tuple[str, str | int | None, bool]] = [
+        ("文件", report.file_name, False),
+        ("SHA-256", report.sha256, False),
+        ("单位账号", report.unit_account, False),
+        ("汇缴年月", doc["month"], False),
+        ("批次号", batch_id, False),
+        ("处理结果", f"{STATUS_LABELS.get(status, status)}（{status}）", False),
     ]
     if report.duplicate_of is not None:
-        items.append(("此前处理该文件的批次", report.duplicate_of))
+        items.append(("此前处理该文件的批次", report.duplicate_of, False))
     items += [
-        ("数据行数", doc["rows"]),
-        ("入账行数", doc["posted_rows"]),
-        ("错误行数", doc["rejected_rows"]),
-        ("缺少缴存行的在册职工", report.missing.height),
+        ("数据行数", doc["rows"], False),
+        ("入账行数", doc["posted_rows"], False),
+        ("错误行数", doc["rejected_rows"], False),
+        ("缺少缴存行的在册职工", report.missing.height, False),
+        ("月缴存额合计（元）", doc["total_fen"], True),
+        ("入账金额（元）", doc["posted_fen"], True),
+        ("错误数", len(report.file_problems) + report.row_problems.height, False),
     ]
-    money = [("月缴存额合计（元）", doc["total_fen"]), ("入账金额（元）", doc["posted_fen"])]
-    count: list[tuple[str, int | str]] = [("错误数", len(report.file_problems) + report.row_problems.height)]
     if shown < lines:
-        count.append(("说明", f"“明细”表只列出前{shown:,}行（共{lines:,}行），全部行见 {csv_name}"))
+        items.append(("说明", f"“明细”表只列出前{shown:,}行（共{lines:,}行），全部行见 {csv_name}", False))
     frame = pl.DataFrame(
         [
-            *((label, None if v is None else str(v), isinstance(v, int), False) for label, v in items),
-            *((label, format_yuan(fen), True, True) for label, fen in money),
-            *((label, str(v), isinstance(v, int), False) for label, v in count),
+            (label, None if v is None else format_yuan(v) if money and isinstance(v, int) else str(v),
+             isinstance(v, int), money)
+            for label, v, money in items
         ],
         schema={"label": pl.String, "value": pl.String, "number": pl.Boolean, "money": pl.Boolean},
         orient="row",
-    )
+    )  # fmt: skip
     money_style = pl.when(pl.col("money")).then(xlsx.MONEY).otherwise(xlsx.PLAIN)
     columns = [
         xlsx.Column(pl.col("label"), style=xlsx.BOLD, width=24),
