@@ -151,7 +151,11 @@ _SCHEMA_MESSAGES: dict[str, Callable[[str], pl.Expr]] = {
     "R_REQUIRED": lambda c: pl.lit(f"“{LABEL[c]}”不能为空"),
     "R_NUMBER": _number_message,
     "R_ACCOUNT_FORMAT": lambda c: pl.format("个人账号应为1至20位数字，实际为{}{}", found(c), full_width_hint(c)),
-    "R_ID_TYPE": lambda c: pl.format(f"证件类型应为{'、'.join(ID_TYPES)}之一，实际为{{}}", found(c)),
+    # A long cell here is usually an ID number in the wrong column: never echoed whole.
+    "R_ID_TYPE": lambda c: pl.format(
+        f"证件类型应为{'、'.join(ID_TYPES)}之一，实际为{{}}",
+        pl.when(pl.col(c).str.len_chars() > 10).then(pl.format("“{}”", mask_id(pl.col(c)))).otherwise(found(c)),
+    ),
     "R_ID_INVALID": lambda c: pl.format(
         "身份证号码{}：{}（{}位）{}",
         ric_problem_expr(pl.col(c), date.max).replace_strict(*_RIC_WORDS, default="无效"),

@@ -539,6 +539,13 @@ def test_r_id_type() -> None:
     assert only_row_code(report) == [(4, "R_ID_TYPE", "id_type")]
 
 
+def test_an_id_number_in_the_id_type_column_is_masked_in_its_message() -> None:
+    # Found by the hypothesis test: columns swapped by a clerk echoed the whole ID number back.
+    report = run(row(ZHANG, id_type=ID_ZHANG), LI)
+    (message,) = report.row_problems.filter(pl.col("code") == "R_ID_TYPE")["message"]
+    assert ID_ZHANG not in message and ID_ZHANG[:6] in message and ID_ZHANG[-4:] in message
+
+
 def test_other_id_types_are_not_checked_as_resident_ids() -> None:
     passport: MemberRow = ("1003", UNIT, "王五", "03", "E12345678", 300_000, "normal")
     wang = row(
