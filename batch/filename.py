@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from batch.codes import Problem
-from batch.policy import valid_month
+from schemas.codes import Problem
+from schemas.formats import valid_month
 
 _NAME = re.compile(r"^([0-9]{1,20})_([0-9]{6})(?:_([0-9A-Za-z\u4e00-\u9fff-]{1,32}))?\.(csv|xlsx)$", re.IGNORECASE)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from batch.codes import Problem
 from batch.money import format_yuan, parse_yuan
+from schemas.codes import Problem
 
 
 @dataclass(frozen=True, slots=True)

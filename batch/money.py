@@ -101,6 +101,17 @@ def rate_expr(text: pl.Expr) -> pl.Expr:
     return pl.when(text.str.contains(RATE_VALUE)).then(exact.cast(pl.Int64, strict=False))
 
 
+def yuan_text(fen: pl.Expr) -> pl.Expr:
+    """`format_yuan` as a polars expression, for messages and result cells."""
+    return pl.format("{}.{}", fen // 100, (fen % 100).cast(pl.String).str.zfill(2))
+
+
+def rate_text(bp: pl.Expr) -> pl.Expr:
+    """`format_rate` as a polars expression."""
+    frac = (bp % 100).cast(pl.String).str.zfill(2).str.strip_chars_end("0")
+    return pl.when(bp % 100 == 0).then(pl.format("{}%", bp // 100)).otherwise(pl.format("{}.{}%", bp // 100, frac))
+
+
 def number_problem_expr(text: pl.Expr, body_regex: str) -> pl.Expr:
     """Why a cell that parsed to null is not a number: empty, negative, format or decimals.
 

@@ -64,7 +64,7 @@ def round_amount(base_fen: N, rate_bp: N, method: str) -> N:
     u = _UNIT_FEN[unit]
     big = u * BP
     offset = {"half_up": big // 2, "down": 0, "up": big - big // 10}[mode]
-    return ((base_fen * rate_bp + offset) // big) * u  # type: ignore[return-value]
+    return ((base_fen * rate_bp + offset) // big) * u
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,5 +136,7 @@ def next_month(month: int) -> int:
     return (year + 1) * 100 + 1 if mon == 12 else month + 1
 
 
-def valid_month(month: int) -> bool:
-    return 1900 <= month // 100 <= 9999 and 1 <= month % 100 <= 12
+def previous_month(month: int) -> int:
+    """202701 -> 202612."""
+    year, mon = divmod(month, 100)
+    return (year - 1) * 100 + 12 if mon == 1 else month - 1

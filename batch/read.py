@@ -21,7 +21,7 @@ from xml.etree import ElementTree
 import fastexcel
 import polars as pl
 
-from batch.codes import Problem
+from schemas.codes import Problem
 from schemas.columns import BY_NAME, LABEL, MONEY, RATES, REQUIRED, canonical
 
 XLSX_MAX_UNZIPPED = 2 << 30

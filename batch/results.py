@@ -23,35 +23,20 @@ from typing import Any
 import polars as pl
 
 from batch import xlsx
-from batch.checks import mask_id, yuan_text
-from batch.codes import FILE_CODES
-from batch.money import format_yuan
+from batch.masking import mask_id
+from batch.money import format_yuan, yuan_text
 from batch.validate import Report
+from schemas.codes import FILE_CODES
 from schemas.columns import LABEL
+from schemas.frames import ERROR, RESULT_CSV_COLUMNS, RESULT_LINE
+from schemas.statuses import RESULT_STATUSES, BatchStatus, RowStatus
 
-ROW_STATUSES = ("POSTED", "REJECTED", "NOT_POSTED", "MISSING")
-FILE_STATUSES = ("POSTED", "REJECTED", "DUPLICATE")
-"""The statuses of a file whose results go back to the employer."""
-
-STATUS_LABELS = {
-    "POSTED": "已入账",
-    "REJECTED": "已退回，未入账",
-    "DUPLICATE": "重复文件，未处理",
+STATUS_LABELS: dict[str, str] = {
+    BatchStatus.POSTED: "已入账",
+    BatchStatus.REJECTED: "已退回，未入账",
+    BatchStatus.DUPLICATE: "重复文件，未处理",
 }
 
-CSV_COLUMNS = (
-    "row_no",
-    "member_account",
-    "name",
-    "id_number",
-    "base",
-    "employer_amount",
-    "employee_amount",
-    "total_amount",
-    "status",
-    "reason_codes",
-    "message",
-)
 DETAIL_HEADERS = (
     "行号",
     "个人账号",
@@ -153,23 +138,16 @@ def result_json(report: Report, *, batch_id: int | None, status: str) -> bytes:
 
 def problem_frame(report: Report) -> pl.DataFrame:
     """`report.problems()` as a frame (the `errors` of SPEC §6): file-level first, then row order."""
-    files = pl.DataFrame([p.as_dict() for p in report.file_problems], schema=_PROBLEM_SCHEMA, orient="row").select(
-        _PROBLEM_SCHEMA.names()
-    )
-    rows = report.row_problems.select(pl.col(c).cast(t) for c, t in _PROBLEM_SCHEMA.items())
+    files = pl.DataFrame([p.as_dict() for p in report.file_problems], schema=ERROR, orient="row").select(ERROR.names())
+    rows = report.row_problems.select(pl.col(c).cast(t) for c, t in ERROR.items())
     return pl.concat([files, rows])
-
-
-_PROBLEM_SCHEMA = pl.Schema(
-    {"code": pl.String, "row_no": pl.Int64, "column": pl.String, "member_account": pl.String, "message": pl.String}
-)
 
 
 def _head(
     report: Report, batch_id: int | None, status: str, posted_rows: int | None = None, posted_fen: int | None = None
 ) -> dict[str, Any]:
     """The result document without its errors."""
-    posted = status == "POSTED"
+    posted = status == BatchStatus.POSTED
     if posted_rows is None:
         posted_rows = report.rows.height if posted else 0
     if posted_fen is None:
@@ -209,14 +187,14 @@ def result_csv(report: Report, *, status: str) -> bytes:
 
 
 def detail_lines(report: Report, *, status: str) -> pl.DataFrame:
-    """The lines of the result CSV, in `CSV_COLUMNS`: text cells guarded, row_no an integer.
+    """The lines of the result CSV, in `RESULT_CSV_COLUMNS`: text cells guarded, row_no an integer.
 
     One line per data row in source order (POSTED, REJECTED with its codes and
     messages, or NOT_POSTED), then one per missing member (MISSING). A DUPLICATE
     file was not read: no lines.
     """
     _check_status(report, status)
-    if status == "DUPLICATE":
+    if status == BatchStatus.DUPLICATE:
         return _guarded(_EMPTY_LINES.lazy()).collect()
     per_row = (
         report.row_problems.lazy()
@@ -225,11 +203,11 @@ def detail_lines(report: Report, *, status: str) -> pl.DataFrame:
     )
     row_status = (
         pl.when(pl.col("reason_codes").is_not_null())
-        .then(pl.lit("REJECTED"))
-        .otherwise(pl.lit("POSTED" if status == "POSTED" else "NOT_POSTED"))
+        .then(pl.lit(RowStatus.REJECTED.value))
+        .otherwise(pl.lit((RowStatus.POSTED if status == BatchStatus.POSTED else RowStatus.NOT_POSTED).value))
     )
     message = pl.col("message")
-    if status != "POSTED":
+    if status != BatchStatus.POSTED:
         message = message.fill_null(pl.lit(_not_posted_message(report)))
     rows = (
         report.rows.lazy()
@@ -263,7 +241,7 @@ def detail_lines(report: Report, *, status: str) -> pl.DataFrame:
             mask_id(pl.col("id_number")).alias("id_number"),
             yuan_text(pl.col("base_fen")).alias("base"),
             *(pl.lit(None, pl.String).alias(c) for c in _AMOUNTS),
-            pl.lit("MISSING").alias("status"),
+            pl.lit(RowStatus.MISSING.value).alias("status"),
             pl.lit("F_ROSTER_MISSING").alias("reason_codes"),
             pl.col("message").fill_null(pl.lit(FILE_CODES["F_ROSTER_MISSING"])),
         )
@@ -272,12 +250,11 @@ def detail_lines(report: Report, *, status: str) -> pl.DataFrame:
 
 
 _AMOUNTS = ("employer_amount", "employee_amount", "total_amount")
-_LINE_SCHEMA = pl.Schema({c: pl.Int64 if c == "row_no" else pl.String for c in CSV_COLUMNS})
-_EMPTY_LINES = _LINE_SCHEMA.to_frame()
+_EMPTY_LINES = RESULT_LINE.to_frame()
 
 
 def _guarded(lines: pl.LazyFrame) -> pl.LazyFrame:
-    text = [c for c in CSV_COLUMNS if c != "row_no"]
+    text = [c for c in RESULT_CSV_COLUMNS if c != "row_no"]
     return lines.select(
         pl.col("row_no").cast(pl.Int64), *(guard_formula(pl.col(c).cast(pl.String)).alias(c) for c in text)
     )
@@ -300,9 +277,9 @@ def _not_posted_message(report: Report) -> str:
 
 
 def _check_status(report: Report, status: str) -> None:
-    if status not in FILE_STATUSES:
-        raise ValueError(f"result status must be one of {', '.join(FILE_STATUSES)}, not {status!r}")
-    if status == "POSTED" and not report.ok:
+    if status not in RESULT_STATUSES:
+        raise ValueError(f"result status must be one of {', '.join(RESULT_STATUSES)}, not {status!r}")
+    if status == BatchStatus.POSTED and not report.ok:
         raise ValueError(f"{report.file_name} has errors and cannot have been posted")
 
 

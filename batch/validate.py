@@ -1,29 +1,33 @@
 """Validate one remittance file: every file-level and row-level rule of SPEC §4, all at once.
 
 `validate` takes the file's bytes, what the transport knows about it (inbox,
-marker), the rules in force and a way to look up master data, and returns a
+marker), the options in force and a way to look up master data, and returns a
 `Report`: nothing is posted, written or raised for bad data. The pipeline and
-`hpf validate` call this same function.
+`hpf validate` call this same function. Whether the file is a duplicate is
+the register's to say: the caller asks it first (by `Submission.sha256`) and
+passes the earlier batch in.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import polars as pl
 
-from batch import checks
-from batch.codes import Problem
+from batch import rules
 from batch.filename import FileName, parse_file_name
+from batch.lookups import Employer, Lookups
 from batch.manifest import Manifest, manifest_problems, parse_manifest
-from batch.masterdata import EMPLOYER_STATUSES, FILING_STATUSES, MEMBER_SCHEMA, Employer, Lookups
 from batch.parse import parse_rows
 from batch.policy import Period, Policy, next_month
 from batch.read import Table, read_table
 from batch.stopwatch import IDLE, Stopwatch
+from schemas.codes import Problem
 from schemas.columns import BY_NAME
+from schemas.master import MEMBER
+from schemas.statuses import EMPLOYER_STATUSES, FILING_STATUSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +42,17 @@ class Submission:
     """The content of `<file>.done`, when there is one."""
     size: int | None = None
     """The size the server reported, for a file too large to fetch (`data` is then empty)."""
+    sha256: str = field(init=False)
+    """Hex SHA-256 of `data`; empty for a file too large to fetch, which has no bytes to hash."""
+
+    def __post_init__(self) -> None:
+        unread = self.size is not None and not self.data
+        object.__setattr__(self, "sha256", "" if unread else hashlib.sha256(self.data).hexdigest())
 
 
 @dataclass(frozen=True, slots=True)
-class Rules:
-    """What validation needs of the settings."""
+class ValidationOptions:
+    """What validation needs of the settings: the policy, today, and the size limits."""
 
     policy: Policy
     today: date
@@ -68,7 +78,7 @@ class Report:
     rows: pl.DataFrame
     """The data rows as written plus typed columns (base_fen, …); empty when unreadable."""
     missing: pl.DataFrame
-    """Active members of the employer with no row (MEMBER_SCHEMA)."""
+    """Active members of the employer with no row (`schemas.master.MEMBER`)."""
     duplicate_of: int | None = None
 
     @property
@@ -93,23 +103,35 @@ _EMPTY_ROWS = parse_rows(pl.DataFrame(schema={"row_no": pl.Int64, **dict.fromkey
 """The rows of a file that could not be read: the typed columns, no rows."""
 
 
-def validate(sub: Submission, rules: Rules, lookups: Lookups, watch: Stopwatch = IDLE) -> Report:
-    """Check `sub` exactly as SPEC §4 says; see the module docstring. `watch` times read and validate."""
+def validate(
+    sub: Submission,
+    options: ValidationOptions,
+    lookups: Lookups,
+    watch: Stopwatch = IDLE,
+    *,
+    duplicate_of: int | None = None,
+) -> Report:
+    """Check `sub` exactly as SPEC §4 says; see the module docstring. `watch` times read and validate.
+
+    `duplicate_of` is the earlier batch that processed the same bytes: then
+    nothing else is checked (F_DUPLICATE_FILE comes first).
+    """
     with watch.stage("validate"):
-        return _validate(sub, rules, lookups, watch)
+        if duplicate_of is not None:
+            return _duplicate(sub, duplicate_of)
+        return _validate(sub, options, lookups, watch)
 
 
-def _validate(sub: Submission, rules: Rules, lookups: Lookups, watch: Stopwatch) -> Report:
+def _duplicate(sub: Submission, earlier: int) -> Report:
+    message = f"同一文件（SHA-256 {sub.sha256[:12]}…）已由批次{earlier}处理过，本次不再处理"
+    return _report(sub, sub.sha256, None, [Problem("F_DUPLICATE_FILE", message)], duplicate_of=earlier)
+
+
+def _validate(sub: Submission, options: ValidationOptions, lookups: Lookups, watch: Stopwatch) -> Report:
     size = len(sub.data) if sub.size is None else sub.size
-    too_large = size > rules.max_file_bytes
-    # A file too large to fetch has no bytes to hash: it cannot be matched as a duplicate.
-    sha256 = "" if too_large and not sub.data else hashlib.sha256(sub.data).hexdigest()
-    earlier = lookups.earlier_batch(sha256) if sha256 else None
-    if earlier is not None:
-        dup = Problem("F_DUPLICATE_FILE", f"同一文件（SHA-256 {sha256[:12]}…）已由批次{earlier}处理过，本次不再处理")
-        return _report(sub, sha256, None, [dup], duplicate_of=earlier)
-    if too_large:
-        limit, shown = _size_text(rules.max_file_bytes), _size_text(size)
+    sha256 = sub.sha256
+    if size > options.max_file_bytes:
+        limit, shown = _size_text(options.max_file_bytes), _size_text(size)
         big = Problem("F_TOO_LARGE", f"文件大小应不超过{limit}，实际为{shown}，未读取")
         return _report(sub, sha256, None, [big])
 
@@ -118,7 +140,7 @@ def _validate(sub: Submission, rules: Rules, lookups: Lookups, watch: Stopwatch)
     name = parsed_name if isinstance(parsed_name, FileName) else None
     if isinstance(parsed_name, Problem):
         problems.append(parsed_name)
-    employer, period = _employer_and_month(name, sub, rules, lookups, problems)
+    employer, period = _employer_and_month(name, sub, options, lookups, problems)
 
     manifest: Manifest | None = None
     if sub.marker is not None:
@@ -129,7 +151,7 @@ def _validate(sub: Submission, rules: Rules, lookups: Lookups, watch: Stopwatch)
             manifest = parsed
 
     with watch.stage("read"):
-        table = read_table(sub.data, sub.file_name, max_rows=rules.max_rows)
+        table = read_table(sub.data, sub.file_name, max_rows=options.max_rows)
         if isinstance(table, Table):
             rows = parse_rows(table.frame)
     if not isinstance(table, Table):
@@ -143,15 +165,15 @@ def _validate(sub: Submission, rules: Rules, lookups: Lookups, watch: Stopwatch)
     if employer is not None:
         members = lookups.members(employer.unit_account, rows["member_account"].drop_nulls().unique())
     month = name.month if name else None
-    ctx = checks.Context(
+    ctx = rules.RuleContext(
         month=month,
         unit_account=name.unit_account if name else None,
         employer=employer,
         period=period,
-        rounding=rules.policy.rounding_for(month, employer.rounding) if month and employer else None,
+        rounding=options.policy.rounding_for(month, employer.rounding) if month and employer else None,
         members=members,
     )
-    row_problems = checks.row_problems(rows, ctx)
+    row_problems = rules.row_problems(rows, ctx)
     if row_problems.height:
         n = row_problems["row_no"].n_unique()
         problems.append(
@@ -178,7 +200,7 @@ def _size_text(size: int) -> str:
 
 
 def _employer_and_month(
-    name: FileName | None, sub: Submission, rules: Rules, lookups: Lookups, problems: list[Problem]
+    name: FileName | None, sub: Submission, options: ValidationOptions, lookups: Lookups, problems: list[Problem]
 ) -> tuple[Employer | None, Period | None]:
     """File-level checks of the unit and the month; the employer and period when usable."""
     if name is None:
@@ -198,11 +220,11 @@ def _employer_and_month(
                 f"单位{name.unit_account}状态为{employer.status}（{status}），销户或封存的单位不能汇缴",
             )
         )
-    if name.month > rules.current_month:
+    if name.month > options.current_month:
         problems.append(
             Problem(
                 "F_MONTH_FUTURE",
-                f"汇缴年月应不晚于当前月份{rules.current_month}，实际为{name.month}（暂不支持提前汇缴）",
+                f"汇缴年月应不晚于当前月份{options.current_month}，实际为{name.month}（暂不支持提前汇缴）",
             )
         )
     elif employer is not None and employer.paid_through is not None:
@@ -214,9 +236,9 @@ def _employer_and_month(
                     f"汇缴年月应为单位的应缴月份{due}（已缴至{employer.paid_through}），实际为{name.month}",
                 )
             )
-    period = rules.policy.period_for(name.month)
+    period = options.policy.period_for(name.month)
     if period is None:
-        spans = "、".join(f"{p.first_month}–{p.last_month}" for p in rules.policy.periods) or "无"
+        spans = "、".join(f"{p.first_month}–{p.last_month}" for p in options.policy.periods) or "无"
         problems.append(
             Problem(
                 "F_NO_POLICY",
@@ -235,7 +257,7 @@ def _employer_and_month(
 
 def _missing(rows: pl.DataFrame, members: pl.DataFrame | None, employer: Employer | None) -> pl.DataFrame:
     if members is None or employer is None:
-        return MEMBER_SCHEMA.to_frame()
+        return MEMBER.to_frame()
     active = members.filter((pl.col("unit_account") == employer.unit_account) & (pl.col("status") == "normal"))
     return active.join(rows.select("member_account"), on="member_account", how="anti").sort("member_account")
 
@@ -257,10 +279,10 @@ def _report(
         unit_account=name.unit_account if name else None,
         month=name.month if name else None,
         file_problems=tuple(problems),
-        row_problems=checks.EMPTY.with_columns(pl.lit(None, pl.String).alias("member_account"))
+        row_problems=rules.EMPTY.with_columns(pl.lit(None, pl.String).alias("member_account"))
         if row_problems is None
         else row_problems,
         rows=_EMPTY_ROWS if rows is None else rows,
-        missing=MEMBER_SCHEMA.to_frame() if missing is None else missing,
+        missing=MEMBER.to_frame() if missing is None else missing,
         duplicate_of=duplicate_of,
     )

@@ -5,8 +5,10 @@ detail rows (or a million error lines). xlsxwriter writes about 150,000 cells
 a second from Python, which made the detail sheet of a large file cost 11 s;
 here each sheet's XML is one polars string expression over the whole frame.
 
-What it writes is deliberately little: inline-string and number cells, a bold
-and a money style, column widths and a frozen header row. Every text cell is
+What it writes is deliberately little: inline-string and number cells, a few
+styles (bold, money, counts, a title, a header, a good and a bad verdict),
+column widths, a frozen header row, an optional title above it, an autofilter
+and a few footer rows below the table. Every text cell is
 XML-escaped; characters XML 1.0 cannot carry become U+FFFD, and a literal
 `_xHHHH_` is escaped so Excel shows it as written. There is no way to write a
 formula: no `<f>` element is ever produced.
@@ -18,11 +20,11 @@ import io
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import quoteattr
 
 import polars as pl
 
-PLAIN, BOLD, MONEY = 0, 1, 2
+PLAIN, BOLD, MONEY, TITLE, HEADER, COUNT, MONEY_BOLD, GOOD, BAD = range(9)
 """Cell styles (indexes into cellXfs of styles.xml)."""
 
 MONEY_FORMAT = "#,##0.00"
@@ -40,12 +42,33 @@ class Column:
 
 
 @dataclass(frozen=True, slots=True)
+class Cell:
+    """One cell of a footer row: a few totals under a table, written from Python values."""
+
+    column: int
+    value: str
+    """Text, or the decimal literal of a number when `number`."""
+    style: int = PLAIN
+    number: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Sheet:
     name: str
     headers: Sequence[str]
     columns: Sequence[Column]
     frame: pl.DataFrame
     """The rows under the header; `columns` are evaluated on it."""
+    title: str | None = None
+    """A title on the first row, above the header."""
+    header_style: int = BOLD
+    autofilter: bool = False
+    footer: Sequence[Sequence[Cell]] = ()
+    """Rows written after the table and one empty row."""
+
+    @property
+    def header_row(self) -> int:
+        return 2 if self.title is not None else 1
 
 
 def workbook(sheets: Sequence[Sheet]) -> bytes:
@@ -84,13 +107,15 @@ def xml_text(text: pl.Expr) -> pl.Expr:
 
 
 def _sheet_xml(sheet: Sheet) -> bytes:
-    header = "".join(
-        f'<c r="{column_letter(c)}1" s="{BOLD}" t="inlineStr"><is><t xml:space="preserve">{escape(h)}</t></is></c>'
-        for c, h in enumerate(sheet.headers)
-    )
+    top = sheet.header_row
+    first = top + 1
+    head = "".join(_text_cell(f"{column_letter(c)}{top}", h, sheet.header_style) for c, h in enumerate(sheet.headers))
+    header = f'<row r="{top}">{head}</row>'
+    if sheet.title is not None:
+        header = f'<row r="1">{_text_cell("A1", sheet.title, TITLE)}</row>' + header
     body = ""
     if sheet.frame.height:
-        row = pl.int_range(2, pl.len() + 2, dtype=pl.Int64).cast(pl.String)
+        row = pl.int_range(first, pl.len() + first, dtype=pl.Int64).cast(pl.String)
         cells = [_cell(column_letter(c), row, column) for c, column in enumerate(sheet.columns)]
         lines = sheet.frame.select(
             pl.concat_str([pl.lit('<row r="'), row, pl.lit('">'), *cells, pl.lit("</row>")], ignore_nulls=True)
@@ -98,6 +123,13 @@ def _sheet_xml(sheet: Sheet) -> bytes:
             .alias("xml")
         )
         body = lines.item()
+    last = top + sheet.frame.height
+    footer = "".join(
+        f'<row r="{n}">{"".join(_footer_cell(f"{column_letter(c.column)}{n}", c) for c in cells)}</row>'
+        for n, cells in enumerate(sheet.footer, start=last + 2)
+    )
+    end = column_letter(len(sheet.headers) - 1)
+    autofilter = f'<autoFilter ref="A{top}:{end}{last}"/>' if sheet.autofilter else ""
     widths = "".join(
         f'<col min="{c}" max="{c}" width="{column.width}" customWidth="1"/>'
         for c, column in enumerate(sheet.columns, start=1)
@@ -106,11 +138,27 @@ def _sheet_xml(sheet: Sheet) -> bytes:
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f'<worksheet xmlns="{_MAIN}" xmlns:r="{_REL}">'
         '<sheetViews><sheetView workbookViewId="0">'
-        '<pane ySplit="1" topLeftCell="A2" activePane="bottomLeft" state="frozen"/>'
+        f'<pane ySplit="{top}" topLeftCell="A{first}" activePane="bottomLeft" state="frozen"/>'
         '<selection pane="bottomLeft"/></sheetView></sheetViews>'
         f'<sheetFormatPr defaultRowHeight="15"/><cols>{widths}</cols>'
-        f'<sheetData><row r="1">{header}</row>{body}</sheetData></worksheet>'
+        f"<sheetData>{header}{body}{footer}</sheetData>{autofilter}</worksheet>"
     ).encode()
+
+
+def _text_cell(ref: str, text: str, style: int) -> str:
+    return f'<c r="{ref}" s="{style}" t="inlineStr"><is><t xml:space="preserve">{_xml_text(text)}</t></is></c>'
+
+
+def _footer_cell(ref: str, cell: Cell) -> str:
+    if cell.number:
+        float(cell.value)  # a number cell holds a decimal literal, never anything a spreadsheet would evaluate
+        return f'<c r="{ref}" s="{cell.style}"><v>{cell.value}</v></c>'
+    return _text_cell(ref, cell.value, cell.style)
+
+
+def _xml_text(text: str) -> str:
+    """`xml_text` for one Python string (headers, titles, footers)."""
+    return str(pl.select(xml_text(pl.lit(text, pl.String))).item())
 
 
 def _cell(letter: str, row: pl.Expr, column: Column) -> pl.Expr:
@@ -133,17 +181,60 @@ _ROOT_RELS = (
     f'{_XML}<Relationships xmlns="{_PKG}/relationships">'
     f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>'
 )
+
+
+def _font(extra: str = "", size: int = 11) -> str:
+    return f'<font>{extra}<sz val="{size}"/><name val="Calibri"/><family val="2"/></font>'
+
+
+def _fill(rgb: str) -> str:
+    return (
+        f'<fill><patternFill patternType="solid"><fgColor rgb="FF{rgb}"/><bgColor indexed="64"/></patternFill></fill>'
+    )
+
+
+def _xf(font: int = 0, fill: int = 0, border: int = 0, number: int = 0) -> str:
+    applied = "".join(
+        f' apply{name}="1"'
+        for name, used in (("NumberFormat", number), ("Font", font), ("Fill", fill), ("Border", border))
+        if used
+    )
+    return f'<xf numFmtId="{number}" fontId="{font}" fillId="{fill}" borderId="{border}" xfId="0"{applied}/>'
+
+
+_FONTS = (
+    _font(),
+    _font("<b/>"),
+    _font("<b/>", 14),
+    _font('<b/><color rgb="FF006100"/>'),
+    _font('<b/><color rgb="FF9C0006"/>'),
+)
+_FILLS = (
+    '<fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill>',
+    _fill("DDEBF7"),
+    _fill("C6EFCE"),
+    _fill("FFC7CE"),
+)
+_THIN = '<left style="thin"/><right style="thin"/><top style="thin"/><bottom style="thin"/><diagonal/>'
+_CELL_XFS = (  # in the order of PLAIN … BAD; numFmtId 1 is the built-in "0"
+    _xf(),
+    _xf(font=1),
+    _xf(number=164),
+    _xf(font=2),
+    _xf(font=1, fill=2, border=1),
+    _xf(number=1),
+    _xf(font=1, number=164),
+    _xf(font=3, fill=3),
+    _xf(font=4, fill=4),
+)
 _STYLES = (
     f'{_XML}<styleSheet xmlns="{_MAIN}">'
     f'<numFmts count="1"><numFmt numFmtId="164" formatCode="{MONEY_FORMAT}"/></numFmts>'
-    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
-    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font></fonts>'
-    '<fills count="2"><fill><patternFill patternType="none"/></fill><fill><patternFill patternType="gray125"/></fill></fills>'
-    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    f'<fonts count="{len(_FONTS)}">{"".join(_FONTS)}</fonts>'
+    f'<fills count="5">{"".join(_FILLS)}</fills>'
+    f'<borders count="2"><border><left/><right/><top/><bottom/><diagonal/></border><border>{_THIN}</border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="3"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
-    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
-    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/></cellXfs>'
+    f'<cellXfs count="{len(_CELL_XFS)}">{"".join(_CELL_XFS)}</cellXfs>'
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles></styleSheet>'
 )
 

@@ -17,10 +17,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from batch.db import make_engine, upgrade
 from batch.money import format_yuan
-from batch.store import Store
-from jobs import master, operate, pipeline
+from db.engine import make_engine, upgrade
+from db.store import Store
+from jobs import importing, operate, pipeline
 from jobs.settings import load_settings
 from sftp.client import SftpClient
 from sftp.server import EmbeddedSftpServer
@@ -67,8 +67,8 @@ root = "/"
     settings = load_settings(config, environ={"HPF_TODAY": DEMO_TODAY})
     store = Store(make_engine(settings.database.url))
     upgrade(store.engine)
-    counts = master.import_accounts(
-        settings, store, SAMPLES / "master" / "employers.csv", SAMPLES / "master" / "members.csv"
+    counts = importing.import_accounts(
+        store, SAMPLES / "master" / "employers.csv", SAMPLES / "master" / "members.csv", today=settings.today
     )
     if isinstance(counts, list):
         console.print("样例主数据有误：", *map(str, counts))
@@ -83,7 +83,7 @@ root = "/"
         f"主数据：{counts.employers_new}个单位，{counts.members_new}名职工；{len(UPLOADS)}个文件已上传到各单位收件目录。"
     )
     with SftpClient(settings.require_sftp()) as client:
-        summary = pipeline.run_cycle(settings, store, client)
+        summary = pipeline.run_cycle(settings.validation(), settings.pipeline(), store, client)
     console.print(summary.line())
 
     table = Table(title="本轮结果", header_style="bold")
@@ -101,7 +101,7 @@ root = "/"
     console.print(table)
     problems = operate.verify(store)
     if problems:
-        console.print("[red]账务检查未通过：[/]", *problems)
+        console.print("[red]账务检查未通过：[/]", *(p.message for p in problems))
         return 1
     console.print("账务检查通过：每个余额等于其分录之和，控制账户与个人账户对应。")
     if kept:

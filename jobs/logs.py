@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from batch.ids import mask_ids_in
+from batch.masking import mask_ids_in
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 

@@ -8,6 +8,11 @@ resumed where it stopped at the next cycle, never redone: its outcome and
 result files were committed together. One bad file never stops the others;
 one failing employer never stops the cycle; only an SFTP server that cannot be
 reached at all ends it early.
+
+Failures come in two families (`schemas.errors`): a `TransientError` (SFTP
+or the database out of reach) is recorded and stops the cycle, since the
+next file would fail alike; anything else (a `TerminalError`, or a bug) makes
+this batch FAILED with its reason and the cycle goes on.
 """
 
 from __future__ import annotations
@@ -24,17 +29,21 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine
-from sqlalchemy.exc import InterfaceError, OperationalError
 
-from batch import ledger, register
-from batch.locks import try_lock
+from batch.lookups import Lookups
 from batch.results import result_files
 from batch.stopwatch import IDLE, Stopwatch
-from batch.store import Store
-from batch.validate import Report, Submission, validate
-from jobs.check import rules_from
-from jobs.settings import Settings
-from sftp.client import ReadyFile, SftpClient, SftpError, SftpUnavailable
+from batch.validate import Report, Submission, ValidationOptions, validate
+from db import ledger, register
+from db.errors import database_errors
+from db.locks import try_lock
+from db.register import Batch
+from db.store import Store
+from jobs.settings import PipelineOptions
+from schemas.errors import HpfError, TransientError
+from schemas.statuses import BatchStatus, Outcome, Step
+from sftp.client import ReadyFile, SftpClient
+from sftp.errors import FileChanged
 
 log = logging.getLogger(__name__)
 
@@ -87,24 +96,30 @@ class CycleSummary:
         )
 
 
-class _BatchLookups:
-    """The store's lookups, with duplicates judged against batches older than this one."""
-
-    def __init__(self, store: Store, batch_id: int) -> None:
-        self.store, self.batch_id = store, batch_id
-        self.employer, self.members = store.employer, store.members
-
-    def earlier_batch(self, sha256: str) -> int | None:
-        with self.store.engine.connect() as conn:
-            return register.earlier_batch(conn, sha256, before=self.batch_id)
-
-
-RetryDue = Callable[[Any], bool]
+RetryDue = Callable[[Batch], bool]
 """Whether a batch that failed before may be tried again now (None: always)."""
 
 
+def check(
+    submission: Submission,
+    options: ValidationOptions,
+    store: Store,
+    *,
+    before: int | None = None,
+    watch: Stopwatch = IDLE,
+) -> Report:
+    """Validate a submission as SPEC §4 says, duplicates judged by the register (against batches older than `before`)."""
+    earlier = None
+    if submission.sha256:
+        with store.engine.connect() as conn:
+            earlier = register.earlier_batch(conn, submission.sha256, before=before)
+    lookups: Lookups = store
+    return validate(submission, options, lookups, watch, duplicate_of=earlier)
+
+
 def run_cycle(
-    settings: Settings,
+    validation: ValidationOptions,
+    options: PipelineOptions,
     store: Store,
     client: SftpClient,
     *,
@@ -121,14 +136,14 @@ def run_cycle(
     """
     summary = CycleSummary()
     index, parts = part
-    with store.engine.connect() as conn:
+    with database_errors(), store.engine.connect() as conn:
         unfinished = register.unfinished(conn)  # once per cycle, not once per employer
     for unit in client.units()[index::parts]:
         try:
             ready_files = client.ready_files(unit)
-        except SftpUnavailable:
+        except TransientError:
             raise
-        except SftpError as e:
+        except HpfError as e:
             summary.failed.append(f"{unit}: {e}")
             continue
         for ready in [*ready_files, *_left_behind(unfinished.get(unit, []), ready_files)]:
@@ -138,20 +153,20 @@ def run_cycle(
                 return summary
             summary.files += 1
             on_file(ready)
-            outcome = process(settings, store, client, ready, retry_due=retry_due, watch=summary.watch)
-            if outcome == "BUSY":
+            outcome = process(validation, options, store, client, ready, retry_due=retry_due, watch=summary.watch)
+            if outcome == Outcome.BUSY:
                 summary.busy += 1
-            elif outcome == "WAITING":
+            elif outcome == Outcome.WAITING:
                 summary.waiting += 1
-            elif outcome == "FAILED":
+            elif outcome == Outcome.FAILED:
                 summary.failed.append(f"{unit}/{ready.name}")
             else:
-                summary.outcomes[outcome] += 1
+                summary.outcomes[outcome.value] += 1
     log.info(summary.line())
     return summary
 
 
-def _left_behind(unfinished: list[Any], ready_files: list[ReadyFile]) -> list[ReadyFile]:
+def _left_behind(unfinished: list[Batch], ready_files: list[ReadyFile]) -> list[ReadyFile]:
     """The unit's decided batches whose source is no longer ready in the inbox, to be finished anyway.
 
     A crash (or a dropped connection) between moving the source to `archive/`
@@ -167,86 +182,108 @@ def _left_behind(unfinished: list[Any], ready_files: list[ReadyFile]) -> list[Re
 
 
 def process(
-    settings: Settings,
+    validation: ValidationOptions,
+    options: PipelineOptions,
     store: Store,
     client: SftpClient,
     ready: ReadyFile,
     *,
     retry_due: RetryDue | None = None,
     watch: Stopwatch = IDLE,
-) -> str:
-    """Take one file as far as it can go; returns its status, BUSY, WAITING or FAILED."""
+) -> Outcome:
+    """Take one file as far as it can go. Raises TransientError (after recording it) when the cycle must stop."""
     engine = store.engine
     arrival = register.Arrival(ready.unit, ready.name, ready.size, ready.mtime)
-    claimed, created = register.claim(engine, arrival)
+    with database_errors():
+        claimed, created = register.claim(engine, arrival)
     with try_lock(engine, f"batch-{claimed.id}") as mine:
         if not mine:
-            return "BUSY"
-        with engine.connect() as conn:
+            return Outcome.BUSY
+        with database_errors(), engine.connect() as conn:
             batch = register.get(conn, claimed.id)  # as it is now that we hold it
         assert batch is not None
-        if batch.step == "archived":
-            return str(batch.status)
-        failed_before = batch.status == "FAILED" or batch.last_error is not None
-        if failed_before and retry_due is not None and not retry_due(batch):
-            return "WAITING"
-        if not created:
-            register.retry(engine, batch.id)
-        crash_point("claimed")
-        # The step is tracked here from the row read under the lock: nobody else moves a batch we hold.
-        status, step = str(batch.status), batch.step
+        if batch.step == Step.ARCHIVED:
+            return Outcome.of(batch.status)
+        if batch.failed_before and retry_due is not None and not retry_due(batch):
+            return Outcome.WAITING
         try:
-            if step == "claimed":
-                status, step = _decide(settings, store, client, ready, batch.id, watch), "decided"
-            if step == "decided":
-                with watch.stage("publish"):
-                    # Only a publish tried before can have left a temporary file to sweep.
-                    _publish(engine, client, ready, batch.id, sweep=not created)
-                step = "published"
-            if step == "published":
-                with watch.stage("archive"):
-                    _archive(engine, client, ready, batch.id)
-        except SftpUnavailable as e:
-            register.fail(engine, batch.id, str(e))
+            with database_errors():
+                if not created:
+                    register.retry(engine, batch.id)
+                crash_point("claimed")
+                return _steps(validation, options, store, client, ready, batch, sweep=not created, watch=watch)
+        except TransientError as e:
+            # The database or the server is out of reach: the next file would fail the same way. Record it if
+            # the database still answers; the cycle stops.
+            with contextlib.suppress(TransientError), database_errors():
+                register.fail(engine, batch.id, str(e))
             raise
-        except (OperationalError, InterfaceError) as e:
-            # The database is down or the connection was lost: not a bug in this file, and the next file
-            # would fail the same way. Record it if the database still answers; the cycle stops.
-            with contextlib.suppress(OperationalError, InterfaceError):
-                register.fail(engine, batch.id, f"数据库不可用：{str(e).splitlines()[0]}")
-            raise
-        except (SftpError, ledger.PostingConflict) as e:
-            register.fail(engine, batch.id, str(e))
-            return "FAILED"
-        except Exception as e:  # a bug must not stop the other files
-            log.error("批次%s内部错误\n%s", batch.id, traceback.format_exc())
-            register.fail(engine, batch.id, f"内部错误：{type(e).__name__}: {e}")
-            return "FAILED"
-        return status
+        except Exception as e:  # this file's own trouble, or a bug: it must not stop the other files
+            if not isinstance(e, HpfError):
+                log.error("批次%s内部错误\n%s", batch.id, traceback.format_exc())
+            message = str(e) if isinstance(e, HpfError) else f"内部错误：{type(e).__name__}: {e}"
+            with database_errors():
+                register.fail(engine, batch.id, message)
+            return Outcome.FAILED
+
+
+def _steps(
+    validation: ValidationOptions,
+    options: PipelineOptions,
+    store: Store,
+    client: SftpClient,
+    ready: ReadyFile,
+    batch: Batch,
+    *,
+    sweep: bool,
+    watch: Stopwatch,
+) -> Outcome:
+    """The steps still to do, from the one the batch reached (nobody else moves a batch we hold)."""
+    status, step = batch.status, batch.step
+    if step == Step.CLAIMED:
+        status, step = _decide(validation, options, store, client, ready, batch.id, watch), Step.DECIDED
+    if step == Step.DECIDED:
+        with watch.stage("publish"):
+            # Only a publish tried before can have left a temporary file to sweep.
+            _publish(store.engine, client, ready, batch.id, sweep=sweep)
+        step = Step.PUBLISHED
+    if step == Step.PUBLISHED:
+        with watch.stage("archive"):
+            _archive(store.engine, client, ready, batch.id)
+    return Outcome.of(status)
 
 
 def _decide(
-    settings: Settings, store: Store, client: SftpClient, ready: ReadyFile, batch_id: int, watch: Stopwatch
-) -> str:
+    validation: ValidationOptions,
+    options: PipelineOptions,
+    store: Store,
+    client: SftpClient,
+    ready: ReadyFile,
+    batch_id: int,
+    watch: Stopwatch,
+) -> BatchStatus:
     """Fetch, validate, and commit the outcome with its postings and result files; returns the status."""
-    rules = rules_from(settings)
-    if ready.size > rules.max_file_bytes:  # never pulled into memory: rejected from its listed size
+    if ready.size > validation.max_file_bytes:  # never pulled into memory: rejected from its listed size
         submission = Submission(ready.name, b"", inbox_unit=ready.unit, marker=ready.marker, size=ready.size)
     else:
         with watch.stage("fetch"):
             data = client.fetch(ready)
-            if settings.require_sftp().ready == "settle" and not client.unchanged(ready):
-                raise SftpError(f"{ready.name} 在读取过程中被修改，待其稳定后作为新文件处理")
+            if options.settle and not client.unchanged(ready):
+                raise FileChanged(f"{ready.name} 在读取过程中被修改，待其稳定后作为新文件处理")
         submission = Submission(ready.name, data, inbox_unit=ready.unit, marker=ready.marker)
     crash_point("fetched")
-    report = validate(submission, rules, _BatchLookups(store, batch_id), watch)
-    status = "DUPLICATE" if report.duplicate_of is not None else "POSTED" if report.ok else "REJECTED"
+    report = check(submission, validation, store, before=batch_id, watch=watch)
+    status = (
+        BatchStatus.DUPLICATE
+        if report.duplicate_of is not None
+        else BatchStatus.POSTED
+        if report.ok
+        else BatchStatus.REJECTED
+    )
     with watch.stage("results"):
-        files = result_files(
-            report, batch_id=batch_id, status=status, xlsx_detail_rows=settings.limits.xlsx_detail_rows
-        )
+        files = result_files(report, batch_id=batch_id, status=status, xlsx_detail_rows=options.xlsx_detail_rows)
     with watch.stage("post"), store.engine.begin() as conn:
-        if status == "POSTED":
+        if status == BatchStatus.POSTED:
             assert report.unit_account is not None and report.month is not None
             ledger.post(conn, batch_id, report.unit_account, report.month, _deposit_rows(report))
             crash_point("posting")
@@ -269,13 +306,13 @@ def _publish(engine: Engine, client: SftpClient, ready: ReadyFile, batch_id: int
     with engine.connect() as conn:
         files = register.results(conn, batch_id)
     client.publish(ready.unit, files, sweep=sweep)
-    register.advance(engine, batch_id, "published", f"结果已上传到outbox：{', '.join(files)}")
+    register.advance(engine, batch_id, Step.PUBLISHED, f"结果已上传到outbox：{', '.join(files)}")
     crash_point("published")
 
 
 def _archive(engine: Engine, client: SftpClient, ready: ReadyFile, batch_id: int) -> None:
     where = client.archive(ready)
-    register.advance(engine, batch_id, "archived", f"源文件已归档：{where}")
+    register.advance(engine, batch_id, Step.ARCHIVED, f"源文件已归档：{where}")
 
 
 def _deposit_rows(report: Report) -> pl.DataFrame:
@@ -286,8 +323,8 @@ def _deposit_rows(report: Report) -> pl.DataFrame:
     )
 
 
-def _counts(report: Report, status: str) -> dict[str, int]:
-    posted = status == "POSTED"
+def _counts(report: Report, status: BatchStatus) -> dict[str, int]:
+    posted = status == BatchStatus.POSTED
     return {
         "rows": report.rows.height,
         "posted_rows": report.rows.height if posted else 0,
@@ -297,10 +334,10 @@ def _counts(report: Report, status: str) -> dict[str, int]:
     }
 
 
-def _message(report: Report, status: str) -> str:
-    if status == "POSTED":
+def _message(report: Report, status: BatchStatus) -> str:
+    if status == BatchStatus.POSTED:
         return f"已入账{report.rows.height}行"
-    if status == "DUPLICATE":
+    if status == BatchStatus.DUPLICATE:
         return f"重复文件，与批次{report.duplicate_of}相同"
     codes = Counter(p.code for p in report.file_problems)
     codes.update(dict(report.row_problems["code"].value_counts().iter_rows()))

@@ -6,14 +6,24 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from batch.codes import CODES
+from batch.money import format_yuan
 from batch.results import problem_frame
 from batch.validate import Report
+from jobs.report import ReportOutcome
+from schemas.codes import CODES
+from schemas.statuses import BatchStatus
 
 MAX_SHOWN = 200
 """Problems shown in the terminal table; --json always has all of them."""
+
+
+def cycle_progress(console: Console) -> Progress:
+    """A spinner with the file being processed, shown only on a terminal (and gone when done)."""
+    return Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                    console=console, transient=True, disable=not console.is_terminal)  # fmt: skip
 
 
 def print_json(document: Any, console: Console) -> None:
@@ -43,3 +53,90 @@ def print_report(report: Report, console: Console) -> None:
     console.print(table)
     if problems.height > MAX_SHOWN:
         console.print(f"…另有{problems.height - MAX_SHOWN}个问题未显示，使用 --json 查看全部。")
+
+
+def print_member(view: dict[str, Any], console: Console) -> None:
+    """`hpf accounts show`: the member's line, then the entries."""
+    console.print(
+        f"[bold]{view['member_account']}[/] {view['name']}  单位{view['unit_account']}  状态{view['status']}  "
+        f"基数{format_yuan(view['base_fen'])}元  余额[bold]{format_yuan(view['balance_fen'])}[/]元  "
+        f"缴至{view['paid_through'] or '-'}",
+        highlight=False,
+    )
+    table = Table(header_style="bold")
+    for header in ("分录", "批次", "类型", "部分", "月份", "金额（元）"):
+        table.add_column(header)
+    for e in view["entries"]:
+        table.add_row(
+            str(e["id"]), str(e["batch_id"]), e["kind"], e["part"], str(e["month"]), format_yuan(e["amount_fen"])
+        )
+    console.print(table)
+
+
+_STATUS_COLORS = {BatchStatus.FAILED: "red", BatchStatus.REJECTED: "yellow", BatchStatus.POSTED: "green"}
+
+
+def print_batches(rows: list[dict[str, Any]], console: Console) -> None:
+    """`hpf batches list`."""
+    table = Table(header_style="bold")
+    for header in ("ID", "单位", "月份", "文件", "状态", "步骤", "行数", "入账金额（元）", "尝试", "最近错误"):
+        table.add_column(header, overflow="fold")
+    for b in rows:
+        color = _STATUS_COLORS.get(b["status"], "")
+        table.add_row(
+            str(b["id"]), b["unit_account"], str(b["month"] or ""), b["file_name"],
+            f"[{color}]{b['status']}[/]" if color else b["status"], b["step"], str(b["rows"] or ""),
+            format_yuan(b["posted_fen"] or 0), str(b["attempts"]), (b["last_error"] or "")[:80],
+        )  # fmt: skip
+    console.print(table)
+
+
+def print_batch(view: dict[str, Any], console: Console) -> None:
+    """`hpf batches show`: the batch's line, its last error, its history and its errors."""
+    console.print(
+        f"[bold]批次{view['id']}[/] {view['file_name']}  单位{view['unit_account']}  月份{view['month'] or '-'}  "
+        f"状态[bold]{view['status']}[/]（步骤{view['step']}）  行数{view['rows'] or 0}  "
+        f"入账{format_yuan(view['posted_fen'] or 0)}元  尝试{view['attempts']}次",
+        highlight=False,
+    )
+    if view["last_error"]:
+        console.print(f"[red]最近错误：[/]{view['last_error']}", highlight=False)
+    history = Table(title="历史", header_style="bold")
+    for header in ("时间", "状态", "步骤", "说明"):
+        history.add_column(header, overflow="fold")
+    for h in view["history"]:
+        history.add_row(h["at"] or "", h["status"], h["step"], h["message"] or "")
+    console.print(history)
+    errors = Table(title=f"错误（共{len(view['errors'])}个）", header_style="bold")
+    for header in ("行", "列", "代码", "个人账号", "说明"):
+        errors.add_column(header, overflow="fold")
+    for e in view["errors"][:MAX_SHOWN]:
+        errors.add_row(str(e["row_no"] or ""), e["column"] or "", e["code"], e["member_account"] or "", e["message"])
+    if view["errors"]:
+        console.print(errors)
+
+
+def reconciliation_document(outcome: ReportOutcome) -> dict[str, Any]:
+    """`hpf report reconcile --json`: the control totals, the statuses counted, the files."""
+    r = outcome.reconciliation
+    return {
+        "month": str(r.month), "statuses": dict(r.lines["status"].value_counts().iter_rows()),
+        "posted_this_month_fen": r.posted_this_month_fen, "ledger_month_fen": r.ledger_month_fen,
+        "member_balances_fen": r.member_balances_fen, "control_fen": r.control_fen,
+        "problems": [p.message for p in r.problems], "files": [str(outcome.csv_path), str(outcome.xlsx_path)],
+        "uploaded": list(outcome.uploaded or []),
+    }  # fmt: skip
+
+
+def print_reconciliation(outcome: ReportOutcome, console: Console) -> None:
+    """`hpf report reconcile`: the statuses counted, the control totals, where the files are."""
+    r = outcome.reconciliation
+    counts = r.lines["status"].value_counts().sort("status").iter_rows()
+    console.print(f"{r.month}对账：" + "，".join(f"{status} {n}个单位" for status, n in counts), highlight=False)
+    console.print(
+        f"本月入账合计 {format_yuan(r.posted_this_month_fen)} 元；个人账户余额合计 {format_yuan(r.member_balances_fen)} 元；"
+        f"控制账户 {format_yuan(r.control_fen)} 元",
+        highlight=False,
+    )
+    console.print(f"报表：{outcome.csv_path}、{outcome.xlsx_path}", highlight=False)
+    console.print(f"已上传：{', '.join(outcome.uploaded)}" if outcome.uploaded else f"未上传：{outcome.not_uploaded}")

@@ -8,18 +8,14 @@ so a cycle posting at the same moment cannot make the control totals disagree.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine
-
-from batch.reconcile import Reconciliation, file_names, reconcile, reconciliation_csv, reconciliation_xlsx
-from batch.store import Store
-from jobs.settings import Settings
+from batch.reconcile import Reconciliation, file_names, reconciliation_csv, reconciliation_xlsx
+from db.reconcile import reconcile, snapshot
+from db.store import Store
+from jobs.files import write_atomically
+from sftp.settings import SftpSettings
 
 
 @dataclass(frozen=True)
@@ -39,7 +35,7 @@ class ReportOutcome:
 
 
 def reconcile_report(
-    settings: Settings, store: Store, month: int, out_dir: Path, *, upload: bool = True
+    sftp: SftpSettings | None, store: Store, month: int, out_dir: Path, *, upload: bool = True
 ) -> ReportOutcome:
     """Write `reconciliation_YYYYMM.csv` and `.xlsx` into out_dir, then upload both when SFTP is configured.
 
@@ -47,61 +43,20 @@ def reconcile_report(
     SQLAlchemyError when the database fails, OSError when out_dir cannot be
     written, and SftpError when the upload fails (the local files exist by then).
     """
-    with _snapshot(store.engine) as conn:
+    with snapshot(store.engine) as conn:
         r = reconcile(conn, month)
     files = dict(zip(file_names(month), (reconciliation_csv(r), reconciliation_xlsx(r)), strict=True))
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [_write_atomically(out_dir / name, data) for name, data in files.items()]
+    paths = [write_atomically(out_dir / name, data) for name, data in files.items()]
     uploaded: tuple[str, ...] | None = None
     reason: str | None = None
     if not upload:
         reason = "按要求未上传"
-    elif settings.sftp is None:
+    elif sftp is None:
         reason = "未配置 [sftp]，报表只写在本地"
     else:
         from sftp.client import SftpClient
 
-        with SftpClient(settings.require_sftp()) as client:
+        with SftpClient(sftp) as client:
             uploaded = tuple(client.publish_finance(files))
     return ReportOutcome(r, paths[0], paths[1], uploaded, reason)
-
-
-@contextlib.contextmanager
-def _snapshot(engine: Engine) -> Iterator[Connection]:
-    """A read-only connection whose statements all see one snapshot of the database.
-
-    PostgreSQL: a REPEATABLE READ transaction. SQLite's driver opens no
-    transaction for SELECTs, so one is begun explicitly (a deferred BEGIN reads
-    from one WAL snapshot from its first statement to its end).
-    """
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-            with conn.begin():
-                yield conn
-        return
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            conn.exec_driver_sql("BEGIN")
-            try:
-                yield conn
-            finally:
-                conn.rollback()
-        return
-    with engine.connect() as conn, conn.begin():
-        yield conn
-
-
-def _write_atomically(path: Path, data: bytes) -> Path:
-    """Write beside the target under a hidden temporary name, then rename: a reader never sees half a file."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-    try:
-        with temporary.open("wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        temporary.replace(path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import logging
 import signal
-import socket
 import tempfile
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,17 +31,20 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from batch import register
-from batch.db import batches, job_runs
-from batch.locks import try_lock
+from batch.reconcile import NOT_FILED
 from batch.results import guard_formula
-from batch.store import Store
+from db import register
+from db.errors import describe
+from db.jobruns import once
+from db.locks import try_lock
+from db.register import Batch
+from db.store import Store
 from jobs import pipeline
 from jobs.settings import Settings, cron_trigger
-from sftp.client import SftpClient, SftpError
+from schemas.errors import HpfError
+from sftp.client import SftpClient
 
 log = logging.getLogger("hpf.scheduler")
 
@@ -52,7 +55,7 @@ def retry_due(settings: Settings, now: datetime | None = None) -> pipeline.Retry
     """A FAILED batch may be retried `retry_seconds · 2^(attempts-1)` after its last try, up to `max_attempts`."""
     schedule = settings.schedule
 
-    def due(batch: Any) -> bool:
+    def due(batch: Batch) -> bool:
         if batch.attempts >= schedule.max_attempts:
             return False
         wait = min(timedelta(seconds=schedule.retry_seconds * 2 ** max(batch.attempts - 1, 0)), MAX_BACKOFF)
@@ -65,7 +68,7 @@ def retry_due(settings: Settings, now: datetime | None = None) -> pipeline.Retry
 def recover(store: Store) -> int:
     """Batches left RECEIVED by a crashed process (nobody holds them) become FAILED, to be retried."""
     with store.engine.connect() as conn:
-        in_flight = conn.execute(select(batches.c.id).where(batches.c.status == "RECEIVED")).scalars().all()
+        in_flight = register.in_flight(conn)
     recovered = 0
     for batch_id in in_flight:
         with try_lock(store.engine, f"batch-{batch_id}") as free:
@@ -75,32 +78,6 @@ def recover(store: Store) -> int:
     if recovered:
         log.warning("启动时恢复了%d个中断的批次（标记为FAILED，将自动重试）", recovered)
     return recovered
-
-
-def once(store: Store, job: str, occasion: str, action: Any) -> bool:
-    """Run `action` once per (job, occasion) across every scheduler; whether this call ran it."""
-    with try_lock(store.engine, f"job-{job}-{occasion}") as mine:
-        if not mine:
-            return False
-        with store.engine.begin() as conn:
-            done = conn.execute(
-                select(job_runs.c.finished_at).where(job_runs.c.job == job, job_runs.c.occasion == occasion)
-            ).one_or_none()
-            if done is not None and done.finished_at is not None:
-                return False
-            if done is None:
-                try:
-                    conn.execute(insert(job_runs).values(job=job, occasion=occasion, host=socket.gethostname()))
-                except IntegrityError:
-                    return False
-        action()
-        with store.engine.begin() as conn:
-            conn.execute(
-                update(job_runs)
-                .where(job_runs.c.job == job, job_runs.c.occasion == occasion)
-                .values(finished_at=func.now())
-            )
-        return True
 
 
 class Scheduler:
@@ -124,51 +101,54 @@ class Scheduler:
         try:
             with SftpClient(settings.require_sftp()) as client:
                 summary = pipeline.run_cycle(
-                    settings, self.store, client,
+                    settings.validation(), settings.pipeline(), self.store, client,
                     retry_due=retry_due(settings), should_stop=self.stopping.is_set,
                 )  # fmt: skip
-        except SftpError as e:
+        except HpfError as e:
             log.error("本轮未能运行：%s", e)
             return
         except SQLAlchemyError as e:
-            log.error("本轮未能运行：数据库错误 %s", str(e).splitlines()[0])
+            log.error("本轮未能运行：%s", describe(e))
             return
         log.info("轮次：文件%d，%s", summary.files, summary.line())
 
     def reconcile(self) -> None:
         today = self.settings.as_of_now().today
         month = today.year * 100 + today.month
-        self._guarded("对账报表", lambda: once(self.store, "reconcile", today.isoformat(), lambda: self._report(month)))
+        self._guarded(
+            "对账报表", lambda: once(self.store.engine, "reconcile", today.isoformat(), lambda: self._report(month))
+        )
 
     def not_filed(self) -> None:
         today = self.settings.as_of_now().today
         month = today.year * 100 + today.month
-        self._guarded("未申报报表", lambda: once(self.store, "not-filed", str(month), lambda: self._not_filed(month)))
+        self._guarded(
+            "未申报报表", lambda: once(self.store.engine, "not-filed", str(month), lambda: self._not_filed(month))
+        )
 
-    def _guarded(self, what: str, job: Any) -> None:
+    def _guarded(self, what: str, job: Callable[[], object]) -> None:
         """A report that fails is logged in one line and made again at its next occasion."""
         try:
             job()
-        except (SftpError, SQLAlchemyError, OSError) as e:
+        except (HpfError, SQLAlchemyError, OSError) as e:
             log.error("%s未能完成：%s", what, str(e).splitlines()[0] if str(e) else type(e).__name__)
 
     def _report(self, month: int) -> None:
         from jobs.report import reconcile_report
 
         with tempfile.TemporaryDirectory(prefix="hpf-report-") as folder:
-            outcome = reconcile_report(self.settings, self.store, month, Path(folder))
+            outcome = reconcile_report(self.settings.sftp, self.store, month, Path(folder))
         problems = outcome.reconciliation.problems
-        log.info("对账报表%s已上传到_finance/outbox：%s", month, "；".join(problems) if problems else "控制合计一致")
+        words = "；".join(p.message for p in problems) if problems else "控制合计一致"
+        log.info("对账报表%s已上传到_finance/outbox：%s", month, words)
 
     def _not_filed(self, month: int) -> None:
         """Month end: the employers that could have filed and did not, for finance to chase."""
-        from batch.reconcile import reconcile
+        from db.reconcile import reconcile
 
         with self.store.engine.connect() as conn:
             lines = reconcile(conn, month).lines
-        missing = lines.filter(pl.col("status") == "NOT_FILED").select(
-            "unit_account", "employer_name", "members_active"
-        )
+        missing = lines.filter(pl.col("status") == NOT_FILED).select("unit_account", "employer_name", "members_active")
         body = missing.with_columns(guard_formula(pl.col("employer_name")).alias("employer_name")).write_csv(
             line_terminator="\r\n"
         )

@@ -22,38 +22,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from batch.money import parse_rate, parse_yuan
-from batch.policy import (
-    PROFILES,
-    ROUNDING_METHODS,
-    Period,
-    Policy,
-    profile_periods,
-    valid_month,
-)
+from batch.policy import PROFILES, ROUNDING_METHODS, Period, Policy, profile_periods
+from batch.validate import ValidationOptions
+from schemas.errors import TerminalError
+from schemas.formats import valid_month
+from sftp.settings import SftpSettings
 
 
 @dataclass(frozen=True, slots=True)
 class DatabaseSettings:
     url: str
     """A SQLAlchemy URL; a relative sqlite file is made absolute against the config folder."""
-
-
-@dataclass(frozen=True, slots=True)
-class SftpSettings:
-    host: str
-    port: int
-    username: str
-    private_key: Path
-    known_hosts: Path
-    """The server's host key must be in here: unknown keys are refused."""
-    root: str
-    """A remote POSIX path, kept as written."""
-    ready: str
-    """Either "marker" (ready once its marker file exists) or "settle" (once unchanged)."""
-    settle_seconds: int
-    connect_timeout: float = 15.0
-    passphrase_env: str | None = None
-    """The name of an environment variable, so the passphrase never sits in the file."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +52,17 @@ class Schedule:
     """After this many attempts a FAILED batch waits for an operator (`hpf batches rerun`)."""
 
 
-class ConfigError(Exception):
+@dataclass(frozen=True, slots=True)
+class PipelineOptions:
+    """What the pipeline needs of the settings beyond validation: a small value, not the whole `Settings`."""
+
+    settle: bool
+    """Files become ready by settling (`sftp.ready = "settle"`): a fetched file is checked unchanged."""
+    xlsx_detail_rows: int
+    """Rows of the 明细 sheet in a result workbook."""
+
+
+class ConfigError(TerminalError):
     """Configuration is unusable; .problems lists every problem as 'key: message'."""
 
     def __init__(self, problems: list[str] | str) -> None:
@@ -102,6 +91,20 @@ class Settings:
         if self.today_pinned:
             return self
         return dataclasses.replace(self, today=datetime.now(UTC).astimezone().date())
+
+    def validation(self) -> ValidationOptions:
+        """What validation needs of these settings."""
+        return ValidationOptions(
+            policy=self.policy,
+            today=self.today,
+            max_file_bytes=self.limits.max_file_mb << 20,
+            max_rows=self.limits.max_rows,
+        )
+
+    def pipeline(self) -> PipelineOptions:
+        """What the pipeline needs of these settings beyond validation."""
+        settle = self.sftp is not None and self.sftp.ready == "settle"
+        return PipelineOptions(settle=settle, xlsx_detail_rows=self.limits.xlsx_detail_rows)
 
     def require_sftp(self) -> SftpSettings:
         """The SFTP settings, for commands that cannot run without a server."""

@@ -31,9 +31,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from batch.accounts import EMPLOYER_COLUMNS, MEMBER_COLUMNS  # noqa: E402
-from batch.ids import ric_check_char, uscc_check_char  # noqa: E402
+from batch.master_files import EMPLOYER_COLUMNS, MEMBER_COLUMNS  # noqa: E402
 from schemas.columns import BY_NAME, LABEL  # noqa: E402
+from schemas.ids import ric_check_char, uscc_check_char  # noqa: E402
 
 MONTH = "202611"
 

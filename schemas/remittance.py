@@ -2,9 +2,9 @@
 
 Each check is named by the reason code it reports. Nullability stands for
 R_REQUIRED and R_NUMBER: parsing turns an empty or unreadable cell into null,
-and `batch.checks` tells the two apart by the cell's parse problem. Checks
+and `batch.rules` tells the two apart by the cell's parse problem. Checks
 that need master data, the policy or the file name are polars rules in
-`batch.checks`, not here.
+`batch.rules`, not here.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from datetime import date
 import pandera.polars as pa
 import polars as pl
 
-from batch.ids import ric_problem_expr
+from schemas import formats
+from schemas.ids import ric_problem_expr
 
 ID_TYPES: dict[str, str] = {
     "01": "居民身份证",
@@ -51,7 +52,7 @@ class RemittanceRow(pa.DataFrameModel):
     @pa.check("member_account", name="R_ACCOUNT_FORMAT")
     def account_digits(cls, data: pa.PolarsData) -> pl.LazyFrame:
         # [0-9], not \d: Rust's \d would let full-width digits through.
-        return data.lazyframe.select(pl.col(data.key).str.contains(r"^[0-9]{1,20}$"))
+        return data.lazyframe.select(pl.col(data.key).str.contains(formats.ACCOUNT))
 
     @pa.check("id_type", name="R_ID_TYPE")
     def known_id_type(cls, data: pa.PolarsData) -> pl.LazyFrame:
@@ -60,9 +61,7 @@ class RemittanceRow(pa.DataFrameModel):
     @pa.check("contribution_month", name="R_MONTH")
     def month_form(cls, data: pa.PolarsData) -> pl.LazyFrame:
         month = pl.col(data.key)
-        return data.lazyframe.select(
-            month.str.contains(r"^[0-9]{4}(0[1-9]|1[0-2])$") & (month.str.slice(0, 4) >= "1900")
-        )
+        return data.lazyframe.select(month.str.contains(formats.MONTH) & (month.str.slice(0, 4) >= "1900"))
 
     # Column checks may read other columns; unlike dataframe checks, their
     # failure cases are the cell, not the whole row serialised.

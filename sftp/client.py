@@ -29,40 +29,21 @@ from typing import TypeVar
 
 import paramiko
 
-from jobs.settings import SftpSettings
+from sftp.errors import AuthError, HostKeyError, SftpError, SftpRefused, SftpUnavailable
+from sftp.settings import SftpSettings
 
 log = logging.getLogger(__name__)
 
 MARKER = ".done"
 PARTIAL = ".part"
+"""Suffix of a result still being uploaded; with a leading dot it is hidden too."""
 NAGLE_FROM_BYTES = 1 << 20
 """Files larger than this are downloaded with Nagle's algorithm on (see SftpClient._nagle); a small
 file's few read requests would instead wait for delayed ACKs."""
-"""Suffix of a result still being uploaded; with a leading dot it is hidden too."""
 MAX_MARKER_BYTES = 64 << 10
 FINANCE = "_finance"
 
 T = TypeVar("T")
-
-
-class SftpError(Exception):
-    """An SFTP operation failed; the message is for the operator."""
-
-    transient = False
-
-
-class HostKeyError(SftpError):
-    """The server's host key is unknown or has changed: refused, never learned."""
-
-
-class AuthError(SftpError):
-    """The server refused our key."""
-
-
-class SftpUnavailable(SftpError):
-    """The server could not be reached or kept dropping the connection, after every retry."""
-
-    transient = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +229,7 @@ class SftpClient:
             except (OSError, EOFError, paramiko.SSHException) as e:
                 if self._alive() and not _transient(e):
                     # The server answered: retrying would get the same answer.
-                    raise SftpError(f"SFTP{what}失败：{_describe(e)}") from e
+                    raise SftpRefused(f"SFTP{what}失败：{_describe(e)}") from e
                 self.close()
                 s = self.settings
                 if attempt == self.attempts:
@@ -412,7 +393,7 @@ class SftpClient:
             # marker behind). A different file under the same name is a new upload: neither it nor its marker is ours.
             done = self._archived_copy(ready)
             if done is None:
-                raise SftpError(f"{source} 已不在收件目录中，归档目录中也没有它，未做任何改动")
+                raise SftpRefused(f"{source} 已不在收件目录中，归档目录中也没有它，未做任何改动")
             if here is None:
                 self._move_marker(posixpath.join(inbox, ready.name + MARKER), done + MARKER)
             return done

@@ -1,0 +1,402 @@
+"""Row checks: the pandera model's failures and the rules that need context, as problem frames.
+
+Every check returns a frame of ``row_no, code, column, message`` so a million
+bad rows stay a frame, never a million objects. Messages are built with
+polars expressions from the cells the employer wrote, and say what was
+expected and what was found. ID numbers in messages are masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import TypeVar
+
+import polars as pl
+from pandera.errors import SchemaErrors
+
+from batch.lookups import Employer
+from batch.masking import mask_id
+from batch.money import RATE_SHAPE, YUAN_SHAPE, number_problem_expr, rate_text, yuan_text
+from batch.parse import TYPED_SUFFIX, typed_name
+from batch.policy import ROUNDING_NAMES, Period, round_amount
+from schemas import formats
+from schemas.columns import LABEL, MONEY, RATES
+from schemas.frames import ROW_PROBLEM
+from schemas.ids import RIC_PROBLEMS, ric_problem_expr
+from schemas.remittance import ID_TYPES, RemittanceRow
+
+EMPTY = ROW_PROBLEM.to_frame()
+
+
+@dataclass(frozen=True, slots=True)
+class RuleContext:
+    """What the rules know beyond the rows; None where it could not be established."""
+
+    month: int | None
+    unit_account: str | None
+    employer: Employer | None
+    period: Period | None
+    rounding: str | None
+    members: pl.DataFrame | None
+
+
+# ------------------------------------------------------------ message pieces
+
+
+SHOWN_CHARS = 40
+"""A cell longer than this is echoed by its start and its length: a message stays readable."""
+
+
+def found(column: str) -> pl.Expr:
+    """The cell as written, quoted; `空白` for an empty cell; a long cell shortened, with its length."""
+    cell = pl.col(column)
+    n = cell.str.len_chars()
+    return (
+        pl.when(cell.is_null())
+        .then(pl.lit("空白"))
+        .when(n > SHOWN_CHARS + 10)
+        .then(pl.format("“{}…”（共{}个字符）", cell.str.slice(0, SHOWN_CHARS), n))
+        .otherwise(pl.format("“{}”", cell))
+    )
+
+
+_FULL_WIDTH = r"[０-９％．，－＋]"
+"""Full-width digits and signs: they look like the ASCII ones in a spreadsheet and are not."""
+
+
+def full_width_hint(column: str) -> pl.Expr:
+    """A hint naming full-width characters in the cell, or empty text."""
+    return (
+        pl.when(pl.col(column).str.contains(_FULL_WIDTH))
+        .then(pl.lit("（含全角字符，如“１２３”，应改为半角的“123”）"))
+        .otherwise(pl.lit(""))
+    )
+
+
+def excel_number_hint(column: str) -> pl.Expr:
+    """A hint when an ID number looks like what Excel makes of a number cell, or empty text.
+
+    Excel keeps 15 significant digits of a number: an 18-digit ID typed into a
+    number cell comes back in scientific notation (5.10107E+17, from a CSV) or as
+    the digits of a binary double (an XLSX read as text), its last digits changed.
+    """
+    number = pl.col(column)
+    value = number.cast(pl.Int64, strict=False)
+    as_double = number.str.contains(r"^[0-9]{18}$") & (value.cast(pl.Float64).cast(pl.Int64) == value)
+    scientific = number.str.contains(r"^[0-9](?:\.[0-9]+)?E\+?[0-9]+$")
+    return (
+        pl.when(scientific | as_double)
+        .then(pl.lit("；疑似Excel把证件号码存成了数值（只保留15位有效数字，末几位已改变），请把该列设为文本后重新录入"))
+        .otherwise(pl.lit(""))
+    )
+
+
+F = TypeVar("F", pl.DataFrame, pl.LazyFrame)
+
+
+def _worded(frame: F, code: str, column: str, message: pl.Expr) -> F:
+    """Every row of `frame` as a problem of one code and column."""
+    return frame.select("row_no", pl.lit(code).alias("code"), pl.lit(column).alias("column"), message.alias("message"))
+
+
+def _problems(frame: pl.LazyFrame, when: pl.Expr, code: str, column: str, message: pl.Expr) -> pl.LazyFrame:
+    return _worded(frame.filter(when), code, column, message)
+
+
+# ----------------------------------------------------------- schema failures
+
+_NUMBER_WORDS = {
+    "money": ("金额（如 1234.50，可带千分位逗号）", "最多两位小数"),
+    "rate": ("比例（如 12%、12 或 0.12）", "比例最多精确到0.01%"),
+}
+
+
+def _number_message(column: str) -> pl.Expr:
+    kind = "money" if column in MONEY else "rate"
+    expected, decimals = _NUMBER_WORDS[kind]
+    problem = number_problem_expr(pl.col(column), YUAN_SHAPE if kind == "money" else RATE_SHAPE)
+    label = LABEL[column]
+    return (
+        pl.when(problem == "negative")
+        .then(pl.format(f"“{label}”不能为负数，实际为{{}}", found(column)))
+        .when(problem == "decimals")
+        .then(pl.format(f"“{label}”{decimals}，实际为{{}}", found(column)))
+        .otherwise(pl.format(f"“{label}”应为{expected}，实际为{{}}{{}}", found(column), full_width_hint(column)))
+    )
+
+
+_RIC_WORDS = pl.Series(list(RIC_PROBLEMS)), pl.Series(list(RIC_PROBLEMS.values()))
+
+_SCHEMA_MESSAGES: dict[str, Callable[[str], pl.Expr]] = {
+    "R_REQUIRED": lambda c: pl.lit(f"“{LABEL[c]}”不能为空"),
+    "R_NUMBER": _number_message,
+    "R_ACCOUNT_FORMAT": lambda c: pl.format("个人账号应为1至20位数字，实际为{}{}", found(c), full_width_hint(c)),
+    # A long cell here is usually an ID number in the wrong column: never echoed whole.
+    "R_ID_TYPE": lambda c: pl.format(
+        f"证件类型应为{'、'.join(ID_TYPES)}之一，实际为{{}}",
+        pl.when(pl.col(c).str.len_chars() > 10).then(pl.format("“{}”", mask_id(pl.col(c)))).otherwise(found(c)),
+    ),
+    "R_ID_INVALID": lambda c: pl.format(
+        "身份证号码{}：{}（{}位）{}",
+        ric_problem_expr(pl.col(c), date.max).replace_strict(*_RIC_WORDS, default="无效"),
+        mask_id(pl.col(c)),
+        pl.col(c).str.len_chars(),
+        excel_number_hint(c),
+    ),
+    "R_TOTAL": lambda c: pl.format(
+        "月缴存额合计应为单位月缴存额与个人月缴存额之和{}元，实际为{}",
+        yuan_text(pl.col("employer_amount_fen") + pl.col("employee_amount_fen")),
+        found(c),
+    ),
+    "R_MONTH": lambda c: pl.format("汇缴年月应为YYYYMM格式（如202611），实际为{}", found(c)),
+}
+
+_RAW = {typed_name(c): c for c in TYPED_SUFFIX}
+
+
+def schema_problems(rows: pl.DataFrame) -> pl.DataFrame:
+    """Run the pandera model on the collected frame and word each failure."""
+    try:
+        RemittanceRow.validate(rows, lazy=True)
+    except SchemaErrors as e:
+        failures = e.failure_cases
+    else:
+        return EMPTY
+    unexpected = failures.filter(~pl.col("check").is_in(["not_nullable", *_SCHEMA_MESSAGES]))
+    if unexpected.height:
+        raise RuntimeError(f"remittance frame does not fit its model: {unexpected.head(5)}")
+    failures = failures.select(
+        pl.col("index").cast(pl.Int64),
+        pl.col("column").replace(_RAW).alias("column"),
+        pl.col("check"),
+    )
+    cells = rows.with_row_index("index").with_columns(pl.col("index").cast(pl.Int64))
+    joined = failures.join(cells, on="index", how="left")
+    parts = []
+    for (column, check), group in joined.group_by("column", "check"):
+        assert isinstance(column, str) and isinstance(check, str)
+        if check == "not_nullable":
+            # Null after parsing: an empty cell is R_REQUIRED, an unreadable one R_NUMBER.
+            empty = group.filter(pl.col(column).is_null())
+            parts.append(_worded(empty, "R_REQUIRED", column, _SCHEMA_MESSAGES["R_REQUIRED"](column)))
+            group, check = group.filter(pl.col(column).is_not_null()), "R_NUMBER"
+        parts.append(_worded(group, check, column, _SCHEMA_MESSAGES[check](column)))
+    problems: pl.DataFrame = pl.concat([EMPTY, *parts], how="vertical_relaxed")
+    return problems
+
+
+# ------------------------------------------------------------ context rules
+
+
+def duplicate_accounts(rows: pl.LazyFrame, ctx: RuleContext) -> pl.LazyFrame:
+    """R_DUPLICATE: every row of an account that appears more than once."""
+    dup = rows.filter(pl.col("member_account").is_not_null() & pl.col("member_account").is_duplicated())
+    dup = dup.with_columns(pl.col("row_no").implode().over("member_account").alias("rows"))
+    listing = pl.col("rows").list.eval(pl.element().cast(pl.String)).list.join("、")
+    return _problems(
+        dup,
+        pl.lit(True),
+        "R_DUPLICATE",
+        "member_account",
+        pl.format("个人账号{}在第{}行重复出现，每个职工只能有一行", found("member_account"), listing),
+    )
+
+
+def row_month(rows: pl.LazyFrame, ctx: RuleContext) -> pl.LazyFrame:
+    """R_MONTH: a row's month that differs from the file name's."""
+    if ctx.month is None:
+        return EMPTY.lazy()
+    m = pl.col("contribution_month")
+    wellformed = m.str.contains(formats.MONTH)
+    return _problems(
+        rows,
+        wellformed & (m != str(ctx.month)),
+        "R_MONTH",
+        "contribution_month",
+        pl.format(f"汇缴年月应与文件名一致，为{ctx.month}，实际为{{}}", found("contribution_month")),
+    )
+
+
+def policy_rates(rows: pl.LazyFrame, ctx: RuleContext) -> pl.LazyFrame:
+    """R_RATE_RANGE: a rate outside the period's range, or not a whole percent when required."""
+    p = ctx.period
+    if p is None:
+        return EMPTY.lazy()
+    whole = "整数" if p.whole_percent else ""
+    expected = f"应为{p.rate_min_bp // 100}%至{p.rate_max_bp // 100}%之间的{whole}百分比"
+    parts = []
+    for column in RATES:
+        bp = pl.col(typed_name(column))
+        bad = (bp < p.rate_min_bp) | (bp > p.rate_max_bp)
+        if p.whole_percent:
+            bad = bad | (bp % 100 != 0)
+        parts.append(
+            _problems(
+                rows, bad, "R_RATE_RANGE", column, pl.format(f"“{LABEL[column]}”{expected}，实际为{{}}", rate_text(bp))
+            )
+        )
+    return pl.concat(parts)
+
+
+def policy_base(rows: pl.LazyFrame, ctx: RuleContext) -> pl.LazyFrame:
+    """R_BASE_RANGE: a base under the floor of the employer's wage tier or over the cap."""
+    p, e = ctx.period, ctx.employer
+    if p is None or e is None or e.wage_tier not in p.base_floor_fen:
+        return EMPTY.lazy()
+    floor, cap = p.base_floor_fen[e.wage_tier], p.base_cap_fen
+    base = pl.col("base_fen")
+    bounds = f"{floor // 100}元至{cap // 100}元之间（{ctx.month}，{e.wage_tier}类工资地区）"
+    return _problems(
+        rows,
+        (base < floor) | (base > cap),
+        "R_BASE_RANGE",
+        "base",
+        pl.format(f"缴存基数应在{bounds}，实际为{{}}元", yuan_text(base)),
+    )
+
+
+def amounts(rows: pl.LazyFrame, ctx: RuleContext) -> pl.LazyFrame:
+    """R_AMOUNT: a part that is not base × rate rounded by the employer's method."""
+    if ctx.rounding is None or ctx.employer is None:
+        return EMPTY.lazy()
+    parts = []
+    for amount, rate in (("employer_amount", "employer_rate"), ("employee_amount", "employee_rate")):
+        bp, fen = pl.col(typed_name(rate)), pl.col(typed_name(amount))
+        due = round_amount(pl.col("base_fen"), bp.clip(0, 10_000), ctx.rounding)
+        parts.append(
+            _problems(
+                rows,
+                fen != due,
+                "R_AMOUNT",
+                amount,
+                pl.format(
+                    f"“{LABEL[amount]}”应为缴存基数{{}}元×{{}}按“{ROUNDING_NAMES[ctx.rounding]}”计算，即{{}}元，实际为{{}}元",
+                    yuan_text(pl.col("base_fen")),
+                    rate_text(bp),
+                    yuan_text(due),
+                    yuan_text(fen),
+                ),
+            )
+        )
+    return pl.concat(parts)
+
+
+def employer_rates(rows: pl.LazyFrame, ctx: RuleContext) -> pl.LazyFrame:
+    """R_RATE_MISMATCH: a rate that is not the employer's registered rate."""
+    e = ctx.employer
+    if e is None:
+        return EMPTY.lazy()
+    parts = []
+    for column, registered in (("employer_rate", e.employer_rate_bp), ("employee_rate", e.employee_rate_bp)):
+        bp = pl.col(typed_name(column))
+        parts.append(
+            _problems(
+                rows,
+                bp != registered,
+                "R_RATE_MISMATCH",
+                column,
+                pl.format(
+                    f"“{LABEL[column]}”应为单位登记的{{}}，实际为{{}}", rate_text(pl.lit(registered)), rate_text(bp)
+                ),
+            )
+        )
+    return pl.concat(parts)
+
+
+def member_records(rows: pl.LazyFrame, ctx: RuleContext) -> pl.LazyFrame:
+    """Account, status, name, ID and base against the registered member."""
+    if ctx.members is None or ctx.unit_account is None:
+        return EMPTY.lazy()
+    unit = ctx.unit_account
+    reg = ctx.members.lazy().rename(lambda c: c if c == "member_account" else f"reg_{c}")
+    j = rows.filter(pl.col("member_account").str.contains(formats.ACCOUNT)).join(reg, on="member_account", how="left")
+    known, ours = pl.col("reg_unit_account").is_not_null(), pl.col("reg_unit_account") == unit
+    return pl.concat(
+        [
+            _problems(
+                j,
+                ~known,
+                "R_ACCOUNT_UNKNOWN",
+                "member_account",
+                pl.format("个人账号{}未登记（不存在）", found("member_account")),
+            ),
+            _problems(
+                j,
+                known & ~ours,
+                "R_ACCOUNT_OTHER_EMPLOYER",
+                "member_account",
+                pl.format(
+                    f"个人账号{{}}属于单位{{}}，不属于本单位{unit}", found("member_account"), pl.col("reg_unit_account")
+                ),
+            ),
+            _problems(
+                j,
+                ours & (pl.col("reg_status") == "sealed"),
+                "R_ACCOUNT_SEALED",
+                "member_account",
+                pl.format("个人账号{}已封存，须先办理启封", found("member_account")),
+            ),
+            _problems(
+                j,
+                ours & (pl.col("reg_status") == "closed"),
+                "R_ACCOUNT_CLOSED",
+                "member_account",
+                pl.format("个人账号{}已销户，不能缴存", found("member_account")),
+            ),
+            _problems(
+                j,
+                ours & (pl.col("name") != pl.col("reg_name")),
+                "R_NAME_MISMATCH",
+                "name",
+                pl.format("姓名应为登记的“{}”，实际为{}", pl.col("reg_name"), found("name")),
+            ),
+            _problems(
+                j,
+                ours & (pl.col("id_number") != pl.col("reg_id_number")),
+                "R_ID_MISMATCH",
+                "id_number",
+                pl.format(
+                    "证件号码应为登记的{}，实际为{}", mask_id(pl.col("reg_id_number")), mask_id(pl.col("id_number"))
+                ),
+            ),
+            _problems(
+                j,
+                ours & (pl.col("base_fen") != pl.col("reg_base_fen")),
+                "R_BASE_MISMATCH",
+                "base",
+                pl.format(
+                    "缴存基数应为登记的{}元，实际为{}元",
+                    yuan_text(pl.col("reg_base_fen")),
+                    yuan_text(pl.col("base_fen")),
+                ),
+            ),
+        ]
+    )
+
+
+RULES: tuple[Callable[[pl.LazyFrame, RuleContext], pl.LazyFrame], ...] = (
+    duplicate_accounts,
+    row_month,
+    member_records,
+    employer_rates,
+    policy_rates,
+    policy_base,
+    amounts,
+)
+
+
+def row_problems(rows: pl.DataFrame, ctx: RuleContext) -> pl.DataFrame:
+    """Every row problem, sorted by row and column order, with the row's member account."""
+    lazy = rows.lazy()
+    # Collected together: polars runs the rules in parallel and shares their scans.
+    found_ = [schema_problems(rows), *pl.collect_all([rule(lazy, ctx) for rule in RULES])]
+    order = {c: i for i, c in enumerate(LABEL)}
+    problems = pl.concat([EMPTY, *found_], how="vertical_relaxed")
+    return (
+        problems.with_columns(pl.col("column").replace_strict(order, default=len(order)).alias("_order"))
+        .sort("row_no", "_order", "code")
+        .drop("_order")
+        .join(rows.select("row_no", "member_account"), on="row_no", how="left")
+    )

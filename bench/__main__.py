@@ -1,0 +1,330 @@
+"""`make bench`: hpf-batch against its floor, on this machine (not part of `make test`).
+
+Generates master data and remittance files from a fixed seed, runs the real
+commands (`hpf accounts import`, `hpf validate`, `hpf run-once` over a real
+OpenSSH sshd on loopback, on SQLite and on a PostgreSQL started as the tests
+start it) as child processes, and prints per scenario the wall time, rows/s,
+seconds per stage (from `run-once --json`) and peak RSS of the child.
+
+Beside the end-to-end runs it times the floor: the same file fetched with
+paramiko `getfo`, read by polars as text, amounts converted to fen, and the
+deposits bulk-inserted with the raw driver (sqlite3 executemany / psycopg
+COPY) into a table with a unique (member, month) index, plus the balance
+update. Our time is printed as a multiple of it.
+
+    python -m bench                 # every scenario
+    python -m bench e2e small       # some: import validate e2e pg small sftp
+    python -m bench --rows 200000   # a smaller big file
+    python -m bench small --profile /tmp/prof   # run-once under py-spy: flame graphs, no RSS figure
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import paramiko
+import polars as pl
+from sqlalchemy import create_engine, text
+
+from batch.stopwatch import STAGES
+from tests.support.generate import MONTH, SEED, TODAY, master, remittance, unit_account, write_master
+from tests.support.servers import Sshd, postgres_server, sshd_server
+
+ROOT = Path(__file__).resolve().parent.parent
+HPF = [str(Path(sys.executable).parent / "hpf")]
+PROFILE: Path | None = None
+"""--profile: run-once under py-spy, its flame graphs written here."""
+
+
+@dataclass
+class Run:
+    seconds: float
+    rss_mb: float
+    out: str
+
+
+def hpf(env: dict[str, str], *args: str) -> Run:
+    """One `hpf` command as a child process: its wall time and peak RSS (from wait4)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errs:
+        start = time.perf_counter()
+        command = [*HPF, *args]
+        if PROFILE is not None and args[0] == "run-once":
+            stacks = PROFILE / f"run-once-{time.strftime('%H%M%S')}.txt"  # collapsed stacks (flamegraph.pl input)
+            command = [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "-f",
+                "raw",
+                "-o",
+                str(stacks),
+                "--",
+                *command,
+            ]
+        child = subprocess.Popen(command, env=env, stdout=out, stderr=errs, cwd=ROOT)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        errs.seek(0)
+        if child.returncode != 0:
+            raise SystemExit(
+                f"hpf {' '.join(args)} exited {child.returncode}:\n{errs.read().decode(errors='replace')[-3000:]}"
+            )
+        return Run(seconds, usage.ru_maxrss / 1024, out.read().decode())
+
+
+def environ(home: Path, db_url: str, sftp: str = "") -> dict[str, str]:
+    (home / "hpf.toml").write_text(f'[database]\nurl = "{db_url}"\n{sftp}', "utf-8")
+    return {**os.environ, "HPF_CONFIG": str(home / "hpf.toml"), "HPF_TODAY": TODAY, "PYTHONPATH": str(ROOT)}
+
+
+def sftp_section(server: Sshd) -> str:
+    return (
+        f'\n[sftp]\nhost = "127.0.0.1"\nport = {server.port}\nusername = "{server.username}"\n'
+        f'private_key = "{server.private_key}"\nknown_hosts = "{server.known_hosts}"\nroot = "{server.root}"\n'
+    )
+
+
+@contextmanager
+def sqlite_db(home: Path) -> Iterator[str]:
+    yield f"sqlite:///{home / 'hpf.db'}"
+
+
+@contextmanager
+def postgres_db() -> Iterator[str]:
+    with postgres_server() as admin:
+        engine = create_engine(f"{admin}/postgres", isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text('CREATE DATABASE "bench"'))
+        engine.dispose()
+        yield f"{admin}/bench"
+
+
+# ------------------------------------------------------------------ the floor
+
+
+_FLOOR_UPDATE = (
+    "UPDATE m SET balance = m.balance + d.employer_fen + d.employee_fen FROM d "
+    f"WHERE d.member_account = m.member_account AND d.month = {MONTH}"
+)
+
+
+def floor(server: Sshd, path: str, db_url: str, members: pl.DataFrame) -> float:
+    """Fetch with getfo, read as text, amounts to fen, raw-driver bulk insert with a unique index, balance update."""
+    accounts = members.select("member_account", pl.lit(0, pl.Int64).alias("balance"))
+    post = _floor_sqlite(db_url, accounts) if db_url.startswith("sqlite") else _floor_postgresql(db_url, accounts)
+    start = time.perf_counter()
+    transport = paramiko.Transport(("127.0.0.1", server.port))
+    transport.connect(pkey=paramiko.Ed25519Key.from_private_key_file(str(server.private_key)), username=server.username)
+    sftp = paramiko.SFTPClient.from_transport(transport)
+    assert sftp is not None
+    buffer = io.BytesIO()
+    sftp.getfo(path, buffer)
+    transport.close()
+    frame = pl.read_csv(buffer.getvalue(), infer_schema=False)
+    fen = lambda c: (pl.col(c).cast(pl.Decimal(18, 2)) * 100).cast(pl.Int64)  # noqa: E731
+    post(frame.select(pl.col("个人账号"), pl.lit(MONTH), fen("单位月缴存额"), fen("个人月缴存额")))
+    return time.perf_counter() - start
+
+
+def _floor_sqlite(db_url: str, accounts: pl.DataFrame) -> Callable[[pl.DataFrame], None]:
+    """The floor's tables in a fresh SQLite file (not timed); the posting it times."""
+    conn = sqlite3.connect(db_url.removeprefix("sqlite:///") + ".floor")
+    conn.execute("CREATE TABLE m (member_account TEXT PRIMARY KEY, balance INTEGER NOT NULL)")
+    conn.execute("CREATE TABLE d (member_account TEXT, month INTEGER, employer_fen INTEGER, employee_fen INTEGER)")
+    conn.execute("CREATE UNIQUE INDEX d_member_month ON d (member_account, month)")
+    conn.executemany("INSERT INTO m VALUES (?, ?)", accounts.iter_rows())
+    conn.commit()
+
+    def post(rows: pl.DataFrame) -> None:
+        conn.executemany("INSERT INTO d VALUES (?, ?, ?, ?)", rows.iter_rows())
+        conn.execute(_FLOOR_UPDATE)
+        conn.commit()
+        conn.close()
+
+    return post
+
+
+def _floor_postgresql(db_url: str, accounts: pl.DataFrame) -> Callable[[pl.DataFrame], None]:
+    """The floor's tables in PostgreSQL (not timed); the posting it times: COPY of the CSV text, one UPDATE."""
+    import psycopg
+
+    conn = psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"))
+    with conn.cursor() as cur:
+        cur.execute("CREATE TABLE m (member_account TEXT PRIMARY KEY, balance BIGINT NOT NULL)")
+        cur.execute("CREATE TABLE d (member_account TEXT, month INTEGER, employer_fen BIGINT, employee_fen BIGINT)")
+        cur.execute("CREATE UNIQUE INDEX d_member_month ON d (member_account, month)")
+        with cur.copy("COPY m FROM STDIN (FORMAT csv)") as copy:
+            copy.write(accounts.write_csv(include_header=False))
+    conn.commit()
+
+    def post(rows: pl.DataFrame) -> None:
+        with conn.cursor() as cur:
+            with cur.copy("COPY d FROM STDIN (FORMAT csv)") as copy:
+                copy.write(rows.write_csv(include_header=False))
+            cur.execute(_FLOOR_UPDATE)
+        conn.commit()
+        conn.close()
+
+    return post
+
+
+# ------------------------------------------------------------------ scenarios
+
+
+def stage_line(seconds: dict[str, float], wall: float) -> str:
+    other = wall - sum(seconds.values())
+    return "  ".join(f"{k} {seconds.get(k, 0):.2f}" for k in STAGES) + f"  other {other:.2f}"
+
+
+@contextmanager
+def imported(rows: int) -> Iterator[tuple[Path, dict[str, str], list[str], pl.DataFrame]]:
+    """A folder with a migrated SQLite database and master data of one employer: (home, env, import args, members)."""
+    employers, members = master(1, rows)
+    with tempfile.TemporaryDirectory(prefix="hpf-bench-") as d:
+        home = Path(d)
+        args = write_master(home, employers, members)
+        env = environ(home, f"sqlite:///{home / 'hpf.db'}")
+        hpf(env, "db", "upgrade")
+        yield home, env, args, members
+
+
+def throughput(what: str, run: Run, rows: int) -> str:
+    return f"  {what:<13} {run.seconds:6.1f} s  {rows / run.seconds:10,.0f} rows/s  peak RSS {run.rss_mb:,.0f} MB"
+
+
+def scenario_import(rows: int) -> None:
+    print(f"\n## hpf accounts import: {rows:,} members of 1 employer (SQLite)")
+    with imported(rows) as (_, env, args, _):
+        print(throughput("first import", hpf(env, "accounts", "import", *args), rows))
+        print(throughput("re-import", hpf(env, "accounts", "import", *args), rows))
+
+
+def scenario_validate(rows: int) -> None:
+    print(f"\n## hpf validate: a {rows:,}-row file against {rows:,} members (SQLite)")
+    with imported(rows) as (home, env, args, members):
+        hpf(env, "accounts", "import", *args)
+        name = f"{unit_account(0)}_{MONTH}.csv"
+        (home / name).write_bytes(remittance(members))
+        run = hpf(env, "validate", str(home / name), "--unit", unit_account(0))  # exit 0: the file is valid
+        print(throughput("validate", run, rows))
+
+
+def end_to_end(kind: str, rows_list: list[int]) -> None:
+    """The big file through run-once, and its floor, at each size."""
+    print(f"\n## one employer file end to end over OpenSSH, {kind}")
+    print(f"  {'rows':>9}  {'ours s':>7}  {'floor s':>7}  {'×floor':>6}  {'rows/s':>9}  {'RSS MB':>6}  stages (s)")
+    results: dict[int, tuple[float, dict[str, float]]] = {}
+    for rows in rows_list:
+        employers, members = master(1, rows)
+        with tempfile.TemporaryDirectory(prefix="hpf-bench-") as d:
+            home = Path(d)
+            home.chmod(0o755)
+            root = home / "root"
+            unit = unit_account(0)
+            (root / unit / "inbox").mkdir(parents=True)
+            name = f"{unit}_{MONTH}.csv"
+            (root / unit / "inbox" / name).write_bytes(remittance(members))
+            (root / unit / "inbox" / f"{name}.done").write_bytes(b"")
+            with sshd_server(root) as server, sqlite_db(home) if kind == "SQLite" else postgres_db() as url:
+                server.give_root_to_user()
+                env = environ(home, url, sftp_section(server))
+                hpf(env, "db", "upgrade")
+                hpf(env, "accounts", "import", *write_master(home, employers, members))
+                run = hpf(env, "run-once", "--json")
+                summary = json.loads(run.out)
+                assert summary["outcomes"] == {"POSTED": 1}, summary
+                floor_url = url if kind == "SQLite" else url.rsplit("/", 1)[0] + "/postgres"
+                floor_s = floor(server, str(root / unit / "archive" / name), floor_url, members)
+        seconds = summary["seconds"]
+        results[rows] = (run.seconds, seconds)
+        print(
+            f"  {rows:>9,}  {run.seconds:7.1f}  {floor_s:7.1f}  {run.seconds / floor_s:6.1f}  "
+            f"{rows / run.seconds:9,.0f}  {run.rss_mb:6,.0f}  {stage_line(seconds, run.seconds)}",
+            flush=True,
+        )
+    if len(rows_list) == 2:
+        small, big = sorted(rows_list)
+        scale = big / small
+        (ws, ss), (wb, sb) = results[small], results[big]
+        ratios = "  ".join(f"{k} {sb[k] / ss[k]:.1f}" if ss.get(k, 0) > 0.05 else f"{k} -" for k in STAGES)
+        print(f"  ×{scale:.0f} rows gives: wall ×{wb / ws:.1f};  {ratios}")
+
+
+def scenario_small(files: int, rows: int, workers: int) -> None:
+    print(
+        f"\n## {files:,} employer files of {rows} rows in one cycle over OpenSSH, SQLite, run-once --workers {workers}"
+    )
+    employers, members = master(files, rows)
+    with tempfile.TemporaryDirectory(prefix="hpf-bench-") as d:
+        home = Path(d)
+        home.chmod(0o755)
+        root = home / "root"
+        for (unit,), part in members.sort("unit_account").group_by("unit_account", maintain_order=True):
+            inbox = root / str(unit) / "inbox"
+            inbox.mkdir(parents=True)
+            name = f"{unit}_{MONTH}.csv"
+            (inbox / name).write_bytes(remittance(part))
+            (inbox / f"{name}.done").write_bytes(b"")
+        with sshd_server(root) as server:
+            server.give_root_to_user()
+            env = environ(home, f"sqlite:///{home / 'hpf.db'}", sftp_section(server))
+            hpf(env, "db", "upgrade")
+            hpf(env, "accounts", "import", *write_master(home, employers, members))
+            run = hpf(env, "run-once", "--json", "--workers", str(workers))
+    summary = json.loads(run.out)
+    assert summary["outcomes"] == {"POSTED": files}, summary
+    print(
+        f"  {run.seconds:.1f} s  {files / run.seconds:.1f} files/s  {files * rows / run.seconds:,.0f} rows/s  "
+        f"peak RSS {run.rss_mb:,.0f} MB (the largest of run-once and its workers)"
+    )
+    print(f"  stages (s, summed over workers): {stage_line(summary['seconds'], run.seconds * workers)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("scenarios", nargs="*", default=["import", "validate", "e2e", "pg", "small", "sftp"])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the big file (default 1,000,000)")
+    parser.add_argument("--files", type=int, default=2000, help="small files in one cycle (default 2,000)")
+    parser.add_argument("--profile", type=Path, help="run run-once under py-spy (pip install py-spy) into this folder")
+    args = parser.parse_args()
+    global PROFILE
+    PROFILE = args.profile
+    print(
+        f"hpf-batch bench, seed {SEED}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, polars {pl.__version__}"
+    )
+    for name in args.scenarios:
+        if name == "import":
+            scenario_import(args.rows)
+        elif name == "validate":
+            scenario_validate(args.rows)
+        elif name == "e2e":
+            end_to_end("SQLite", [args.rows // 4, args.rows])
+        elif name == "pg":
+            end_to_end("PostgreSQL", [args.rows])
+        elif name == "small":
+            scenario_small(args.files, 500, 1)
+            scenario_small(args.files, 500, 2)
+        elif name == "sftp":
+            from bench import sftp as bench_sftp
+
+            print()
+            bench_sftp.main()
+        else:
+            parser.error(f"unknown scenario {name}")
+
+
+if __name__ == "__main__":
+    main()

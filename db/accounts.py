@@ -1,0 +1,35 @@
+"""A member's account as operators see it: the record, its entries, and every balance for an export."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Connection, Row, select
+
+from db.tables import entries, members
+
+
+def member(conn: Connection, account: str) -> Row[Any] | None:
+    return conn.execute(select(members).where(members.c.member_account == account)).one_or_none()
+
+
+def entries_of(conn: Connection, account: str, limit: int) -> list[Row[Any]]:
+    """The account's latest entries, newest first."""
+    query = (
+        select(entries.c.id, entries.c.batch_id, entries.c.kind, entries.c.part, entries.c.month,
+               entries.c.amount_fen, entries.c.created_at)
+        .where(entries.c.account == account)
+        .order_by(entries.c.id.desc())
+        .limit(limit)
+    )  # fmt: skip
+    return list(conn.execute(query))
+
+
+def balances(conn: Connection) -> Iterator[Row[str, str, str, int, int | None]]:
+    """Every member in account order: account, unit, status, balance (fen), paid-through; streamed."""
+    result = conn.execution_options(yield_per=50_000).execute(
+        select(members.c.member_account, members.c.unit_account, members.c.status, members.c.balance_fen,
+               members.c.paid_through).order_by(members.c.member_account)
+    )  # fmt: skip
+    yield from result

@@ -1,0 +1,310 @@
+"""The ledger: posting a batch's deposits, reversing them, and checking every invariant.
+
+Double entry, append-only. A deposit credits the member's account twice (the
+employer's part and the employee's part, kept apart) and the batch debits the
+centre's CONTROL account by the same total, so every batch's entries sum to
+zero and CONTROL mirrors the members. A reversal appends the opposite entries;
+nothing is edited or deleted. Exactly once is the database's job: a partial
+unique index allows one standing deposit per member and month, and posting
+advances the employer's paid-through month only from the month before.
+
+Every function runs inside the caller's transaction: the caller commits the
+deposits together with the batch's status, or nothing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any, cast
+
+import polars as pl
+import psycopg
+from sqlalchemy import Connection, and_, case, func, insert, literal, select, text, update
+
+from batch.money import format_yuan
+from batch.policy import previous_month
+from db import register
+from db.tables import CONTROL, batches, control_accounts, deposits, employers, entries, members
+from schemas.codes import Problem
+from schemas.errors import TerminalError
+from schemas.statuses import OPENED, BatchStatus
+
+
+class PostingConflict(TerminalError):
+    """The database refused the posting: another batch got there first, or the roster changed. Nothing was written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    rows: int
+    total_fen: int
+
+
+def post(conn: Connection, batch_id: int, unit_account: str, month: int, rows: pl.DataFrame) -> Posted:
+    """Deposit `rows` (member_account, employer_fen, employee_fen) for `month`, inside the caller's transaction.
+
+    Raises PostingConflict (after which the caller must roll back) when the
+    employer is no longer due for `month` or a member-month is already deposited.
+    """
+    prior = conn.execute(
+        select(employers.c.paid_through).where(employers.c.unit_account == unit_account)
+    ).scalar_one_or_none()
+    advanced = conn.execute(
+        update(employers)
+        .where(
+            employers.c.unit_account == unit_account,
+            (employers.c.paid_through.is_(None)) | (employers.c.paid_through == previous_month(month)),
+        )
+        .values(paid_through=month, status=_opened_becomes_normal(), updated_at=func.now())
+    ).rowcount
+    if advanced != 1:
+        raise PostingConflict(f"单位{unit_account}已不是{month}的应缴单位（已缴至{prior}），可能已被另一批次入账")
+    conn.execute(update(batches).where(batches.c.id == batch_id).values(prev_paid_through=prior))
+
+    frame = rows.select("member_account", "employer_fen", "employee_fen")
+    inserted = _insert_deposits(conn, batch_id, month, frame)
+    if inserted != frame.height:
+        raise PostingConflict(
+            f"有{frame.height - inserted}个个人账号已不在职工名册中（名册在检查之后被改动），本批次未入账"
+        )
+    _entries_for_deposits(conn, batch_id, month, kind="deposit", sign=1)
+    _apply_to_members(conn, batch_id, sign=1, paid_through=literal(month))
+    total = int(frame["employer_fen"].sum()) + int(frame["employee_fen"].sum())
+    _apply_to_control(conn, -total)
+    return Posted(frame.height, total)
+
+
+class ReversalRefused(TerminalError):
+    """The batch cannot be reversed as asked; nothing was changed."""
+
+
+def reverse_latest(conn: Connection, batch_id: int, reason: str) -> Posted:
+    """Reverse a POSTED batch that is its employer's latest posted month, and record why (in the caller's transaction).
+
+    Months are undone from the latest, one at a time: a reversal restores the
+    paid-through month the batch advanced from. Raises ReversalRefused otherwise.
+    """
+    batch = register.get(conn, batch_id, for_update=True)
+    if batch is None:
+        raise ReversalRefused(f"没有批次{batch_id}")
+    if batch.status != BatchStatus.POSTED:
+        raise ReversalRefused(f"批次{batch_id}的状态是{batch.status}，只有已入账（POSTED）的批次可以冲销")
+    paid = conn.execute(select(employers.c.paid_through).where(employers.c.unit_account == batch.unit_account)).scalar()
+    later = conn.execute(
+        select(func.count()).where(
+            batches.c.unit_account == batch.unit_account,
+            batches.c.status == BatchStatus.POSTED,
+            batches.c.month > batch.month,
+        )
+    ).scalar_one()
+    if paid != batch.month or later:
+        raise ReversalRefused(
+            f"批次{batch_id}（{batch.month}）不是单位{batch.unit_account}最近入账的月份（已缴至{paid}）：只能从最近的月份起逐月冲销"
+        )
+    reversed_ = reverse(conn, batch_id)
+    conn.execute(
+        update(batches).where(batches.c.id == batch_id).values(status=BatchStatus.REVERSED, updated_at=func.now())
+    )
+    register.event(conn, batch_id, BatchStatus.REVERSED, batch.step, f"冲销：{reason}")
+    return reversed_
+
+
+def reverse(conn: Connection, batch_id: int) -> Posted:
+    """Append the opposite of a posted batch's entries and restore the paid-through months."""
+    batch = conn.execute(select(batches).where(batches.c.id == batch_id)).one()
+    _entries_for_deposits(conn, batch_id, batch.month, kind="reversal", sign=-1)
+    _apply_to_members(conn, batch_id, sign=-1, paid_through=deposits.c.prev_paid_through)
+    total = conn.execute(
+        select(func.coalesce(func.sum(deposits.c.employer_fen + deposits.c.employee_fen), 0)).where(
+            deposits.c.batch_id == batch_id
+        )
+    ).scalar_one()
+    rows = conn.execute(update(deposits).where(deposits.c.batch_id == batch_id).values(reversed=True)).rowcount
+    _apply_to_control(conn, int(total))
+    conn.execute(
+        update(employers)
+        .where(employers.c.unit_account == batch.unit_account)
+        .values(paid_through=batch.prev_paid_through, updated_at=func.now())
+    )
+    return Posted(rows, int(total))
+
+
+def _opened_becomes_normal() -> Any:
+    """An employer that was only opened (02) is normal (01) once it has paid."""
+    return case((employers.c.status == OPENED, "01"), else_=employers.c.status)
+
+
+_STAGED = "staged_deposits"
+_STAGE_SQLITE = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED} (member_account TEXT, employer_fen INTEGER, employee_fen INTEGER)"
+)
+_STAGE_POSTGRESQL = (
+    f"CREATE TEMPORARY TABLE {_STAGED} (member_account text, employer_fen bigint, employee_fen bigint) ON COMMIT DROP"
+)
+_FROM_STAGE = (
+    "INSERT INTO deposits (batch_id, member_account, month, employer_fen, employee_fen, prev_paid_through) "
+    f"SELECT :batch_id, s.member_account, :month, s.employer_fen, s.employee_fen, m.paid_through FROM {_STAGED} s "
+    "JOIN members m ON m.member_account = s.member_account ORDER BY s.member_account"
+)
+
+
+def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.DataFrame) -> int:
+    """Stage the rows in a temporary table (COPY on PostgreSQL, executemany on SQLite), then one INSERT … SELECT.
+
+    The join writes each member's paid-through month before this posting onto the
+    deposit (a reversal restores it) and takes only registered members; in account
+    order, so every index grows at its end. Returns how many deposits were written.
+    """
+    rows = frame.select("member_account", "employer_fen", "employee_fen")
+    if conn.dialect.name == "postgresql":
+        raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+        with raw.cursor() as cur:
+            cur.execute(_STAGE_POSTGRESQL)
+            with cur.copy(f"COPY {_STAGED} FROM STDIN (FORMAT csv)") as copy:
+                copy.write(rows.write_csv(include_header=False))
+            cur.execute(f"ANALYZE {_STAGED}")  # a temporary table is never analysed by autovacuum
+    else:
+        sqlite = cast(sqlite3.Connection, conn.connection.dbapi_connection)
+        sqlite.execute(_STAGE_SQLITE)
+        sqlite.execute(f"DELETE FROM {_STAGED}")
+        sqlite.executemany(f"INSERT INTO {_STAGED} VALUES (?, ?, ?)", rows.iter_rows())
+    inserted = conn.execute(text(_FROM_STAGE), {"batch_id": batch_id, "month": month}).rowcount
+    if conn.dialect.name == "postgresql":
+        # Autovacuum has not seen these rows yet: without fresh statistics the planner takes a large
+        # batch for a few rows and updates a million members by a million index probes.
+        conn.exec_driver_sql("ANALYZE deposits")
+    else:
+        conn.exec_driver_sql(f"DELETE FROM {_STAGED}")
+    return inserted
+
+
+def _entries_for_deposits(conn: Connection, batch_id: int, month: int, *, kind: str, sign: int) -> None:
+    """Member entries per part and the two CONTROL entries, set-based from the deposits."""
+    standing = and_(deposits.c.batch_id == batch_id, deposits.c.reversed.is_(False))
+    columns = [
+        entries.c.batch_id,
+        entries.c.kind,
+        entries.c.account,
+        entries.c.part,
+        entries.c.month,
+        entries.c.amount_fen,
+    ]
+    for part, amount in (("employer", deposits.c.employer_fen), ("employee", deposits.c.employee_fen)):
+        # The member's entry per deposit, then the CONTROL entry for the batch's total.
+        for account, value in (
+            (deposits.c.member_account, amount * sign),
+            (literal(CONTROL), -sign * func.coalesce(func.sum(amount), 0)),
+        ):
+            row = select(literal(batch_id), literal(kind), account, literal(part), literal(month), value)
+            conn.execute(insert(entries).from_select(columns, row.where(standing)))
+
+
+def _apply_to_members(conn: Connection, batch_id: int, *, sign: int, paid_through: Any) -> None:
+    """Balances and paid-through months of the batch's members: one UPDATE … FROM deposits (SQLite ≥ 3.33, PostgreSQL)."""
+    conn.execute(
+        update(members)
+        .where(
+            deposits.c.batch_id == batch_id,
+            deposits.c.member_account == members.c.member_account,
+            deposits.c.reversed.is_(False),
+        )
+        .values(
+            balance_fen=members.c.balance_fen + sign * (deposits.c.employer_fen + deposits.c.employee_fen),
+            paid_through=paid_through,
+        )
+    )
+
+
+def _apply_to_control(conn: Connection, amount_fen: int) -> None:
+    conn.execute(
+        update(control_accounts)
+        .where(control_accounts.c.code == CONTROL)
+        .values(balance_fen=control_accounts.c.balance_fen + amount_fen)
+    )
+
+
+# ---------------------------------------------------------------- invariants
+
+
+def verify(conn: Connection) -> list[Problem]:
+    """Every ledger invariant that does not hold, in words; empty when the books are sound."""
+    problems: list[Problem] = []
+    sums = (
+        select(entries.c.account, func.sum(entries.c.amount_fen).label("total")).group_by(entries.c.account).subquery()
+    )
+    for account, balance, total in conn.execute(
+        select(members.c.member_account, members.c.balance_fen, func.coalesce(sums.c.total, 0))
+        .select_from(members.outerjoin(sums, sums.c.account == members.c.member_account))
+        .where(members.c.balance_fen != func.coalesce(sums.c.total, 0))
+        .limit(1000)
+    ):
+        problems.append(
+            Problem("L_BALANCE", f"个人账户{account}的余额{_yuan(balance)}元不等于其分录之和{_yuan(total)}元")
+        )
+    control_balance = conn.execute(
+        select(control_accounts.c.balance_fen).where(control_accounts.c.code == CONTROL)
+    ).scalar_one()
+    control_entries = conn.execute(
+        select(func.coalesce(func.sum(entries.c.amount_fen), 0)).where(entries.c.account == CONTROL)
+    ).scalar_one()
+    if control_balance != control_entries:
+        problems.append(
+            Problem("L_BALANCE", f"控制账户余额{_yuan(control_balance)}元不等于其分录之和{_yuan(control_entries)}元")
+        )
+    member_total = conn.execute(select(func.coalesce(func.sum(members.c.balance_fen), 0))).scalar_one()
+    if control_balance != -member_total:
+        problems.append(
+            Problem(
+                "L_CONTROL",
+                f"控制账户余额{_yuan(control_balance)}元与个人账户余额合计{_yuan(member_total)}元不对应（应互为相反数）",
+            )
+        )
+    for batch_id, total in conn.execute(
+        select(entries.c.batch_id, func.sum(entries.c.amount_fen))
+        .group_by(entries.c.batch_id)
+        .having(func.sum(entries.c.amount_fen) != 0)
+    ):
+        problems.append(Problem("L_UNBALANCED", f"批次{batch_id}的分录借贷不平衡（合计{_yuan(total)}元）"))
+    member_entries = (
+        select(entries.c.batch_id, func.sum(entries.c.amount_fen).label("credited"))
+        .where(entries.c.account != CONTROL, entries.c.kind == "deposit")
+        .group_by(entries.c.batch_id)
+        .subquery()
+    )
+    for batch_id, posted, credited in conn.execute(
+        select(batches.c.id, batches.c.posted_fen, func.coalesce(member_entries.c.credited, 0))
+        .select_from(batches.outerjoin(member_entries, member_entries.c.batch_id == batches.c.id))
+        .where(batches.c.status.in_((BatchStatus.POSTED, BatchStatus.REVERSED)))
+        .where(func.coalesce(batches.c.posted_fen, 0) != func.coalesce(member_entries.c.credited, 0))
+    ):
+        problems.append(
+            Problem(
+                "L_BATCH_TOTAL",
+                f"批次{batch_id}记录的入账金额{_yuan(posted or 0)}元不等于其入账分录{_yuan(credited)}元",
+            )
+        )
+    # The ledger tables carry no foreign keys (see db.tables): every row must still have its member and batch.
+    orphans = (
+        ("笔缴存的个人账户不存在", select(func.count()).select_from(deposits.outerjoin(
+            members, members.c.member_account == deposits.c.member_account)).where(members.c.member_account.is_(None))),
+        ("笔缴存不属于任何批次", select(func.count()).select_from(deposits.outerjoin(
+            batches, batches.c.id == deposits.c.batch_id)).where(batches.c.id.is_(None))),
+        ("条分录不属于任何批次", select(func.count()).select_from(entries.outerjoin(
+            batches, batches.c.id == entries.c.batch_id)).where(batches.c.id.is_(None))),
+    )  # fmt: skip
+    for words, query in orphans:
+        if n := conn.execute(query).scalar_one():
+            problems.append(Problem("L_ORPHAN", f"有{n}{words}"))
+    for account, month, n in conn.execute(
+        select(deposits.c.member_account, deposits.c.month, func.count())
+        .where(deposits.c.reversed.is_(False))
+        .group_by(deposits.c.member_account, deposits.c.month)
+        .having(func.count() > 1)
+    ):
+        problems.append(Problem("L_DOUBLE_DEPOSIT", f"个人账户{account}在{month}有{n}笔未冲销的缴存（应至多一笔）"))
+    return problems
+
+
+def _yuan(fen: int) -> str:
+    return format_yuan(int(fen))

@@ -1,0 +1,249 @@
+"""The batch register: one row per arrival of a file, its history, and its result files.
+
+A batch is claimed by inserting its arrival (unit, file name, size, mtime):
+the unique key means two workers that see the same upload cannot both take
+it, and a crash leaves the row to be resumed. The outcome (POSTED, REJECTED or
+DUPLICATE), the postings, the counts and the result files are written in one
+transaction; publishing and archiving then advance `step`. A batch read from
+here is a typed `Batch`, never a bare row.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, case, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from batch.masking import mask_ids_in
+from db.tables import batch_events, batch_results, batches
+from schemas.statuses import BatchStatus, Step
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """One upload of one file, as the inbox shows it."""
+
+    unit_account: str
+    file_name: str
+    file_size: int
+    file_mtime: int
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One row of the register, typed."""
+
+    id: int
+    file_name: str
+    unit_account: str
+    file_size: int
+    file_mtime: int
+    month: int | None
+    sha256: str | None
+    status: BatchStatus
+    step: Step
+    attempts: int
+    last_error: str | None
+    rows: int | None
+    posted_rows: int | None
+    rejected_rows: int | None
+    total_fen: int | None
+    posted_fen: int | None
+    duplicate_of: int | None
+    prev_paid_through: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> Batch:
+        values = dict(row._mapping)
+        return cls(**{**values, "status": BatchStatus(values["status"]), "step": Step(values["step"])})
+
+    @property
+    def failed_before(self) -> bool:
+        """FAILED, or decided and then failed to publish or archive (its error is kept)."""
+        return self.status == BatchStatus.FAILED or self.last_error is not None
+
+
+_FIELDS = tuple(f.name for f in dataclasses.fields(Batch))
+assert set(_FIELDS) == set(batches.c.keys()), "Batch must mirror the batches table"
+
+
+def claim(engine: Engine, arrival: Arrival) -> tuple[Batch, bool]:
+    """The batch of this arrival, and whether this call created it."""
+    values = {
+        "unit_account": arrival.unit_account,
+        "file_name": arrival.file_name,
+        "file_size": arrival.file_size,
+        "file_mtime": arrival.file_mtime,
+    }
+    try:
+        with engine.begin() as conn:
+            batch_id = conn.execute(
+                insert(batches)
+                .values(**values, status=BatchStatus.RECEIVED, step=Step.CLAIMED, attempts=1)
+                .returning(batches.c.id)
+            ).scalar_one()
+            event(conn, batch_id, BatchStatus.RECEIVED, Step.CLAIMED, "收到文件")
+        created = True
+    except IntegrityError:
+        created = False
+    with engine.connect() as conn:
+        row = conn.execute(select(batches).where(*(batches.c[k] == v for k, v in values.items()))).one()
+    return Batch.of(row), created
+
+
+def get(conn: Connection, batch_id: int, *, for_update: bool = False) -> Batch | None:
+    query = select(batches).where(batches.c.id == batch_id)
+    row = conn.execute(query.with_for_update() if for_update else query).one_or_none()
+    return Batch.of(row) if row is not None else None
+
+
+def unfinished(conn: Connection) -> dict[str, list[Batch]]:
+    """Per unit, the batches whose outcome is decided but whose results or archiving are not yet done."""
+    found: dict[str, list[Batch]] = {}
+    query = select(batches).where(batches.c.step.in_((Step.DECIDED, Step.PUBLISHED))).order_by(batches.c.id)
+    for row in conn.execute(query):
+        found.setdefault(row.unit_account, []).append(Batch.of(row))
+    return found
+
+
+def in_flight(conn: Connection) -> list[int]:
+    """Batches still RECEIVED: being worked on now, or left so by a process that died."""
+    return list(conn.execute(select(batches.c.id).where(batches.c.status == BatchStatus.RECEIVED)).scalars())
+
+
+def listing(conn: Connection, status: BatchStatus | None = None, limit: int = 500) -> list[Batch]:
+    """Batches needing attention first (FAILED, then any with an error), then the newest."""
+    attention = case((batches.c.status == BatchStatus.FAILED, 0), (batches.c.last_error.is_not(None), 1), else_=2)
+    query = select(batches).order_by(attention, batches.c.id.desc()).limit(limit)
+    if status:
+        query = query.where(batches.c.status == status)
+    return [Batch.of(r) for r in conn.execute(query)]
+
+
+def history(conn: Connection, batch_id: int) -> list[Row[Any]]:
+    """The batch's events, oldest first: at, status, step, message."""
+    return list(
+        conn.execute(
+            select(batch_events.c.at, batch_events.c.status, batch_events.c.step, batch_events.c.message)
+            .where(batch_events.c.batch_id == batch_id)
+            .order_by(batch_events.c.id)
+        )
+    )
+
+
+def earlier_batch(conn: Connection, sha256: str, before: int | None = None) -> int | None:
+    """The first batch (not itself a duplicate) that processed this content, older than `before`."""
+    query = select(func.min(batches.c.id)).where(batches.c.sha256 == sha256, batches.c.status != BatchStatus.DUPLICATE)
+    if before is not None:
+        query = query.where(batches.c.id < before)
+    return conn.execute(query).scalar()
+
+
+def event(conn: Connection, batch_id: int, status: BatchStatus, step: Step, message: str | None = None) -> None:
+    conn.execute(insert(batch_events).values(batch_id=batch_id, status=status, step=step, message=message))
+
+
+def decide(
+    conn: Connection,
+    batch_id: int,
+    *,
+    status: BatchStatus,
+    month: int | None,
+    sha256: str | None,
+    counts: dict[str, int],
+    duplicate_of: int | None,
+    files: dict[str, bytes],
+    message: str,
+) -> None:
+    """Record the outcome and its result files (inside the caller's transaction, with any postings)."""
+    conn.execute(
+        update(batches)
+        .where(batches.c.id == batch_id)
+        .values(
+            status=status,
+            step=Step.DECIDED,
+            month=month,
+            sha256=sha256,
+            duplicate_of=duplicate_of,
+            last_error=None,
+            updated_at=func.now(),
+            **counts,
+        )
+    )
+    conn.execute(batch_results.delete().where(batch_results.c.batch_id == batch_id))
+    if files:
+        conn.execute(
+            insert(batch_results),
+            [{"batch_id": batch_id, "name": n, "content": gzip.compress(d, compresslevel=1)} for n, d in files.items()],
+        )
+    event(conn, batch_id, status, Step.DECIDED, message)
+
+
+def results(conn: Connection, batch_id: int, *, suffix: str = "") -> dict[str, bytes]:
+    """The batch's result files (those whose name ends with `suffix`), decompressed."""
+    rows = conn.execute(
+        select(batch_results.c.name, batch_results.c.content).where(
+            batch_results.c.batch_id == batch_id, batch_results.c.name.endswith(suffix, autoescape=True)
+        )
+    )
+    return {name: gzip.decompress(content) for name, content in rows}
+
+
+def result_names(conn: Connection, batch_id: int) -> list[str]:
+    return sorted(conn.execute(select(batch_results.c.name).where(batch_results.c.batch_id == batch_id)).scalars())
+
+
+def advance(engine: Engine, batch_id: int, step: Step, message: str) -> None:
+    with engine.begin() as conn:
+        status = conn.execute(
+            update(batches)
+            .where(batches.c.id == batch_id)
+            .values(step=step, last_error=None, updated_at=func.now())
+            .returning(batches.c.status)
+        ).scalar_one()
+        event(conn, batch_id, BatchStatus(status), step, message)
+
+
+def fail(engine: Engine, batch_id: int, error: str) -> None:
+    """A technical failure: FAILED until retried, keeping the step it reached.
+
+    The error is shown to operators: an ID number a library's message quotes is masked.
+    """
+    error = mask_ids_in(error)
+    with engine.begin() as conn:
+        step = conn.execute(
+            update(batches)
+            .where(batches.c.id == batch_id, batches.c.status.in_((BatchStatus.RECEIVED, BatchStatus.FAILED)))
+            .values(status=BatchStatus.FAILED, last_error=error[:2000], updated_at=func.now())
+            .returning(batches.c.step)
+        ).scalar()
+        if step is None:  # decided already: keep the outcome, record the error
+            step = conn.execute(
+                update(batches)
+                .where(batches.c.id == batch_id)
+                .values(last_error=error[:2000], updated_at=func.now())
+                .returning(batches.c.step)
+            ).scalar_one()
+        event(conn, batch_id, BatchStatus.FAILED, Step(step), error[:2000])
+
+
+def retry(engine: Engine, batch_id: int) -> None:
+    """Count another attempt; a FAILED batch that has not been decided goes back to RECEIVED."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(batches)
+            .where(batches.c.id == batch_id)
+            .values(attempts=batches.c.attempts + 1, updated_at=func.now())
+        )
+        conn.execute(
+            update(batches)
+            .where(batches.c.id == batch_id, batches.c.status == BatchStatus.FAILED, batches.c.step == Step.CLAIMED)
+            .values(status=BatchStatus.RECEIVED)
+        )

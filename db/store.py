@@ -1,0 +1,182 @@
+"""Master data in, lookups out: `Store` answers the validator's `Lookups` and writes master data in bulk.
+
+Statements are SQLAlchemy Core with bound parameters only; the bulk paths
+written as text interpolate table and column names from our own schema.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+import polars as pl
+from sqlalchemy import Connection, Engine, Row, Table, func, select
+
+from batch.lookups import Employer
+from db.tables import employers, members
+from schemas.master import MEMBER
+
+CHUNK = 5_000
+"""Rows per executemany and keys per IN list: under SQLite's bound-parameter limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportCounts:
+    employers_new: int
+    employers_updated: int
+    members_new: int
+    members_updated: int
+
+
+T = TypeVar("T")
+
+
+def _chunks(seq: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+class Store:
+    """Master data over one engine; `engine` is the database every other part of `db` is given."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # ------------------------------------------------------------ lookups
+
+    def employer(self, unit_account: str) -> Employer | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    employers.c.unit_account,
+                    employers.c.name,
+                    employers.c.status,
+                    employers.c.employer_rate_bp,
+                    employers.c.employee_rate_bp,
+                    employers.c.wage_tier,
+                    employers.c.rounding,
+                    employers.c.paid_through,
+                ).where(employers.c.unit_account == unit_account)
+            ).one_or_none()
+        return Employer(*row) if row else None
+
+    def members(self, unit_account: str, accounts: pl.Series) -> pl.DataFrame:
+        """The employer's members, then those of `accounts` registered elsewhere (few, in chunks)."""
+        own = self._employer_members(unit_account)
+        others = accounts.filter(~accounts.is_in(own["member_account"].implode()))
+        if others.len() == 0:
+            return own
+        rows: list[Row[Any]] = []
+        with self.engine.connect() as conn:
+            for chunk in _chunks(others.to_list()):
+                rows += conn.execute(select(*_MEMBER_COLUMNS).where(members.c.member_account.in_(chunk))).all()
+        return pl.concat([own, pl.DataFrame(rows, schema=MEMBER, orient="row")])
+
+    def _employer_members(self, unit_account: str) -> pl.DataFrame:
+        """All members of one employer, read as columns: a large employer has a million.
+
+        Fetching a million rows as Python tuples takes seconds: SQLite builds one
+        delimited string, PostgreSQL streams COPY, and polars parses either.
+        """
+        backend = self.engine.url.get_backend_name()
+        if backend == "sqlite":
+            with self.engine.connect() as conn:
+                return _members_sqlite(conn, unit_account)
+        if backend == "postgresql":
+            with self.engine.connect() as conn:
+                return _members_postgresql(conn, unit_account)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*_MEMBER_COLUMNS).where(members.c.unit_account == unit_account)).all()
+        return pl.DataFrame(rows, schema=MEMBER, orient="row")
+
+    def unit_accounts(self) -> set[str]:
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(employers.c.unit_account)).scalars())
+
+    # ------------------------------------------------------------- writes
+
+    def import_master(self, employer_rows: pl.DataFrame | None, member_rows: pl.DataFrame | None) -> ImportCounts:
+        """Insert or update employers and members in one transaction (re-import is idempotent)."""
+        with self.engine.begin() as conn:
+            e_new, e_all = self._upsert(conn, employers, "unit_account", employer_rows)
+            m_new, m_all = self._upsert(conn, members, "member_account", member_rows)
+        return ImportCounts(e_new, e_all - e_new, m_new, m_all - m_new)
+
+    def _upsert(self, conn: Connection, table: Table, key: str, rows: pl.DataFrame | None) -> tuple[int, int]:
+        """Insert or update every row; (new, all). New rows are counted as the table's growth: nothing is deleted."""
+        if rows is None or rows.height == 0:
+            return 0, 0
+        count = select(func.count()).select_from(table)
+        before = conn.execute(count).scalar_one()
+        rows = rows.sort(key)  # in key order, so the key's index grows at its end
+        assert all(c in table.c for c in rows.columns)  # names come from our own schema, never from a file
+        updates = ", ".join(f"{c} = excluded.{c}" for c in rows.columns if c != key)
+        upsert = _upsert_postgresql if conn.dialect.name == "postgresql" else _upsert_sqlite
+        upsert(conn, table, key, updates, rows)
+        return conn.execute(count).scalar_one() - before, rows.height
+
+
+def _upsert_sqlite(conn: Connection, table: Table, key: str, updates: str, rows: pl.DataFrame) -> None:
+    """One prepared INSERT … ON CONFLICT run by the raw driver over tuples (no per-row dicts)."""
+    columns = rows.columns
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}, updated_at = CURRENT_TIMESTAMP"
+    )
+    cast(sqlite3.Connection, conn.connection.dbapi_connection).executemany(sql, rows.iter_rows())
+
+
+def _upsert_postgresql(conn: Connection, table: Table, key: str, updates: str, rows: pl.DataFrame) -> None:
+    """COPY into a temporary table, then one INSERT … SELECT … ON CONFLICT."""
+    import psycopg
+
+    raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+    names = ", ".join(rows.columns)
+    incoming = f"incoming_{table.name}"
+    with raw.cursor() as cur:
+        cur.execute(f"CREATE TEMPORARY TABLE {incoming} (LIKE {table.name} INCLUDING DEFAULTS) ON COMMIT DROP")
+        with cur.copy(f"COPY {incoming} ({names}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(rows.write_csv(include_header=False))  # a null is an empty unquoted field
+        cur.execute(
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {incoming} "
+            f"ON CONFLICT ({key}) DO UPDATE SET {updates}, updated_at = now()"
+        )
+
+
+_MEMBER_COLUMNS = [members.c[name] for name in MEMBER]
+_MEMBER_SELECT = f"SELECT {', '.join(MEMBER)} FROM members WHERE unit_account = "
+
+
+def _members_sqlite(conn: Connection, unit_account: str) -> pl.DataFrame:
+    """One delimited string built inside SQLite, parsed by polars.
+
+    Not a second SQLite library (ADBC bundles its own): two copies in one
+    process break each other's file locks. The unit and record separators
+    cannot occur in the data: master import refuses control characters.
+    """
+    fields = " || char(31) || ".join(MEMBER)
+    raw = cast(sqlite3.Connection, conn.connection.dbapi_connection)
+    (blob,) = raw.execute(
+        f"SELECT group_concat({fields}, char(30)) FROM members WHERE unit_account = ?", (unit_account,)
+    ).fetchone()
+    if not blob:
+        return MEMBER.to_frame()
+    return pl.read_csv(
+        blob.encode("utf-8"), has_header=False, separator="\x1f", eol_char="\x1e", quote_char=None,
+        schema=MEMBER,
+    )  # fmt: skip
+
+
+def _members_postgresql(conn: Connection, unit_account: str) -> pl.DataFrame:
+    import psycopg
+    from psycopg import sql
+
+    query = sql.SQL("COPY ({}{}) TO STDOUT (FORMAT csv)").format(sql.SQL(_MEMBER_SELECT), sql.Literal(unit_account))
+    raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+    with raw.cursor() as cur, cur.copy(query) as copy:
+        data = b"".join(bytes(block) for block in copy)
+    if not data:
+        return MEMBER.to_frame()
+    return pl.read_csv(data, has_header=False, new_columns=list(MEMBER), schema=MEMBER)

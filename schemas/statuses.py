@@ -1,0 +1,79 @@
+"""Every status the system records or reports, typed (SPEC §3, §6, §7, §8).
+
+They are `StrEnum`s: a member is its code (`BatchStatus.POSTED == "POSTED"`),
+so the database, JSON documents and CSV cells carry the same text as before,
+while the code names each state once.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class BatchStatus(StrEnum):
+    """What became of one arrival of a file (SPEC §7)."""
+
+    RECEIVED = "RECEIVED"
+    """Claimed; its outcome is not decided yet."""
+    POSTED = "POSTED"
+    REJECTED = "REJECTED"
+    DUPLICATE = "DUPLICATE"
+    FAILED = "FAILED"
+    """A technical failure, never bad data; retried."""
+    REVERSED = "REVERSED"
+
+
+class Step(StrEnum):
+    """How far a batch has come; a rerun resumes after the last step completed.
+
+    Its outcome is decided (and, if POSTED, posted) in one transaction; then
+    its results are published; then its source is archived.
+    """
+
+    CLAIMED = "claimed"
+    DECIDED = "decided"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+
+
+class RowStatus(StrEnum):
+    """The `status` of one line of `X.result.csv` (SPEC §6)."""
+
+    POSTED = "POSTED"
+    REJECTED = "REJECTED"
+    NOT_POSTED = "NOT_POSTED"
+    """The row is fine but its file was not posted."""
+    MISSING = "MISSING"
+    """An active member with no row."""
+
+
+class Outcome(StrEnum):
+    """What one call of the pipeline did with one ready file."""
+
+    POSTED = "POSTED"
+    REJECTED = "REJECTED"
+    DUPLICATE = "DUPLICATE"
+    REVERSED = "REVERSED"
+    """Already finished earlier, and reversed since."""
+    FAILED = "FAILED"
+    BUSY = "BUSY"
+    """Another worker holds the batch right now."""
+    WAITING = "WAITING"
+    """It failed before and its next retry is not due yet."""
+
+    @classmethod
+    def of(cls, status: BatchStatus) -> Outcome:
+        """The outcome of a batch that reached `status`."""
+        return cls(status.value)
+
+
+RESULT_STATUSES = (BatchStatus.POSTED, BatchStatus.REJECTED, BatchStatus.DUPLICATE)
+"""The statuses of a file whose results go back to the employer."""
+
+EMPLOYER_STATUSES = MappingProxyType({"01": "正常", "02": "开户", "03": "缓缴", "04": "销户", "05": "封存"})
+FILING_STATUSES = frozenset({"01", "02", "03"})
+"""Employer statuses that may file (SPEC §4 F_EMPLOYER_STATUS)."""
+OPENED = "02"
+"""An employer that was only opened; it becomes normal (01) once it has paid."""
+MEMBER_STATUSES = MappingProxyType({"normal": "正常", "sealed": "封存", "closed": "销户"})

@@ -1,0 +1,205 @@
+"""Posting, reversal, the register and the invariants, on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+
+import polars as pl
+import pytest
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from db import ledger, register, tables
+from db.store import Store
+from tests.support.master import load
+
+UNIT = "0101000123"
+
+
+def _rows(*members: tuple[str, int, int]) -> pl.DataFrame:
+    return pl.DataFrame(members, schema=["member_account", "employer_fen", "employee_fen"], orient="row")
+
+
+def _claim(store: Store, name: str = f"{UNIT}_202611.csv", unit: str = UNIT) -> int:
+    row, created = register.claim(store.engine, register.Arrival(unit, name, 100, 1))
+    assert created
+    return int(row.id)
+
+
+def _post(store: Store, batch_id: int, month: int, rows: pl.DataFrame, unit: str = UNIT) -> ledger.Posted:
+    with store.engine.begin() as conn:
+        posted = ledger.post(conn, batch_id, unit, month, rows)
+        conn.execute(
+            update(tables.batches)
+            .where(tables.batches.c.id == batch_id)
+            .values(status="POSTED", step="decided", month=month, posted_fen=posted.total_fen)
+        )
+    return posted
+
+
+def _balances(store: Store) -> dict[str, tuple[int, int | None]]:
+    with store.engine.connect() as conn:
+        return {r.member_account: (r.balance_fen, r.paid_through) for r in conn.execute(select(tables.members))}
+
+
+def _control(store: Store) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(select(tables.control_accounts.c.balance_fen)).scalar_one())
+
+
+def test_post_credits_members_and_debits_control(store: Store) -> None:
+    load(store)
+    batch = _claim(store)
+    posted = _post(store, batch, 202611, _rows(("100001", 60000, 60000)))
+    assert posted == ledger.Posted(1, 120000)
+    assert _balances(store)["100001"] == (120000, 202611)
+    assert _balances(store)["100002"] == (0, 202610)  # not in the batch: untouched
+    assert _control(store) == -120000
+    with store.engine.connect() as conn:
+        parts = conn.execute(
+            select(tables.entries.c.account, tables.entries.c.part, tables.entries.c.amount_fen).order_by(
+                tables.entries.c.id
+            )
+        ).all()
+        assert ledger.verify(conn) == []
+        employer = conn.execute(select(tables.employers).where(tables.employers.c.unit_account == UNIT)).one()
+    assert sorted(parts) == sorted(
+        [
+            ("100001", "employer", 60000),
+            ("CONTROL", "employer", -60000),
+            ("100001", "employee", 60000),
+            ("CONTROL", "employee", -60000),
+        ]
+    )
+    assert employer.paid_through == 202611
+
+
+def test_first_payment_makes_an_opened_employer_normal(store: Store) -> None:
+    load(store)
+    batch = _claim(store, "0101000456_202611.csv", "0101000456")
+    _post(store, batch, 202611, _rows(("200001", 11000, 11000)), unit="0101000456")
+    with store.engine.connect() as conn:
+        status = conn.execute(
+            select(tables.employers.c.status).where(tables.employers.c.unit_account == "0101000456")
+        ).scalar()
+    assert status == "01"
+
+
+def test_a_month_cannot_be_posted_twice(store: Store) -> None:
+    load(store)
+    _post(store, _claim(store), 202611, _rows(("100001", 60000, 60000)))
+    second = _claim(store, f"{UNIT}_202611_v2.csv")
+    with pytest.raises(ledger.PostingConflict), store.engine.begin() as conn:
+        ledger.post(conn, second, UNIT, 202611, _rows(("100001", 60000, 60000)))
+    assert _balances(store)["100001"] == (120000, 202611)
+
+
+def test_the_database_itself_refuses_a_second_deposit_for_a_member_month(store: Store) -> None:
+    load(store)
+    first, second = _claim(store), _claim(store, "other.csv")
+    row = {"member_account": "100001", "month": 202611, "employer_fen": 1, "employee_fen": 1}
+    with store.engine.begin() as conn:
+        conn.execute(insert(tables.deposits).values(batch_id=first, **row))
+    with pytest.raises(IntegrityError), store.engine.begin() as conn:
+        conn.execute(insert(tables.deposits).values(batch_id=second, **row))
+
+
+def test_two_workers_posting_the_same_month_at_once_post_it_once(store: Store) -> None:
+    load(store)
+    batches = [_claim(store, f"{UNIT}_202611_{n}.csv") for n in range(2)]
+    outcomes: list[str] = []
+    barrier = threading.Barrier(2)
+
+    def worker(batch_id: int) -> None:
+        barrier.wait()
+        try:
+            _post(store, batch_id, 202611, _rows(("100001", 60000, 60000)))
+            outcomes.append("posted")
+        except (ledger.PostingConflict, IntegrityError):
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=worker, args=(b,)) for b in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["posted", "refused"]
+    assert _balances(store)["100001"] == (120000, 202611)
+    with store.engine.connect() as conn:
+        assert ledger.verify(conn) == []
+
+
+def test_reversal_appends_opposite_entries_and_restores_months(store: Store) -> None:
+    load(store)
+    batch = _claim(store)
+    _post(store, batch, 202611, _rows(("100001", 60000, 60000)))
+    with store.engine.begin() as conn:
+        assert ledger.reverse(conn, batch) == ledger.Posted(1, 120000)
+        conn.execute(update(tables.batches).where(tables.batches.c.id == batch).values(status="REVERSED"))
+    assert _balances(store)["100001"] == (0, 202610)
+    assert _control(store) == 0
+    with store.engine.connect() as conn:
+        kinds = conn.execute(select(tables.entries.c.kind, tables.entries.c.amount_fen)).all()
+        paid = conn.execute(
+            select(tables.employers.c.paid_through).where(tables.employers.c.unit_account == UNIT)
+        ).scalar()
+        assert ledger.verify(conn) == []
+    assert len(kinds) == 8 and sum(a for _, a in kinds) == 0  # nothing edited or deleted
+    assert paid == 202610
+    # The month can be filed again, and posts.
+    _post(store, _claim(store, f"{UNIT}_202611_v2.csv"), 202611, _rows(("100001", 50000, 50000)))
+    assert _balances(store)["100001"] == (100000, 202611)
+
+
+def test_verify_finds_a_corrupted_balance(store: Store) -> None:
+    load(store)
+    _post(store, _claim(store), 202611, _rows(("100001", 60000, 60000)))
+    with store.engine.begin() as conn:
+        conn.execute(update(tables.members).where(tables.members.c.member_account == "100001").values(balance_fen=1))
+    with store.engine.connect() as conn:
+        problems = ledger.verify(conn)
+    assert any("100001" in p.message and "分录之和" in p.message for p in problems)
+    assert any("控制账户" in p.message for p in problems)
+
+
+def test_claim_is_once_per_arrival(store: Store) -> None:
+    arrival = register.Arrival(UNIT, f"{UNIT}_202611.csv", 10, 5)
+    first, created = register.claim(store.engine, arrival)
+    again, created_again = register.claim(store.engine, arrival)
+    assert created and not created_again and first.id == again.id
+    later, created_later = register.claim(store.engine, register.Arrival(UNIT, f"{UNIT}_202611.csv", 10, 6))
+    assert created_later and later.id != first.id
+
+
+def test_results_round_trip_and_history(store: Store) -> None:
+    batch = _claim(store)
+    files = {"x.result.json": b"{}", "x.result.csv": "行号\n".encode() * 1000}
+    with store.engine.begin() as conn:
+        register.decide(
+            conn,
+            batch,
+            status="REJECTED",
+            month=202611,
+            sha256="ab" * 32,
+            counts={"rows": 3, "rejected_rows": 1},
+            duplicate_of=None,
+            files=files,
+            message="拒绝",
+        )
+    register.advance(store.engine, batch, "published", "结果已上传")
+    register.fail(store.engine, batch, "归档失败：连接中断")
+    with store.engine.connect() as conn:
+        assert register.results(conn, batch) == files
+        row = register.get(conn, batch)
+        history = conn.execute(
+            select(tables.batch_events.c.status, tables.batch_events.c.step)
+            .where(tables.batch_events.c.batch_id == batch)
+            .order_by(tables.batch_events.c.id)
+        ).all()
+    assert row is not None and (row.status, row.step, row.last_error) == ("REJECTED", "published", "归档失败：连接中断")
+    assert [tuple(h) for h in history] == [
+        ("RECEIVED", "claimed"),
+        ("REJECTED", "decided"),
+        ("REJECTED", "published"),
+        ("FAILED", "published"),
+    ]

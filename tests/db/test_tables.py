@@ -1,0 +1,136 @@
+"""The schema and the store on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+import pytest
+from sqlalchemy import insert, inspect
+from sqlalchemy.exc import IntegrityError
+
+from batch.master_files import parse_members
+from db import engine, register, tables
+from db.store import Store
+from tests.support.master import MEMBERS, load
+
+
+def test_migration_matches_the_table_definitions(store: Store) -> None:
+    inspector = inspect(store.engine)
+    for table in tables.metadata.sorted_tables:
+        columns = {c["name"] for c in inspector.get_columns(table.name)}
+        assert columns == set(table.c.keys()), table.name
+    assert inspector.get_pk_constraint("members")["name"] == "pk_members"
+    assert {c["name"] for c in inspector.get_check_constraints("members")} == {"ck_members_status", "ck_members_base"}
+
+
+def test_upgrade_twice_is_harmless(store: Store) -> None:
+    engine.upgrade(store.engine)
+    assert "employers" in inspect(store.engine).get_table_names()
+
+
+def test_import_then_lookups(store: Store) -> None:
+    load(store)
+    e = store.employer("0101000123")
+    assert e is not None and (e.employer_rate_bp, e.wage_tier, e.rounding, e.paid_through) == (1200, 1, None, 202610)
+    frame = store.members("0101000123", pl.Series(["200001", "999999"]))
+    assert sorted(frame["member_account"]) == ["100001", "100002", "200001"]
+    row = frame.filter(pl.col("member_account") == "100001").row(0, named=True)
+    assert row["id_number"] == "11010519491231002X" and row["base_fen"] == 500000
+    assert frame.filter(pl.col("member_account") == "100002")["base_fen"][0] == 3_296_900
+    assert store.employer("9") is None
+    with store.engine.connect() as conn:
+        assert register.earlier_batch(conn, "0" * 64) is None
+
+
+def test_reimport_updates_and_is_idempotent(store: Store) -> None:
+    load(store)
+    load(store)
+    changed = MEMBERS.replace("5000.00,normal", "6000.00,sealed")
+    members = parse_members(changed.encode(), "members.csv", store.unit_accounts(), date(2026, 11, 22))
+    assert isinstance(members, pl.DataFrame)
+    counts = store.import_master(None, members)
+    assert (counts.members_new, counts.members_updated) == (0, 3)
+    row = (
+        store.members("0101000123", pl.Series([], dtype=pl.String))
+        .filter(pl.col("member_account") == "100001")
+        .row(0, named=True)
+    )
+    assert (row["base_fen"], row["status"]) == (600000, "sealed")
+
+
+def test_constraints_refuse_bad_rows(store: Store) -> None:
+    load(store)
+    with pytest.raises(IntegrityError), store.engine.begin() as conn:
+        conn.execute(
+            insert(tables.members).values(
+                member_account="1",
+                unit_account="0101000123",
+                name="x",
+                id_type="01",
+                id_number="x",
+                base_fen=-1,
+                status="normal",
+            )
+        )
+    with pytest.raises(IntegrityError), store.engine.begin() as conn:
+        conn.execute(
+            insert(tables.members).values(
+                member_account="2",
+                unit_account="no-such-unit",
+                name="x",
+                id_type="01",
+                id_number="x",
+                base_fen=1,
+                status="normal",
+            )
+        )
+
+
+def test_earlier_batch_finds_the_first(store: Store) -> None:
+    with store.engine.begin() as conn:
+        for n, status in enumerate(("DUPLICATE", "REJECTED", "POSTED")):
+            conn.execute(
+                insert(tables.batches).values(
+                    file_name="f.csv",
+                    unit_account="u",
+                    file_size=n,
+                    file_mtime=0,
+                    sha256="ab" * 32,
+                    status=status,
+                    step="archived",
+                )
+            )
+    with store.engine.connect() as conn:
+        ids = {r.status: r.id for r in conn.execute(tables.batches.select())}
+        assert register.earlier_batch(conn, "ab" * 32) == ids["REJECTED"]
+
+
+def test_members_read_back_exactly_whatever_the_name(store: Store) -> None:
+    """The bulk readers (ADBC, COPY as CSV) must not mangle quotes, commas or empty-looking text."""
+    load(store)
+    awkward = 'Smith, "J" 史密斯'
+    frame = pl.DataFrame(
+        {
+            "member_account": ["300001"],
+            "unit_account": ["0101000123"],
+            "name": [awkward],
+            "id_type": ["03"],
+            "id_number": ["NULL"],
+            "base_fen": [233000],
+            "status": ["normal"],
+            "paid_through": [None],
+        },
+        schema_overrides={"paid_through": pl.Int32},
+    )
+    store.import_master(None, frame)
+    got = store.members("0101000123", pl.Series([], dtype=pl.String)).filter(pl.col("member_account") == "300001")
+    assert got.row(0, named=True)["name"] == awkward
+    assert got.row(0, named=True)["id_number"] == "NULL"
+
+
+def test_import_refuses_control_characters_in_names() -> None:
+    bad = MEMBERS.replace("张三", "张\t三").replace("E12345678", "E1234\x1e5678")
+    problems = parse_members(bad.encode(), "members.csv", {"0101000123", "0101000456"}, date(2026, 11, 22))
+    assert isinstance(problems, list)
+    assert [(p.row_no, p.column) for p in problems] == [(2, "name"), (4, "id_number")]

@@ -1,0 +1,91 @@
+"""The whole job end to end: `hpf run-once` over a real SFTP server and a real database.
+
+Runs against OpenSSH and the embedded server, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.environments import Job, SftpEnv
+from tests.support.samples import SAMPLES, A, B, D
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_a_cycle_posts_rejects_and_spots_duplicates_then_does_nothing_twice(job: Job) -> None:
+    valid_a = SAMPLES / "valid" / f"{A}_202611.csv"
+    job.upload(A, valid_a, mtime=1_790_000_000)
+    job.upload(A, valid_a, name=f"{A}_202611_copy.csv", mtime=1_790_000_100)
+    bad = job.home / f"{A}_202611_bad.csv"
+    lines = valid_a.read_text("utf-8-sig").splitlines()
+    lines[1] = lines[1].rsplit(",", 2)[0] + ",1.00," + lines[1].rsplit(",", 1)[1]  # a wrong total on row 2
+    bad.write_text("\n".join(lines) + "\n", "utf-8")
+    job.upload(A, bad, mtime=1_790_000_200)
+    job.upload(B, SAMPLES / "valid" / f"{B}_202611.csv")
+
+    first = job.run("run-once")
+    assert first.exit_code == 0, first.output
+    posted = job.result(A, f"{A}_202611.csv")
+    assert posted["status"] == "POSTED" and posted["posted_fen"] == posted["total_fen"] == 1623000
+    duplicate = job.result(A, f"{A}_202611_copy.csv")
+    assert duplicate["status"] == "DUPLICATE"
+    assert [e["code"] for e in duplicate["errors"]] == ["F_DUPLICATE_FILE"]  # type: ignore[index]
+    assert str(posted["batch_id"]) in duplicate["errors"][0]["message"]  # type: ignore[index]
+    assert job.result(A, f"{A}_202611_bad.csv")["status"] == "REJECTED"
+    assert job.result(B, f"{B}_202611.csv")["status"] == "POSTED"
+    for unit in (A, B):
+        assert _files(job.env.root / unit / "inbox") == []
+    assert len(_files(job.env.root / A / "outbox")) == 9  # three results for each of three files
+    assert f"{A}_202611.csv.done" in _files(job.env.root / A / "archive")
+    balances = job.balances()
+    assert sum(balances.values()) == 1623000 + int(job.result(B, f"{B}_202611.csv")["total_fen"])  # type: ignore[arg-type]
+
+    second = job.run("run-once")
+    assert second.exit_code == 0 and "本轮处理0个文件" in second.output
+    assert job.balances() == balances
+
+
+def test_a_corrected_resubmission_posts(job: Job) -> None:
+    wrong = job.home / f"{D}_202611.csv"
+    wrong.write_text(
+        "个人账号,姓名,证件号码,缴存基数,单位缴存比例,个人缴存比例,单位月缴存额,个人月缴存额,月缴存额合计\n", "utf-8"
+    )
+    job.upload(D, wrong)
+    assert job.run("run-once").exit_code == 0
+    assert job.result(D, f"{D}_202611.csv")["status"] == "REJECTED"
+    job.upload(D, SAMPLES / "valid" / f"{D}_202611.xlsx")
+    assert job.run("run-once").exit_code == 0
+    corrected = job.result(D, f"{D}_202611.xlsx")
+    assert corrected["status"] == "POSTED" and corrected["posted_rows"] == 4, corrected["errors"]
+    assert sorted(_files(job.env.root / D / "archive")) == sorted(
+        [f"{D}_202611.csv", f"{D}_202611.csv.done", f"{D}_202611.xlsx", f"{D}_202611.xlsx.done"]
+    )
+
+
+def test_server_unreachable_fails_the_cycle_and_touches_nothing(job: Job) -> None:
+    job.upload(A, SAMPLES / "valid" / f"{A}_202611.csv")
+    job.env.server.kill()
+    result = job.run("run-once")
+    assert result.exit_code == 1
+    assert "不可用" in result.output and "Traceback" not in result.output
+    assert _files(job.env.root / A / "inbox") == [f"{A}_202611.csv", f"{A}_202611.csv.done"]
+
+
+@pytest.mark.parametrize("sftp_env", ["embedded", "openssh"], indirect=True)
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_file_over_the_size_limit_is_rejected_without_being_read(sftp_env: SftpEnv, db_url: str, job: Job) -> None:
+    with (job.home / "hpf.toml").open("a", encoding="utf-8") as f:
+        f.write("\n[limits]\nmax_file_mb = 1\n")
+    big = job.home / f"{A}_202611.csv"
+    big.write_bytes(b"x" * (2 << 20))
+    job.upload(A, big)
+    assert job.run("run-once").exit_code == 0
+    result = job.result(A, f"{A}_202611.csv")
+    assert result["status"] == "REJECTED" and result["sha256"] is None  # never fetched, so never hashed
+    assert [e["code"] for e in result["errors"]] == ["F_TOO_LARGE"]  # type: ignore[index]
+    assert _files(job.env.root / A / "archive") == [f"{A}_202611.csv", f"{A}_202611.csv.done"]
