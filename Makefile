@@ -3,12 +3,15 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test soak lint bench clean
+PIP_VERSION := $(shell sed -n 's/^pip==//p' constraints.txt)
 
-$(BIN)/hpf: pyproject.toml
+.PHONY: demo test soak lint bench lock clean
+
+# Installs exactly the versions in constraints.txt: the ones the suite last passed with.
+$(BIN)/hpf: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --upgrade 'pip==$(PIP_VERSION)'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 	touch $@
 
 demo: $(BIN)/hpf
@@ -26,11 +29,23 @@ soak: $(BIN)/hpf
 
 # make bench SCENARIOS="e2e small" runs some of: import validate e2e pg small sftp
 bench: $(BIN)/hpf
-	$(BIN)/python -m tests.bench $(SCENARIOS)
+	$(BIN)/python -m bench $(SCENARIOS)
 
+# mypy: strict on the contracts, the core and the database edge (pyproject.toml), checked on every package.
 lint: $(BIN)/hpf
 	$(BIN)/ruff check .
-	$(BIN)/mypy batch schemas
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy schemas batch db sftp jobs
+
+# After a dependency change: resolve afresh in a scratch venv, run the suite on it, then commit constraints.txt.
+lock:
+	rm -rf .venv-lock
+	$(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet --upgrade pip
+	.venv-lock/bin/pip install --quiet -e '.[test]'
+	{ echo "# The versions the suite last passed with; make lock rewrites it (see the Makefile)."; \
+	  .venv-lock/bin/pip freeze --all --exclude-editable | grep -v '^setuptools=='; } > constraints.txt
+	rm -rf .venv-lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-lock .pytest_cache .hypothesis .mypy_cache .ruff_cache
