@@ -10,7 +10,7 @@ must report, written here from SPEC.md §4, never copied from the validator.
 
 Amounts are computed here independently of `batch.policy` (SPEC §4 rounding
 text, Decimal arithmetic), so a rounding bug in the product cannot leak into
-the samples. Only the check characters come from `batch.ids`, as the brief asks.
+the samples. Only the check characters come from `schemas.ids`, as the brief asks.
 Output is byte-for-byte deterministic: no clocks, no randomness.
 """
 

@@ -1,4 +1,4 @@
-"""Alembic environment: always run on the connection `batch.db.upgrade` hands over."""
+"""Alembic environment: always run on the connection `db.engine.upgrade` hands over."""
 
 from alembic import context
 

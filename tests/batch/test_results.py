@@ -2,7 +2,7 @@
 
 Reports are built by the real validator (`batch.validate.validate`) against
 master data in memory: one employer 0101000123 with two active members, due
-for 202611 on 2026-11-22 (the same setting as tests/test_validate.py).
+for 202611 on 2026-11-22 (the same setting as tests/support/validation.py).
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ MARKERS = {name: (VALID / f"{name}.done").read_bytes() for name in BYTES}
 
 
 class SampleLookups:
-    """The sample master data in memory, answering as `batch.store.Store` does."""
+    """The sample master data in memory, answering as `db.store.Store` does."""
 
     def __init__(self) -> None:
         employers = parse_employers((SAMPLES / "master" / "employers.csv").read_bytes(), "employers.csv")
