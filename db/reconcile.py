@@ -19,21 +19,14 @@ from sqlalchemy import Connection, Engine, and_, case, func, literal, or_, selec
 from batch.reconcile import REFUSED, Reconciliation, build, filing_lines
 from db.tables import CONTROL, batches, control_accounts, employers, entries, members
 from schemas.formats import valid_month
+from schemas.frames import RECONCILIATION_LINE
 from schemas.statuses import FILING_STATUSES, BatchStatus
 
 _ARRIVALS = pl.Schema(
-    {
-        "unit_account": pl.String,
-        "employer_name": pl.String,
-        "files": pl.Int64,
-        "rows_received": pl.Int64,
-        "rows_posted": pl.Int64,
-        "members_active": pl.Int64,
-        "amount_posted_fen": pl.Int64,
-        "posted_batches": pl.Int64,
-        "refused_batches": pl.Int64,
-    }
-)
+    [*((c, t) for c, t in RECONCILIATION_LINE.items() if c != "status"), ("posted_batches", pl.Int64()),
+     ("refused_batches", pl.Int64())]
+)  # fmt: skip
+"""What the query reads per employer: a line without its status, and the counts that decide it."""
 
 
 def reconcile(conn: Connection, month: int) -> Reconciliation:

@@ -30,7 +30,6 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
-from batch.lookups import Lookups
 from batch.results import result_files
 from batch.stopwatch import IDLE, Stopwatch
 from batch.validate import Report, Submission, ValidationOptions, validate
@@ -113,8 +112,7 @@ def check(
     if submission.sha256:
         with store.engine.connect() as conn:
             earlier = register.earlier_batch(conn, submission.sha256, before=before)
-    lookups: Lookups = store
-    return validate(submission, options, lookups, watch, duplicate_of=earlier)
+    return validate(submission, options, store, watch, duplicate_of=earlier)
 
 
 def run_cycle(
