@@ -13,13 +13,13 @@ from datetime import date
 
 import polars as pl
 
-from batch.money import parse_rate, yuan_expr
+from batch.money import format_yuan, parse_rate, yuan_expr
 from batch.policy import ROUNDING_METHODS
 from batch.read import decode_text
 from schemas import formats
 from schemas.codes import Problem
 from schemas.formats import valid_month
-from schemas.ids import ric_problem_expr, uscc_problem
+from schemas.ids import RIC_PROBLEMS, ric_problem_expr, uscc_problem
 from schemas.master import EMPLOYER_COLUMNS, EMPLOYER_ROWS, MEMBER_COLUMNS
 from schemas.remittance import ID_TYPES
 from schemas.statuses import EMPLOYER_STATUSES, MEMBER_STATUSES
@@ -35,10 +35,13 @@ def _read(data: bytes, source: str, columns: tuple[str, ...]) -> pl.DataFrame | 
     if isinstance(decoded, Problem):
         return [Problem("M_FILE", decoded.message, source=source)]
     text, _ = decoded
+    if not text.strip():
+        return [Problem("M_FILE", f"文件为空：应有表头行（{','.join(columns)}）和数据行", source=source)]
     try:
         frame = pl.read_csv(text.encode("utf-8"), infer_schema=False, has_header=True)
     except (pl.exceptions.PolarsError, OSError) as e:
-        return [Problem("M_FILE", f"不是可读取的CSV文件：{str(e).splitlines()[0][:120]}", source=source)]
+        # polars says why in English: shown after our own words, for whoever reports it.
+        return [Problem("M_FILE", f"不是可读取的CSV文件（{str(e).splitlines()[0][:120]}）", source=source)]
     frame = frame.rename(lambda c: c.strip())
     problems = [Problem("M_COLUMNS", "缺少该列", 1, c, source=source) for c in columns if c not in frame.columns]
     problems += [
@@ -67,10 +70,15 @@ def _quoted(column: str) -> pl.Expr:
     return pl.when(pl.col(column).is_null()).then(pl.lit("空白")).otherwise(pl.format("“{}”", pl.col(column)))
 
 
-def _duplicates(key: str) -> tuple[pl.Expr, pl.Expr]:
-    """Every line repeating an earlier line's key, and a message naming that line."""
-    first = pl.col("line").min().over(key)
-    return (pl.col(key).is_not_null() & (pl.col("line") != first)), pl.format(f"{key}与第{{}}行重复", first)
+def _duplicates(cells: pl.DataFrame, key: str, label: str) -> tuple[pl.DataFrame, pl.Expr, pl.Expr]:
+    """Every line repeating an earlier line's key, and a message naming that first line.
+
+    The first line is found over the whole file before any filtering, so a
+    repeat never names itself.
+    """
+    cells = cells.with_columns(pl.col("line").min().over(key).alias("_first"))
+    bad = pl.col(key).is_not_null() & (pl.col("line") != pl.col("_first"))
+    return cells, bad, pl.format(f"{label}“{{}}”与第{{}}行重复", pl.col(key), pl.col("_first"))
 
 
 def parse_members(data: bytes, source: str, known_units: Collection[str], today: date) -> pl.DataFrame | list[Problem]:
@@ -80,7 +88,7 @@ def parse_members(data: bytes, source: str, known_units: Collection[str], today:
         return cells
     c = pl.col
     base = yuan_expr(c("base"))
-    dup, dup_msg = _duplicates("member_account")
+    cells, dup, dup_msg = _duplicates(cells, "member_account", "个人账号")
     units = list(known_units)
     id_problem = ric_problem_expr(c("id_number").str.to_uppercase(), today)
     problems = _problem_frame(
@@ -109,7 +117,7 @@ def parse_members(data: bytes, source: str, known_units: Collection[str], today:
             (
                 "id_number",
                 (c("id_type") == "01") & id_problem.is_not_null(),
-                pl.format("身份证号码无效（{}）", id_problem),
+                pl.format("身份证号码无效：{}", id_problem.replace_strict(RIC_PROBLEMS, default=id_problem)),
             ),
             ("base", base.is_null(), pl.format("缴存基数应为不超过两位小数的非负金额，实际为{}", _quoted("base"))),
             (
@@ -130,6 +138,7 @@ def parse_members(data: bytes, source: str, known_units: Collection[str], today:
             for r in problems.iter_rows(named=True)
         ]
     return cells.select(
+        "line",
         "member_account",
         "unit_account",
         "name",
@@ -155,7 +164,7 @@ def parse_employers(data: bytes, source: str) -> pl.DataFrame | list[Problem]:
         if not re.fullmatch(formats.ACCOUNT, unit):
             bad.append(("unit_account", f"单位账号应为1至20位数字，实际为“{unit}”"))
         elif unit in seen:
-            bad.append(("unit_account", f"单位账号与第{seen[unit]}行重复"))
+            bad.append(("unit_account", f"单位账号“{unit}”与第{seen[unit]}行重复"))
         seen.setdefault(unit, line)
         if not r["name"]:
             bad.append(("name", "单位名称不能为空"))
@@ -182,6 +191,7 @@ def parse_employers(data: bytes, source: str) -> pl.DataFrame | list[Problem]:
         if not bad:
             rows.append(
                 {
+                    "line": line,
                     "unit_account": unit,
                     "name": r["name"],
                     "credit_code": r["credit_code"].upper(),
@@ -197,5 +207,169 @@ def parse_employers(data: bytes, source: str) -> pl.DataFrame | list[Problem]:
         return problems
     return pl.DataFrame(
         rows,
-        schema=EMPLOYER_ROWS,
+        schema={"line": pl.Int64, **EMPLOYER_ROWS},
     )
+
+
+EXISTING_EMPLOYERS = pl.Schema(
+    {"unit_account": pl.String, "credit_code": pl.String, "status": pl.String, "paid_through": pl.Int64,
+     "touched": pl.Boolean}
+)  # fmt: skip
+"""What import must know of the employers already stored (`touched`: a standing batch posted for it)."""
+
+EXISTING_MEMBERS = pl.Schema(
+    {"member_account": pl.String, "unit_account": pl.String, "id_type": pl.String, "id_number": pl.String,
+     "status": pl.String, "base_fen": pl.Int64, "paid_through": pl.Int64, "touched": pl.Boolean}
+)  # fmt: skip
+"""What import must know of the members already stored (`touched`: it has a standing deposit)."""
+
+_OWNED = {"status": "状态", "base_fen": "缴存基数", "paid_through": "缴至年月"}
+_CSV_COLUMN = {"status": "status", "base_fen": "base", "paid_through": "paid_through"}
+
+
+def conflicts(
+    employer_rows: pl.DataFrame | None,
+    member_rows: pl.DataFrame | None,
+    existing_employers: pl.DataFrame,
+    existing_members: pl.DataFrame,
+    *,
+    sources: tuple[str, str] = ("employers.csv", "members.csv"),
+) -> list[Problem]:
+    """Lines that would contradict the ledger or the stored data (SPEC §8), judged against what is stored.
+
+    The ledger owns status, base and paid-through month once a batch touched
+    an employer or member: import may not move them ("use a change list").
+    A credit code or an active person belongs to one employer, and an account
+    that differs from a stored one only by leading zeros is a spreadsheet's
+    doing, not a new account.
+    """
+    problems: list[Problem] = []
+    if employer_rows is not None and employer_rows.height:
+        problems += _owned(employer_rows, existing_employers, "unit_account", ("status", "paid_through"), sources[0])
+        problems += _held_elsewhere(
+            employer_rows, existing_employers, "credit_code", "unit_account", None, sources[0],
+            "统一社会信用代码{}已属于单位{}，一个信用代码只能登记一个单位",
+        )  # fmt: skip
+        problems += _leading_zeros(employer_rows, existing_employers, "unit_account", "单位账号", sources[0])
+    if member_rows is not None and member_rows.height:
+        problems += _owned(
+            member_rows, existing_members, "member_account", ("status", "base_fen", "paid_through"), sources[1]
+        )
+        problems += _held_elsewhere(
+            member_rows.filter(pl.col("status") == "normal"), existing_members, "id_number", "unit_account",
+            "member_account", sources[1],
+            "证件号码{}已在单位{}有正常状态的账户，同一人只能在一个单位正常缴存（请原单位先办理封存）",
+        )  # fmt: skip
+        problems += _leading_zeros(member_rows, existing_members, "member_account", "个人账号", sources[1])
+    return sorted(problems, key=lambda p: (p.source or "", p.row_no or 0, p.column or ""))
+
+
+def _owned(rows: pl.DataFrame, stored: pl.DataFrame, key: str, owned: tuple[str, ...], source: str) -> list[Problem]:
+    """A touched record whose ledger-owned field would change."""
+    touched = rows.join(stored.filter("touched"), on=key, suffix="_stored")
+    found = []
+    for col in owned:
+        differs = touched.filter(pl.col(col).ne_missing(pl.col(f"{col}_stored")))
+        for r in differs.iter_rows(named=True):
+            now, wanted = _shown(col, r[f"{col}_stored"]), _shown(col, r[col])
+            found.append(
+                Problem(
+                    "M_VALUE",
+                    f"{r[key]}已有批次入账，{_OWNED[col]}由业务办理决定（现为{now}），导入不能改为{wanted}："
+                    "请改回现值，或通过变更清册办理",
+                    r["line"],
+                    _CSV_COLUMN[col],
+                    source=source,
+                )
+            )
+    return found
+
+
+def _shown(column: str, value: object) -> str:
+    if value is None:
+        return "空白"
+    if column == "base_fen":
+        return f"{format_yuan(int(str(value)))}元"
+    return str(value)
+
+
+def _held_elsewhere(
+    rows: pl.DataFrame,
+    stored: pl.DataFrame,
+    value: str,
+    owner: str,
+    key: str | None,
+    source: str,
+    message: str,
+) -> list[Problem]:
+    """Lines whose `value` is already held (in the database or on another line) under a different `owner`.
+
+    `key` is the record's own identity (a member account) when one owner may
+    legitimately hold several records; for employers the owner is the key.
+    """
+    if rows.height == 0:
+        return []
+    key = key or owner
+    stored_holders = stored.select(value, owner, key) if key != owner else stored.select(value, owner)
+    if value == "id_number":
+        stored_holders = stored.filter(pl.col("status") == "normal").select(value, owner, key)
+    incoming = rows.select("line", value, owner, *([key] if key != owner else []))
+    # Stored holders that this import does not re-state, and the import's own lines.
+    others = pl.concat(
+        [
+            stored_holders.join(incoming.select(key), on=key, how="anti").with_columns(
+                pl.lit(None, pl.Int64).alias("line")
+            ),
+            incoming,
+        ],
+        how="diagonal_relaxed",
+    )
+    clash = (
+        incoming.join(others, on=value, suffix="_other")
+        .filter(pl.col(f"{owner}_other") != pl.col(owner))
+        # Between two lines of the file, the later one is at fault.
+        .filter(pl.col("line_other").is_null() | (pl.col("line_other") < pl.col("line")))
+        .group_by("line", value)
+        .agg(pl.col(f"{owner}_other").min(), pl.col("line_other").min())
+        .sort("line")
+    )
+    return [
+        Problem(
+            "M_VALUE",
+            message.format(r[value], r[f"{owner}_other"])
+            + (f"（见第{r['line_other']}行）" if r["line_other"] is not None else ""),
+            r["line"],
+            value,
+            source=source,
+        )
+        for r in clash.iter_rows(named=True)
+    ]
+
+
+def _leading_zeros(rows: pl.DataFrame, stored: pl.DataFrame, key: str, label: str, source: str) -> list[Problem]:
+    """A line whose account is a stored (or earlier line's) account with its leading zeros dropped, or added."""
+    stripped = pl.col(key).str.strip_chars_start("0")
+    known = pl.concat(
+        [stored.select(key, pl.lit(None, pl.Int64).alias("line")), rows.select(key, "line")]
+    ).with_columns(stripped.alias("digits"))
+    clash = (
+        rows.select("line", key)
+        .with_columns(stripped.alias("digits"))
+        .join(known, on="digits", suffix="_other")
+        .filter(pl.col(f"{key}_other") != pl.col(key))
+        .filter(pl.col("line_other").is_null() | (pl.col("line_other") < pl.col("line")))
+        .group_by("line", key)
+        .agg(pl.col(f"{key}_other").min())
+        .sort("line")
+    )
+    return [
+        Problem(
+            "M_VALUE",
+            f"{label}“{r[key]}”与已有的{label}“{r[f'{key}_other']}”只差开头的0：文件可能被表格软件另存时去掉了前导零，"
+            "请把该列设为文本后重新导出",
+            r["line"],
+            key,
+            source=source,
+        )
+        for r in clash.iter_rows(named=True)
+    ]

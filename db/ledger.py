@@ -41,12 +41,36 @@ class Posted:
     total_fen: int
 
 
+_POSTINGS = -0x4850_4600_0000_0001
+"""The PostgreSQL advisory lock postings share and a master import takes alone."""
+
+
+def exclude_postings(conn: Connection) -> None:
+    """Hold off every posting until the caller's transaction ends (a master import checks, then writes).
+
+    PostgreSQL: the exclusive side of a transaction-level advisory lock that
+    each posting takes shared. SQLite has one writer: taking the write lock now,
+    before anything is read, is enough.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _POSTINGS})
+    else:
+        conn.execute(update(control_accounts).where(control_accounts.c.code == CONTROL).values(code=CONTROL))
+
+
+def _share_postings(conn: Connection) -> None:
+    """Postings and reversals run side by side, never beside a master import (`exclude_postings`)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": _POSTINGS})
+
+
 def post(conn: Connection, batch_id: int, unit_account: str, month: int, rows: pl.DataFrame) -> Posted:
     """Deposit `rows` (member_account, employer_fen, employee_fen) for `month`, inside the caller's transaction.
 
     Raises PostingConflict (after which the caller must roll back) when the
     employer is no longer due for `month` or a member-month is already deposited.
     """
+    _share_postings(conn)
     prior = conn.execute(
         select(employers.c.paid_through).where(employers.c.unit_account == unit_account)
     ).scalar_one_or_none()
@@ -85,6 +109,7 @@ def reverse_latest(conn: Connection, batch_id: int, reason: str) -> Posted:
     Months are undone from the latest, one at a time: a reversal restores the
     paid-through month the batch advanced from. Raises ReversalRefused otherwise.
     """
+    _share_postings(conn)
     batch = register.get(conn, batch_id, for_update=True)
     if batch is None:
         raise ReversalRefused(f"没有批次{batch_id}")
@@ -303,6 +328,49 @@ def verify(conn: Connection) -> list[Problem]:
         .having(func.count() > 1)
     ):
         problems.append(Problem("L_DOUBLE_DEPOSIT", f"个人账户{account}在{month}有{n}笔未冲销的缴存（应至多一笔）"))
+    return problems + _paid_through_problems(conn)
+
+
+def _paid_through_problems(conn: Connection) -> list[Problem]:
+    """Every paid-through month is the latest standing deposit's (members) or posted list's (employers).
+
+    Only the ledger moves these months once something was posted: a master
+    import or a hand edit that moved one would let a month be paid twice.
+    """
+    problems = []
+    latest_deposit = (
+        select(deposits.c.member_account, func.max(deposits.c.month).label("latest"))
+        .where(deposits.c.reversed.is_(False))
+        .group_by(deposits.c.member_account)
+        .subquery()
+    )
+    for account, paid, latest in conn.execute(
+        select(members.c.member_account, members.c.paid_through, latest_deposit.c.latest)
+        .join(latest_deposit, latest_deposit.c.member_account == members.c.member_account)
+        .where(func.coalesce(members.c.paid_through, 0) != latest_deposit.c.latest)
+        .order_by(members.c.member_account)
+        .limit(1000)
+    ):
+        problems.append(
+            Problem(
+                "L_PAID_THROUGH", f"个人账户{account}的缴至年月为{paid or '空白'}，但最近一笔未冲销的缴存是{latest}"
+            )
+        )
+    latest_list = (
+        select(batches.c.unit_account, func.max(batches.c.month).label("latest"))
+        .where(batches.c.status == BatchStatus.POSTED)
+        .group_by(batches.c.unit_account)
+        .subquery()
+    )
+    for unit, paid, latest in conn.execute(
+        select(employers.c.unit_account, employers.c.paid_through, latest_list.c.latest)
+        .join(latest_list, latest_list.c.unit_account == employers.c.unit_account)
+        .where(func.coalesce(employers.c.paid_through, 0) != latest_list.c.latest)
+        .order_by(employers.c.unit_account)
+    ):
+        problems.append(
+            Problem("L_PAID_THROUGH", f"单位{unit}的缴至年月为{paid or '空白'}，但最近入账的清册是{latest}")
+        )
     return problems
 
 

@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import polars as pl
-from sqlalchemy import Connection, Engine, Row, Table, func, select
+from sqlalchemy import Connection, Engine, Row, Table, func, select, text
 
 from batch.lookups import Employer
+from batch.master_files import EXISTING_EMPLOYERS, EXISTING_MEMBERS, conflicts
+from db.ledger import exclude_postings
 from db.tables import employers, members
+from schemas.codes import Problem
 from schemas.master import MEMBER
 
 CHUNK = 5_000
@@ -97,11 +100,28 @@ class Store:
 
     # ------------------------------------------------------------- writes
 
-    def import_master(self, employer_rows: pl.DataFrame | None, member_rows: pl.DataFrame | None) -> ImportCounts:
-        """Insert or update employers and members in one transaction (re-import is idempotent)."""
+    def import_master(
+        self,
+        employer_rows: pl.DataFrame | None,
+        member_rows: pl.DataFrame | None,
+        *,
+        sources: tuple[str, str] = ("employers.csv", "members.csv"),
+    ) -> ImportCounts | list[Problem]:
+        """Insert or update employers and members in one transaction, or every line that contradicts what is stored.
+
+        Re-import is idempotent. The checks and the writes run with postings
+        held off (`ledger.exclude_postings`), so no posting can slip between
+        what the checks saw and what is written.
+        """
         with self.engine.begin() as conn:
-            e_new, e_all = self._upsert(conn, employers, "unit_account", employer_rows)
-            m_new, m_all = self._upsert(conn, members, "member_account", member_rows)
+            exclude_postings(conn)
+            problems = conflicts(
+                employer_rows, member_rows, _stored_employers(conn), _stored_members(conn), sources=sources
+            )
+            if problems:
+                return problems
+            e_new, e_all = self._upsert(conn, employers, "unit_account", _without_line(employer_rows))
+            m_new, m_all = self._upsert(conn, members, "member_account", _without_line(member_rows))
         return ImportCounts(e_new, e_all - e_new, m_new, m_all - m_new)
 
     def _upsert(self, conn: Connection, table: Table, key: str, rows: pl.DataFrame | None) -> tuple[int, int]:
@@ -116,6 +136,62 @@ class Store:
         upsert = _upsert_postgresql if conn.dialect.name == "postgresql" else _upsert_sqlite
         upsert(conn, table, key, updates, rows)
         return conn.execute(count).scalar_one() - before, rows.height
+
+
+def _without_line(rows: pl.DataFrame | None) -> pl.DataFrame | None:
+    return rows.drop("line", strict=False) if rows is not None else None
+
+
+_STORED_EMPLOYERS = (
+    "SELECT e.unit_account, e.credit_code, e.status, e.paid_through, "
+    "CASE WHEN EXISTS (SELECT 1 FROM batches b WHERE b.unit_account = e.unit_account AND b.status = 'POSTED') "
+    "THEN 1 ELSE 0 END AS touched FROM employers e"
+)
+_STORED_MEMBERS = (
+    "SELECT m.member_account, m.unit_account, m.id_type, m.id_number, m.status, m.base_fen, m.paid_through, "
+    "CASE WHEN EXISTS (SELECT 1 FROM deposits d WHERE d.member_account = m.member_account AND NOT d.reversed) "
+    "THEN 1 ELSE 0 END AS touched FROM members m"
+)
+
+
+def _stored_employers(conn: Connection) -> pl.DataFrame:
+    return _read_frame(conn, _STORED_EMPLOYERS, EXISTING_EMPLOYERS)
+
+
+def _stored_members(conn: Connection) -> pl.DataFrame:
+    return _read_frame(conn, _STORED_MEMBERS, EXISTING_MEMBERS)
+
+
+def _read_frame(conn: Connection, query: str, schema: pl.Schema) -> pl.DataFrame:
+    """A whole query's result as a frame, read in bulk (see `Store._employer_members`); booleans come as 0/1."""
+    wire = pl.Schema({k: pl.Int64 if v == pl.Boolean else v for k, v in schema.items()})
+    if conn.dialect.name == "sqlite":
+        fields = " || char(31) || ".join(f"coalesce(CAST({c} AS TEXT), '')" for c in schema)
+        raw = cast(sqlite3.Connection, conn.connection.dbapi_connection)
+        (blob,) = raw.execute(f"SELECT group_concat({fields}, char(30)) FROM ({query})").fetchone()
+        frame = (
+            pl.read_csv(
+                blob.encode("utf-8"),
+                has_header=False,
+                separator="\x1f",
+                eol_char="\x1e",
+                quote_char=None,
+                new_columns=list(schema),
+                schema=wire,
+            )
+            if blob
+            else wire.to_frame()
+        )
+    elif conn.dialect.name == "postgresql":
+        import psycopg
+
+        raw_pg = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+        with raw_pg.cursor() as cur, cur.copy(f"COPY ({query}) TO STDOUT (FORMAT csv)") as copy:
+            data = b"".join(bytes(block) for block in copy)
+        frame = pl.read_csv(data, has_header=False, new_columns=list(schema), schema=wire) if data else wire.to_frame()
+    else:
+        frame = pl.DataFrame(conn.execute(text(query)).all(), schema=wire, orient="row")
+    return frame.with_columns(pl.col(c).cast(pl.Boolean) for c, t in schema.items() if t == pl.Boolean)
 
 
 def _upsert_sqlite(conn: Connection, table: Table, key: str, updates: str, rows: pl.DataFrame) -> None:

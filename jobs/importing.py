@@ -32,4 +32,8 @@ def import_accounts(
             member_rows = parsed_m
     if problems:
         return problems
-    return store.import_master(employer_rows, member_rows)
+    sources = (
+        employers_file.name if employers_file else "employers.csv",
+        members_file.name if members_file else "members.csv",
+    )
+    return store.import_master(employer_rows, member_rows, sources=sources)

@@ -75,6 +75,7 @@ LEDGER_CODES = MappingProxyType(
         "L_ORPHAN": "分录或缴存无所属",
         "L_DOUBLE_DEPOSIT": "同一职工同一月份重复缴存",
         "L_MONTH_TOTAL": "本月入账合计与账本不符",
+        "L_PAID_THROUGH": "缴至年月与入账记录不符",
     }
 )
 """Ledger invariants that do not hold (`hpf verify`, the reconciliation's control totals)."""

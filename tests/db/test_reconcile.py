@@ -24,7 +24,7 @@ from batch.reconcile import XLSX_HEADERS, Reconciliation, build, reconciliation_
 from db import tables
 from db.engine import make_engine
 from db.reconcile import reconcile, snapshot
-from db.store import Store
+from db.store import ImportCounts, Store
 from jobs.report import reconcile_report
 from jobs.settings import load_settings
 from schemas.frames import RECONCILIATION_CSV_COLUMNS as CSV_COLUMNS
@@ -256,11 +256,11 @@ def test_a_hand_made_inconsistency_is_a_problem_and_the_files_are_still_written(
 
 EMPLOYERS = (
     "unit_account,name,credit_code,status,employer_rate,employee_rate,wage_tier,rounding,paid_through\n"
-    "0101000001,正常单位,91350100M000100Y43,01,12%,12%,1,,202610\n"
-    "0101000002,开户单位,91350100M000100Y43,02,5%,5%,2,,\n"
-    "0101000003,缓缴单位,91350100M000100Y43,03,8%,8%,1,,202610\n"
-    "0101000004,注销单位,91350100M000100Y43,04,12%,12%,1,,202610\n"
-    '0101000005,"=HYPERLINK(""http://x"")",91350100M000100Y43,05,12%,12%,1,,202610\n'
+    "0101000001,正常单位,91350100M000101Y4Q,01,12%,12%,1,,202610\n"
+    "0101000002,开户单位,91350100M000102Y4E,02,5%,5%,2,,\n"
+    "0101000003,缓缴单位,91350100M000103Y44,03,8%,8%,1,,202610\n"
+    "0101000004,注销单位,91350100M000104Y4R,04,12%,12%,1,,202610\n"
+    '0101000005,"=HYPERLINK(""http://x"")",91350100M000105Y4F,05,12%,12%,1,,202610\n'
 )
 MEMBERS = (
     "member_account,unit_account,name,id_type,id_number,base,status,paid_through\n"
@@ -276,7 +276,7 @@ def _load(store: Store) -> None:
     assert isinstance(employers, pl.DataFrame), employers
     members = parse_members(MEMBERS.encode(), "members.csv", set(employers["unit_account"]), date(2026, 11, 22))
     assert isinstance(members, pl.DataFrame), members
-    store.import_master(employers, members)
+    assert isinstance(store.import_master(employers, members), ImportCounts)
 
 
 def _batch(store: Store, unit: str, name: str, status: str, month: int | None, rows: int) -> None:

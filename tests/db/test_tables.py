@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from batch.master_files import parse_members
 from db import engine, register, tables
-from db.store import Store
+from db.store import ImportCounts, Store
 from tests.support.master import MEMBERS, load
 
 
@@ -50,6 +50,7 @@ def test_reimport_updates_and_is_idempotent(store: Store) -> None:
     members = parse_members(changed.encode(), "members.csv", store.unit_accounts(), date(2026, 11, 22))
     assert isinstance(members, pl.DataFrame)
     counts = store.import_master(None, members)
+    assert isinstance(counts, ImportCounts), counts
     assert (counts.members_new, counts.members_updated) == (0, 3)
     row = (
         store.members("0101000123", pl.Series([], dtype=pl.String))
@@ -112,6 +113,7 @@ def test_members_read_back_exactly_whatever_the_name(store: Store) -> None:
     awkward = 'Smith, "J" 史密斯'
     frame = pl.DataFrame(
         {
+            "line": [2],
             "member_account": ["300001"],
             "unit_account": ["0101000123"],
             "name": [awkward],

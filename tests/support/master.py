@@ -7,12 +7,12 @@ from datetime import date
 import polars as pl
 
 from batch.master_files import parse_employers, parse_members
-from db.store import Store
+from db.store import ImportCounts, Store
 
 EMPLOYERS = (
     "unit_account,name,credit_code,status,employer_rate,employee_rate,wage_tier,rounding,paid_through\n"
     "0101000123,成都示例科技有限公司,91350100M000100Y43,01,12%,12%,1,,202610\n"
-    "0101000456,简阳示例农业合作社,91350100M000100Y43,02,5%,5%,2,yuan_half_up,\n"
+    "0101000456,简阳示例农业合作社,91350100M000200Y4T,02,5%,5%,2,yuan_half_up,\n"
 )
 MEMBERS = (
     "member_account,unit_account,name,id_type,id_number,base,status,paid_through\n"
@@ -27,4 +27,5 @@ def load(store: Store) -> None:
     members = parse_members(MEMBERS.encode(), "members.csv", {"0101000123", "0101000456"}, date(2026, 11, 22))
     assert isinstance(employers, pl.DataFrame) and isinstance(members, pl.DataFrame)
     counts = store.import_master(employers, members)
+    assert isinstance(counts, ImportCounts), counts
     assert counts.employers_new + counts.employers_updated == 2
