@@ -67,13 +67,17 @@ _EXTENSION = re.compile(r"\.(csv|xlsx)$", re.IGNORECASE)
 # ------------------------------------------------------------------ names
 
 
-def result_names(file_name: str) -> tuple[str, str, str]:
+def result_names(file_name: str, batch_id: int | None = None) -> tuple[str, str, str]:
     """`X.result.json`, `X.result.csv`, `X.result.xlsx` for a source `X.csv` or `X.xlsx`.
 
-    A name with another extension (a file rejected for F_NAME) keeps it whole, so
-    `a.txt` and `a.csv` never share results.
+    With `batch_id`, `X.{batch_id}.result.*`: the names of a batch whose plain
+    names a standing batch already owns (SPEC §6). A name with another
+    extension (a file rejected for F_NAME) keeps it whole, so `a.txt` and
+    `a.csv` never share results.
     """
     stem = _EXTENSION.sub("", file_name)
+    if batch_id is not None:
+        stem = f"{stem}.{batch_id}"
     if len(f"{stem}{_LONGEST_SUFFIX}".encode()) > MAX_NAME_BYTES:
         # Too long for the file system once suffixed: cut, and keep names apart by a digest of the whole stem.
         digest = hashlib.sha256(stem.encode()).hexdigest()[:8]
@@ -87,13 +91,16 @@ MAX_NAME_BYTES = 255
 _LONGEST_SUFFIX = ".result.xlsx"
 
 
-def result_files(report: Report, *, batch_id: int | None, status: str, xlsx_detail_rows: int) -> dict[str, bytes]:
+def result_files(
+    report: Report, *, batch_id: int | None, status: str, xlsx_detail_rows: int, own_names: bool = False
+) -> dict[str, bytes]:
     """The three result files for source `X.csv` / `X.xlsx`: {"X.result.json": …, "X.result.csv": …, "X.result.xlsx": …}.
 
     status is POSTED, REJECTED or DUPLICATE. For POSTED, posted_rows = all rows and posted_fen = total_fen.
+    `own_names`: named `X.{batch_id}.result.*`, because a standing batch owns the plain names.
     """
     _check_status(report, status)
-    json_name, csv_name, xlsx_name = result_names(report.file_name)
+    json_name, csv_name, xlsx_name = result_names(report.file_name, batch_id if own_names else None)
     return {
         json_name: result_json(report, batch_id=batch_id, status=status),
         csv_name: result_csv(report, status=status),
@@ -152,6 +159,18 @@ def _head(
         posted_rows = report.rows.height if posted else 0
     if posted_fen is None:
         posted_fen = report.total_fen if posted else 0
+    earlier = {}
+    if report.duplicate_of is not None:
+        earlier = {"duplicate_of": {"batch_id": report.duplicate_of, "status": report.duplicate_status}}
+    return {
+        **_head_fields(report, batch_id, status, posted_rows, posted_fen),
+        **earlier,
+    }
+
+
+def _head_fields(
+    report: Report, batch_id: int | None, status: str, posted_rows: int, posted_fen: int
+) -> dict[str, Any]:
     return {
         "file": report.file_name,
         "sha256": report.sha256 or None,

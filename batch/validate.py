@@ -27,7 +27,7 @@ from batch.stopwatch import IDLE, Stopwatch
 from schemas.codes import Problem
 from schemas.columns import BY_NAME
 from schemas.master import MEMBER
-from schemas.statuses import EMPLOYER_STATUSES, FILING_STATUSES
+from schemas.statuses import EMPLOYER_STATUSES, FILING_STATUSES, STATUS_LABELS
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +65,14 @@ class ValidationOptions:
 
 
 @dataclass(frozen=True, slots=True)
+class Earlier:
+    """A standing batch that already took the same bytes for the same kind, employer and month."""
+
+    batch_id: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """The outcome of validating one file."""
 
@@ -80,6 +88,8 @@ class Report:
     missing: pl.DataFrame
     """Active members of the employer with no row (`schemas.master.MEMBER`)."""
     duplicate_of: int | None = None
+    duplicate_status: str | None = None
+    """The outcome of the earlier batch a DUPLICATE repeats."""
 
     @property
     def ok(self) -> bool:
@@ -109,12 +119,12 @@ def validate(
     lookups: Lookups,
     watch: Stopwatch = IDLE,
     *,
-    duplicate_of: int | None = None,
+    duplicate_of: Earlier | None = None,
 ) -> Report:
     """Check `sub` exactly as SPEC §4 says; see the module docstring. `watch` times read and validate.
 
-    `duplicate_of` is the earlier batch that processed the same bytes: then
-    nothing else is checked (F_DUPLICATE_FILE comes first).
+    `duplicate_of` is the standing batch that took the same bytes for the same
+    employer and month: then nothing else is checked (F_DUPLICATE_FILE comes first).
     """
     with watch.stage("validate"):
         if duplicate_of is not None:
@@ -122,9 +132,18 @@ def validate(
         return _validate(sub, options, lookups, watch)
 
 
-def _duplicate(sub: Submission, earlier: int) -> Report:
-    message = f"同一文件（SHA-256 {sub.sha256[:12]}…）已由批次{earlier}处理过，本次不再处理"
-    return _report(sub, sub.sha256, None, [Problem("F_DUPLICATE_FILE", message)], duplicate_of=earlier)
+def _duplicate(sub: Submission, earlier: Earlier) -> Report:
+    name = parse_file_name(sub.file_name)
+    assert isinstance(name, FileName), "only a well-named file can repeat a batch"
+    outcome = STATUS_LABELS.get(earlier.status, earlier.status)
+    message = (
+        f"{name.unit_account}在{name.month}的同一文件（SHA-256 {sub.sha256[:12]}…）已由批次{earlier.batch_id}处理，"
+        f"结果为{outcome}（{earlier.status}），本次不再处理"
+    )
+    return _report(
+        sub, sub.sha256, name, [Problem("F_DUPLICATE_FILE", message)],
+        duplicate_of=earlier.batch_id, duplicate_status=earlier.status,
+    )  # fmt: skip
 
 
 def _validate(sub: Submission, options: ValidationOptions, lookups: Lookups, watch: Stopwatch) -> Report:
@@ -272,6 +291,7 @@ def _report(
     row_problems: pl.DataFrame | None = None,
     missing: pl.DataFrame | None = None,
     duplicate_of: int | None = None,
+    duplicate_status: str | None = None,
 ) -> Report:
     return Report(
         file_name=sub.file_name,
@@ -285,4 +305,5 @@ def _report(
         rows=_EMPTY_ROWS if rows is None else rows,
         missing=MEMBER.to_frame() if missing is None else missing,
         duplicate_of=duplicate_of,
+        duplicate_status=duplicate_status,
     )

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from batch.masking import mask_ids_in
 from db.tables import batch_events, batch_results, batches
-from schemas.statuses import BatchStatus, Step
+from schemas.statuses import OWNS_RESULTS, STANDING, BatchStatus, Step
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +138,50 @@ def history(conn: Connection, batch_id: int) -> list[Row[Any]]:
     )
 
 
-def earlier_batch(conn: Connection, sha256: str, before: int | None = None) -> int | None:
-    """The first batch (not itself a duplicate) that processed this content, older than `before`."""
-    query = select(func.min(batches.c.id)).where(batches.c.sha256 == sha256, batches.c.status != BatchStatus.DUPLICATE)
+def earlier_batch(
+    conn: Connection, sha256: str, unit_account: str, month: int, *, before: int | None = None
+) -> tuple[int, BatchStatus] | None:
+    """The first standing batch (older than `before`) that took these bytes for this employer and month, and its status.
+
+    Only a standing batch makes a duplicate (SPEC §4): the same bytes may be
+    sent again after a rejection or a reversal, and for another month.
+    """
+    query = (
+        select(batches.c.id, batches.c.status)
+        .where(
+            batches.c.sha256 == sha256,
+            batches.c.unit_account == unit_account,
+            batches.c.month == month,
+            batches.c.status.in_(STANDING),
+        )
+        .order_by(batches.c.id)
+        .limit(1)
+    )
     if before is not None:
         query = query.where(batches.c.id < before)
-    return conn.execute(query).scalar()
+    row = conn.execute(query).one_or_none()
+    return (row.id, BatchStatus(row.status)) if row else None
+
+
+def fetched(engine: Engine, batch_id: int, sha256: str, month: int | None) -> None:
+    """Record what a batch holds as soon as it is read, so a batch still in progress already makes a duplicate."""
+    with engine.begin() as conn:
+        conn.execute(update(batches).where(batches.c.id == batch_id).values(sha256=sha256 or None, month=month))
+
+
+def result_owner(conn: Connection, unit_account: str, name: str, *, other_than: int) -> int | None:
+    """The standing batch of this employer (other than `other_than`) whose results are called `name`, if any."""
+    return conn.execute(
+        select(batches.c.id)
+        .join(batch_results, batch_results.c.batch_id == batches.c.id)
+        .where(
+            batches.c.unit_account == unit_account,
+            batches.c.status.in_(OWNS_RESULTS),
+            batches.c.id != other_than,
+            batch_results.c.name == name,
+        )
+        .limit(1)
+    ).scalar()
 
 
 def event(conn: Connection, batch_id: int, status: BatchStatus, step: Step, message: str | None = None) -> None:

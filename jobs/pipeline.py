@@ -30,9 +30,10 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
-from batch.results import result_files
+from batch.filename import FileName, parse_file_name
+from batch.results import result_files, result_names
 from batch.stopwatch import IDLE, Stopwatch
-from batch.validate import Report, Submission, ValidationOptions, validate
+from batch.validate import Earlier, Report, Submission, ValidationOptions, validate
 from db import ledger, register
 from db.errors import database_errors
 from db.locks import try_lock
@@ -107,12 +108,35 @@ def check(
     before: int | None = None,
     watch: Stopwatch = IDLE,
 ) -> Report:
-    """Validate a submission as SPEC §4 says, duplicates judged by the register (against batches older than `before`)."""
+    """Validate a submission as SPEC §4 says, duplicates judged by the register (against batches older than `before`).
+
+    A duplicate is the same bytes for the same employer and month (from the
+    file's name) as a standing batch: the name must be well formed to say.
+    """
     earlier = None
-    if submission.sha256:
+    name = parse_file_name(submission.file_name)
+    if submission.sha256 and isinstance(name, FileName):
         with store.engine.connect() as conn:
-            earlier = register.earlier_batch(conn, submission.sha256, before=before)
+            found = register.earlier_batch(conn, submission.sha256, name.unit_account, name.month, before=before)
+        earlier = Earlier(*found) if found else None
     return validate(submission, options, store, watch, duplicate_of=earlier)
+
+
+def in_order(ready_files: list[ReadyFile]) -> list[ReadyFile]:
+    """An inbox's ready files in the order SPEC §2 takes them: by month, then upload time.
+
+    An employer may upload December before November; taken by upload time,
+    December would be rejected as not yet due. A file whose name gives no
+    month comes last (it is rejected for its name whatever the order).
+    """
+
+    def key(ready: ReadyFile) -> tuple[int, int, int, str]:
+        name = parse_file_name(ready.name)
+        if isinstance(name, FileName):
+            return 0, name.month, ready.mtime, ready.name
+        return 1, 0, ready.mtime, ready.name
+
+    return sorted(ready_files, key=key)
 
 
 def run_cycle(
@@ -144,7 +168,7 @@ def run_cycle(
         except HpfError as e:
             summary.failed.append(f"{unit}: {e}")
             continue
-        for ready in [*ready_files, *_left_behind(unfinished.get(unit, []), ready_files)]:
+        for ready in [*in_order(ready_files), *_left_behind(unfinished.get(unit, []), ready_files)]:
             if should_stop():
                 summary.stopped = True
                 log.info(summary.line())
@@ -269,6 +293,9 @@ def _decide(
             if options.settle and not client.unchanged(ready):
                 raise FileChanged(f"{ready.name} 在读取过程中被修改，待其稳定后作为新文件处理")
         submission = Submission(ready.name, data, inbox_unit=ready.unit, marker=ready.marker)
+    name = parse_file_name(ready.name)
+    with database_errors():
+        register.fetched(store.engine, batch_id, submission.sha256, name.month if isinstance(name, FileName) else None)
     crash_point("fetched")
     report = check(submission, validation, store, before=batch_id, watch=watch)
     status = (
@@ -278,8 +305,14 @@ def _decide(
         if report.ok
         else BatchStatus.REJECTED
     )
+    with store.engine.connect() as conn:
+        # A standing batch's results are never replaced by another batch's (SPEC §6).
+        taken = register.result_owner(conn, ready.unit, result_names(ready.name)[0], other_than=batch_id)
     with watch.stage("results"):
-        files = result_files(report, batch_id=batch_id, status=status, xlsx_detail_rows=options.xlsx_detail_rows)
+        files = result_files(
+            report, batch_id=batch_id, status=status, xlsx_detail_rows=options.xlsx_detail_rows,
+            own_names=taken is not None,
+        )  # fmt: skip
     with watch.stage("post"), store.engine.begin() as conn:
         if status == BatchStatus.POSTED:
             assert report.unit_account is not None and report.month is not None
@@ -336,7 +369,7 @@ def _message(report: Report, status: BatchStatus) -> str:
     if status == BatchStatus.POSTED:
         return f"已入账{report.rows.height}行"
     if status == BatchStatus.DUPLICATE:
-        return f"重复文件，与批次{report.duplicate_of}相同"
+        return f"重复文件，与批次{report.duplicate_of}（{report.duplicate_status}）相同"
     codes = Counter(p.code for p in report.file_problems)
     codes.update(dict(report.row_problems["code"].value_counts().iter_rows()))
     return "拒绝：" + "、".join(f"{c}×{n}" for c, n in codes.most_common())

@@ -68,7 +68,16 @@ class Outcome(StrEnum):
         return cls(status.value)
 
 
-RESULT_STATUSES = (BatchStatus.POSTED, BatchStatus.REJECTED, BatchStatus.DUPLICATE)
+STANDING = frozenset({BatchStatus.POSTED, BatchStatus.RECEIVED, BatchStatus.FAILED})
+"""A batch that stands: its outcome holds, or it is still in progress (SPEC §4 F_DUPLICATE_FILE).
+
+A file whose earlier batches all ended otherwise (REJECTED, REVERSED, …) is
+validated afresh when sent again.
+"""
+OWNS_RESULTS = frozenset({BatchStatus.POSTED})
+"""A batch whose result files no other batch may replace (SPEC §6 result names)."""
+
+RESULT_STATUSES = (BatchStatus.POSTED, BatchStatus.REJECTED, BatchStatus.DUPLICATE, BatchStatus.REVERSED)
 """The statuses of a file whose results go back to the employer."""
 
 EMPLOYER_STATUSES = MappingProxyType({"01": "正常", "02": "开户", "03": "缓缴", "04": "销户", "05": "封存"})
@@ -77,3 +86,26 @@ FILING_STATUSES = frozenset({"01", "02", "03"})
 OPENED = "02"
 """An employer that was only opened; it becomes normal (01) once it has paid."""
 MEMBER_STATUSES = MappingProxyType({"normal": "正常", "sealed": "封存", "closed": "销户"})
+
+STATUS_LABELS = MappingProxyType(
+    {
+        BatchStatus.RECEIVED: "处理中",
+        BatchStatus.POSTED: "已入账",
+        BatchStatus.REJECTED: "已退回，未入账",
+        BatchStatus.DUPLICATE: "重复文件，未处理",
+        BatchStatus.FAILED: "处理失败，待重试",
+        BatchStatus.REVERSED: "已冲销",
+        "VALID": "检查通过",
+    }
+)
+"""Chinese beside every batch status people read (result files, the terminal)."""
+
+ROW_STATUS_LABELS = MappingProxyType(
+    {
+        RowStatus.POSTED: "已入账",
+        RowStatus.REJECTED: "有错误",
+        RowStatus.NOT_POSTED: "未入账",
+        RowStatus.MISSING: "缺少缴存行",
+    }
+)
+"""Chinese beside the status of each line of a result file."""

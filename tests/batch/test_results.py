@@ -32,7 +32,7 @@ from batch.results import (
     result_names,
     result_xlsx,
 )
-from batch.validate import Report, Submission, ValidationOptions, validate
+from batch.validate import Earlier, Report, Submission, ValidationOptions, validate
 from schemas.columns import BY_NAME, LABEL
 from schemas.frames import RESULT_CSV_COLUMNS as CSV_COLUMNS
 from schemas.master import MEMBER as MEMBER_SCHEMA
@@ -85,7 +85,12 @@ def csv_file(*rows: dict[str, str]) -> bytes:
 
 def run(*rows: dict[str, str], name: str = FILE, look: Lookups | None = None) -> Report:
     look = look or Lookups()
-    return validate(Submission(name, csv_file(*rows)), OPTIONS, look, duplicate_of=look.earlier)
+    return validate(
+        Submission(name, csv_file(*rows)),
+        OPTIONS,
+        look,
+        duplicate_of=Earlier(look.earlier, "POSTED") if look.earlier else None,
+    )
 
 
 def csv_lines(data: bytes) -> list[list[str]]:
@@ -327,6 +332,8 @@ def test_duplicate_file() -> None:
     assert files[f"{UNIT}_202611.result.csv"] == BOM + (",".join(HEADER) + "\r\n").encode()
     doc = json.loads(files[f"{UNIT}_202611.result.json"])
     assert doc["status"] == "DUPLICATE"
+    assert (doc["unit_account"], doc["month"]) == (UNIT, "202611")
+    assert doc["duplicate_of"] == {"batch_id": 12, "status": "POSTED"}
     assert (doc["rows"], doc["posted_rows"], doc["posted_fen"]) == (0, 0, 0)
     assert [e["code"] for e in doc["errors"]] == ["F_DUPLICATE_FILE"]
     xlsx = files[f"{UNIT}_202611.result.xlsx"]

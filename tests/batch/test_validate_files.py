@@ -181,10 +181,11 @@ def test_f_too_large_by_rows() -> None:
 
 def test_f_duplicate_file_short_circuits() -> None:
     look = lookups(earlier=7)
-    report = run(data=b"\x00garbage", name="bad name.exe", inbox=OTHER, marker=b"rows=99", look=look)
+    report = run(data=b"\x00garbage", inbox=OTHER, marker=b"rows=99", look=look)
     assert [p.code for p in report.problems()] == ["F_DUPLICATE_FILE"]
     assert report.duplicate_of == 7
-    assert "7" in report.file_problems[0].message
+    assert "批次7" in report.file_problems[0].message and "已入账（POSTED）" in report.file_problems[0].message
+    assert (report.unit_account, report.month) == ("0101000123", 202611)  # a duplicate still says whose and when
     assert look.calls == []  # the register said duplicate: nothing else is looked up
     assert report.rows.height == 0 and report.row_problems.height == 0
 

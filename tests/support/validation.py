@@ -17,7 +17,7 @@ import polars as pl
 
 from batch.lookups import Employer
 from batch.policy import Policy, profile_periods
-from batch.validate import Report, Submission, ValidationOptions, validate
+from batch.validate import Earlier, Report, Submission, ValidationOptions, validate
 from schemas.codes import FILE_CODES, ROW_CODES
 from schemas.columns import BY_NAME, LABEL
 from schemas.master import MEMBER as MEMBER_SCHEMA
@@ -112,7 +112,12 @@ def run(
 ) -> Report:
     body = csv_file(*rows) if data is None else data
     look = look or lookups()
-    report = validate(Submission(name, body, inbox_unit=inbox, marker=marker), options, look, duplicate_of=look.earlier)
+    report = validate(
+        Submission(name, body, inbox_unit=inbox, marker=marker),
+        options,
+        look,
+        duplicate_of=Earlier(look.earlier, "POSTED") if look.earlier else None,
+    )
     check_messages(report)
     check_masked(report, look, strict_ids)
     return report
