@@ -24,18 +24,12 @@ import polars as pl
 
 from batch import xlsx
 from batch.masking import mask_id
-from batch.money import format_yuan, yuan_text
+from batch.money import format_yuan, yuan_expr, yuan_text
 from batch.validate import Report
 from schemas.codes import FILE_CODES
 from schemas.columns import LABEL
 from schemas.frames import ERROR, RESULT_CSV_COLUMNS, RESULT_LINE
-from schemas.statuses import RESULT_STATUSES, BatchStatus, RowStatus
-
-STATUS_LABELS: dict[str, str] = {
-    BatchStatus.POSTED: "已入账",
-    BatchStatus.REJECTED: "已退回，未入账",
-    BatchStatus.DUPLICATE: "重复文件，未处理",
-}
+from schemas.statuses import RESULT_STATUSES, ROW_STATUS_LABELS, STATUS_LABELS, BatchStatus, RowStatus
 
 DETAIL_HEADERS = (
     "行号",
@@ -312,42 +306,61 @@ def result_xlsx(report: Report, *, batch_id: int | None, status: str, detail_row
     way to write a formula); text cells are guarded anyway, for whoever copies them.
     """
     _check_status(report, status)
-    lines = detail_lines(report, status=status)
+    doc = _head(report, batch_id, status)
+    return _workbook(doc, detail_lines(report, status=status), problem_frame(report), detail_rows)
+
+
+def _workbook(doc: dict[str, Any], lines: pl.DataFrame, problems: pl.DataFrame, detail_rows: int) -> bytes:
+    """The workbook from what the JSON and the CSV hold, so a restated result is built the same way."""
     shown = max(0, min(detail_rows, MAX_SHEET_ROWS - 1))
+    title = _page_title(doc)
     return xlsx.workbook(
         [
-            _summary(report, batch_id, status, lines.height, shown),
-            _table("明细", DETAIL_HEADERS, DETAIL_WIDTHS, lines.head(shown)),
-            _errors(report),
+            _summary(doc, lines, problems.height, shown, title),
+            _details(lines.head(shown), title),
+            _errors(doc, problems, title),
         ]
     )
 
 
-def _summary(report: Report, batch_id: int | None, status: str, lines: int, shown: int) -> xlsx.Sheet:
-    doc = _head(report, batch_id, status)
-    _, csv_name, _ = result_names(report.file_name)
+def _page_title(doc: dict[str, Any]) -> str:
+    status = doc["status"]
+    return (
+        f"汇缴结果  单位 {doc['unit_account'] or '—'}  汇缴年月 {doc['month'] or '—'}  "
+        f"{STATUS_LABELS.get(status, status)}（{status}）  批次 {doc['batch_id'] or '—'}"
+    )
+
+
+def _summary(doc: dict[str, Any], lines: pl.DataFrame, errors: int, shown: int, title: str) -> xlsx.Sheet:
+    status = doc["status"]
+    _, csv_name, _ = result_names(doc["file"])
     # (label, value, is money in fen): ints become number cells, money a yuan number with the money format.
     items: list[tuple[str, str | int | None, bool]] = [
-        ("文件", report.file_name, False),
-        ("SHA-256", report.sha256, False),
-        ("单位账号", report.unit_account, False),
+        ("文件", doc["file"], False),
+        ("SHA-256", doc["sha256"], False),
+        ("单位账号", doc["unit_account"], False),
         ("汇缴年月", doc["month"], False),
-        ("批次号", batch_id, False),
+        ("批次号", doc["batch_id"], False),
         ("处理结果", f"{STATUS_LABELS.get(status, status)}（{status}）", False),
     ]
-    if report.duplicate_of is not None:
-        items.append(("此前处理该文件的批次", report.duplicate_of, False))
+    if doc.get("reason"):
+        items.append(("原因", doc["reason"], False))
+    if earlier := doc.get("duplicate_of"):
+        items.append(("此前处理该文件的批次", earlier["batch_id"], False))
+        items.append(
+            ("该批次的结果", f"{STATUS_LABELS.get(earlier['status'], earlier['status'])}（{earlier['status']}）", False)
+        )
     items += [
         ("数据行数", doc["rows"], False),
         ("入账行数", doc["posted_rows"], False),
         ("错误行数", doc["rejected_rows"], False),
-        ("缺少缴存行的在册职工", report.missing.height, False),
+        ("缺少缴存行的在册职工", lines.filter(pl.col("status") == RowStatus.MISSING).height, False),
         ("月缴存额合计（元）", doc["total_fen"], True),
         ("入账金额（元）", doc["posted_fen"], True),
-        ("错误数", len(report.file_problems) + report.row_problems.height, False),
+        ("错误数", errors, False),
     ]
-    if shown < lines:
-        items.append(("说明", f"“明细”表只列出前{shown:,}行（共{lines:,}行），全部行见 {csv_name}", False))
+    if shown < lines.height:
+        items.append(("说明", f"“明细”表只列出前{shown:,}行（共{lines.height:,}行），全部行见 {csv_name}", False))
     frame = pl.DataFrame(
         [
             (label, None if v is None else format_yuan(v) if money and isinstance(v, int) else str(v),
@@ -362,19 +375,43 @@ def _summary(report: Report, batch_id: int | None, status: str, lines: int, show
         xlsx.Column(pl.col("label"), style=xlsx.BOLD, width=24),
         xlsx.Column(guard_formula(pl.col("value")), number=pl.col("number"), style=money_style, width=90),
     ]
-    return xlsx.Sheet("汇总", ("项目", "内容"), columns, frame)
+    return xlsx.Sheet("汇总", ("项目", "内容"), columns, frame, page_title=title)
 
 
-def _table(name: str, headers: Sequence[str], widths: Sequence[int], frame: pl.DataFrame) -> xlsx.Sheet:
+_MONEY_COLUMNS = ("base", *("employer_amount", "employee_amount", "total_amount"))
+
+
+def _details(lines: pl.DataFrame, title: str) -> xlsx.Sheet:
+    """明细: amounts as numbers that add up (text only where the employer's cell was unreadable), statuses in Chinese."""
+    columns = [xlsx.Column(pl.col("row_no").cast(pl.String), number=True, width=DETAIL_WIDTHS[0])]
+    for name, width in zip(RESULT_CSV_COLUMNS[1:], DETAIL_WIDTHS[1:], strict=True):
+        if name in _MONEY_COLUMNS:
+            fen = yuan_expr(pl.col(name).str.strip_chars("' "))
+            columns.append(
+                xlsx.Column(
+                    pl.coalesce(yuan_text(fen), pl.col(name)),
+                    number=fen.is_not_null(),
+                    style=pl.when(fen.is_not_null()).then(xlsx.MONEY).otherwise(xlsx.PLAIN),
+                    width=width,
+                )
+            )
+        elif name == "status":
+            label = pl.col(name).replace_strict(dict(ROW_STATUS_LABELS), default=pl.col(name))
+            columns.append(xlsx.Column(pl.format("{}（{}）", label, pl.col(name)), width=width))
+        else:
+            columns.append(xlsx.Column(pl.col(name), width=width))
+    return xlsx.Sheet("明细", DETAIL_HEADERS, columns, lines, page_title=title)
+
+
+def _table(name: str, headers: Sequence[str], widths: Sequence[int], frame: pl.DataFrame, title: str) -> xlsx.Sheet:
     """Rows under the header: an integer row number first, then text cells already guarded."""
     row_no, *texts = frame.columns
     columns = [xlsx.Column(pl.col(row_no).cast(pl.String), number=True, width=widths[0])]
     columns += [xlsx.Column(pl.col(c), width=w) for c, w in zip(texts, widths[1:], strict=True)]
-    return xlsx.Sheet(name, headers, columns, frame)
+    return xlsx.Sheet(name, headers, columns, frame, page_title=title)
 
 
-def _errors(report: Report) -> xlsx.Sheet:
-    problems = problem_frame(report)
+def _errors(doc: dict[str, Any], problems: pl.DataFrame, title: str) -> xlsx.Sheet:
     shown = problems.head(MAX_ERROR_LINES).select(
         "row_no",
         # The column for people: its Chinese label (the JSON keeps the English name for machines).
@@ -382,7 +419,50 @@ def _errors(report: Report) -> xlsx.Sheet:
         *(guard_formula(pl.col(c)) for c in ("code", "member_account", "message")),
     )
     if problems.height > shown.height:
-        json_name, _, _ = result_names(report.file_name)
+        json_name, _, _ = result_names(doc["file"])
         note = f"共{problems.height:,}处错误，此表只列出前{shown.height:,}处，全部错误见 {json_name}"
         shown = pl.concat([shown, pl.DataFrame({"message": [note]})], how="diagonal")
-    return _table("错误", ERROR_HEADERS, ERROR_WIDTHS, shown)
+    return _table("错误", ERROR_HEADERS, ERROR_WIDTHS, shown, title)
+
+
+# ------------------------------------------------------------- restating
+
+
+def restated(
+    files: dict[str, bytes], *, status: str, reason: str, posted_rows: int, posted_fen: int, xlsx_detail_rows: int
+) -> dict[str, bytes]:
+    """A published result told again with a new status (SPEC §6): REVERSED now, EXPIRED or SUPERSEDED later.
+
+    Built from the batch's own stored result files, under the same names (the
+    source was archived long ago): every line that was posted is NOT_POSTED
+    with the reason, and `posted_rows` / `posted_fen` say what stands now.
+    """
+    json_name = next(n for n in files if n.endswith(".result.json"))
+    csv_name = next(n for n in files if n.endswith(".result.csv"))
+    xlsx_name = next(n for n in files if n.endswith(".result.xlsx"))
+    doc = json.loads(files[json_name])
+    errors = doc.pop("errors")
+    label = STATUS_LABELS.get(status, status)
+    doc.update(status=status, posted_rows=posted_rows, posted_fen=posted_fen, reason=reason)
+    lines = pl.read_csv(files[csv_name], infer_schema=False, encoding="utf8").select(RESULT_CSV_COLUMNS)
+    why = f"本批次{label}（{status}）：{reason}；本行未入账"
+    lines = _guarded(
+        lines.lazy().with_columns(
+            pl.col("row_no").cast(pl.Int64),
+            pl.when(pl.col("status") == RowStatus.POSTED)
+            .then(pl.lit(RowStatus.NOT_POSTED.value))
+            .otherwise(pl.col("status"))
+            .alias("status"),
+            pl.when(pl.col("status") == RowStatus.POSTED)
+            .then(pl.lit(why))
+            .otherwise(pl.col("message"))
+            .alias("message"),
+        )
+    ).collect()
+    problems = pl.DataFrame(errors, schema=ERROR, orient="row") if errors else ERROR.to_frame()
+    body = {**doc, "errors": errors}
+    return {
+        json_name: (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8"),
+        csv_name: lines.write_csv(include_bom=True, line_terminator="\r\n").encode("utf-8"),
+        xlsx_name: _workbook(doc, lines, problems, xlsx_detail_rows),
+    }

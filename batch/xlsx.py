@@ -65,6 +65,8 @@ class Sheet:
     autofilter: bool = False
     footer: Sequence[Sequence[Cell]] = ()
     """Rows written after the table and one empty row."""
+    page_title: str | None = None
+    """Printed at the top of every page (unit, month, status): payroll staff print their receipts."""
 
     @property
     def header_row(self) -> int:
@@ -77,7 +79,7 @@ def workbook(sheets: Sequence[Sheet]) -> bytes:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as book:
         book.writestr("[Content_Types].xml", _content_types(len(sheets)))
         book.writestr("_rels/.rels", _ROOT_RELS)
-        book.writestr("xl/workbook.xml", _workbook([s.name for s in sheets]))
+        book.writestr("xl/workbook.xml", _workbook(sheets))
         book.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(sheets)))
         book.writestr("xl/styles.xml", _STYLES)
         for i, sheet in enumerate(sheets, start=1):
@@ -137,12 +139,29 @@ def _sheet_xml(sheet: Sheet) -> bytes:
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f'<worksheet xmlns="{_MAIN}" xmlns:r="{_REL}">'
+        '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>'
         '<sheetViews><sheetView workbookViewId="0">'
         f'<pane ySplit="{top}" topLeftCell="A{first}" activePane="bottomLeft" state="frozen"/>'
         '<selection pane="bottomLeft"/></sheetView></sheetViews>'
         f'<sheetFormatPr defaultRowHeight="15"/><cols>{widths}</cols>'
-        f"<sheetData>{header}{body}{footer}</sheetData>{autofilter}</worksheet>"
+        f"<sheetData>{header}{body}{footer}</sheetData>{autofilter}{_print_layout(sheet)}</worksheet>"
     ).encode()
+
+
+def _print_layout(sheet: Sheet) -> str:
+    """A4 landscape, every column on one page width, pages numbered, the title on each page.
+
+    The header row is repeated on every page by the workbook's Print_Titles name.
+    """
+    title = ""
+    if sheet.page_title:
+        # In header text `&` starts a code: a literal ampersand is written twice.
+        title = f"<oddHeader>&amp;C{_xml_text(sheet.page_title.replace('&', '&&'))}</oddHeader>"
+    return (
+        '<pageMargins left="0.4" right="0.4" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>'
+        '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
+        f"<headerFooter>{title}<oddFooter>&amp;C第 &amp;P 页，共 &amp;N 页</oddFooter></headerFooter>"
+    )
 
 
 def _text_cell(ref: str, text: str, style: int) -> str:
@@ -254,11 +273,24 @@ def _content_types(sheets: int) -> str:
     )
 
 
-def _workbook(names: Sequence[str]) -> str:
-    sheets = "".join(
-        f'<sheet name={quoteattr(name)} sheetId="{i}" r:id="rId{i}"/>' for i, name in enumerate(names, start=1)
+def _workbook(sheets: Sequence[Sheet]) -> str:
+    listed = "".join(
+        f'<sheet name={quoteattr(s.name)} sheetId="{i}" r:id="rId{i}"/>' for i, s in enumerate(sheets, start=1)
     )
-    return f'{_XML}<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>{sheets}</sheets></workbook>'
+    # Each sheet's header row (and the title above it) printed again at the top of every page.
+    titles = "".join(
+        f'<definedName name="_xlnm.Print_Titles" localSheetId="{i}">'
+        f"{_xml_text(_quoted_sheet(s.name))}!$1:${s.header_row}</definedName>"
+        for i, s in enumerate(sheets)
+    )
+    return (
+        f'{_XML}<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>{listed}</sheets>'
+        f"<definedNames>{titles}</definedNames></workbook>"
+    )
+
+
+def _quoted_sheet(name: str) -> str:
+    return "'" + name.replace("'", "''") + "'"
 
 
 def _workbook_rels(sheets: int) -> str:

@@ -58,6 +58,7 @@ class Batch:
     prev_paid_through: int | None
     created_at: datetime
     updated_at: datetime
+    republish: bool
 
     @classmethod
     def of(cls, row: Row[Any]) -> Batch:
@@ -222,6 +223,44 @@ def decide(
             [{"batch_id": batch_id, "name": n, "content": gzip.compress(d, compresslevel=1)} for n, d in files.items()],
         )
     event(conn, batch_id, status, Step.DECIDED, message)
+
+
+def restate(conn: Connection, batch_id: int, status: BatchStatus, files: dict[str, bytes], message: str) -> None:
+    """A decided batch's new status and result files (a reversal), to be published again by the next cycle.
+
+    In the caller's transaction, with the ledger change it reports; the names
+    stay the batch's own (SPEC §6).
+    """
+    batch = get(conn, batch_id)
+    assert batch is not None
+    conn.execute(
+        update(batches).where(batches.c.id == batch_id).values(status=status, republish=True, updated_at=func.now())
+    )
+    conn.execute(batch_results.delete().where(batch_results.c.batch_id == batch_id))
+    conn.execute(
+        insert(batch_results),
+        [{"batch_id": batch_id, "name": n, "content": gzip.compress(d, compresslevel=1)} for n, d in files.items()],
+    )
+    event(conn, batch_id, status, batch.step, message)
+
+
+def to_republish(conn: Connection) -> list[Batch]:
+    """Batches whose results changed after they were published; a batch not yet published is published anyway."""
+    query = select(batches).where(batches.c.republish.is_(True), batches.c.step.in_((Step.PUBLISHED, Step.ARCHIVED)))
+    return [Batch.of(r) for r in conn.execute(query.order_by(batches.c.id))]
+
+
+def republished(engine: Engine, batch_id: int, names: list[str]) -> None:
+    with engine.begin() as conn:
+        status = conn.execute(
+            update(batches)
+            .where(batches.c.id == batch_id)
+            .values(republish=False, updated_at=func.now())
+            .returning(batches.c.status, batches.c.step)
+        ).one()
+        event(
+            conn, batch_id, BatchStatus(status.status), Step(status.step), f"结果已重新上传到outbox：{', '.join(names)}"
+        )
 
 
 def results(conn: Connection, batch_id: int, *, suffix: str = "") -> dict[str, bytes]:

@@ -112,6 +112,8 @@ batches = Table(
     Column("prev_paid_through", Integer),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Its result files changed after they were published (a reversal): the next cycle uploads them again.
+    Column("republish", Boolean, nullable=False, server_default="0"),
     CheckConstraint(f"status IN ({_listed(BatchStatus)})", name="status"),
     CheckConstraint(f"step IN ({_listed(Step)})", name="step"),
     # One batch per arrival: two workers that see the same upload cannot both take it.
@@ -203,4 +205,26 @@ job_runs = Table(
     Column("host", String(120)),
     Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("finished_at", DateTime(timezone=True)),
+)
+
+instance = Table(
+    "instance",
+    metadata,
+    # One row, made by the first migration that created it: which database this is. A cycle reads it
+    # when it starts and again before it publishes, so a database replaced mid-cycle is never reported on.
+    Column("id", String(36), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+inbox_problems = Table(
+    "inbox_problems",
+    metadata,
+    # Something in an inbox that can never be processed (a misnamed marker, a folder, a symlink, an
+    # unreadable marker, a missing inbox), shown to operators until it is gone.
+    Column("unit_account", String(40), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("message", Text, nullable=False),
+    Column("first_seen", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_seen", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("told_employer", Boolean, nullable=False, server_default="0"),
 )

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import NoReturn, TypeVar
 
 import click
-from rich.console import Console
 from sqlalchemy.exc import SQLAlchemyError
 
 from batch.money import format_yuan
@@ -29,12 +28,12 @@ from schemas.statuses import BatchStatus, Outcome
 
 T = TypeVar("T")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = render.console()
+err = render.console(stderr=True)
 
 
 def fail(message: str) -> NoReturn:
-    err.print(f"[red]错误：[/]{message}", highlight=False)
+    err.print(render.styled(("错误：", "red"), message.removeprefix("错误：")))
     sys.exit(1)
 
 
@@ -110,7 +109,7 @@ def accounts_import(ctx: App, employers: Path | None, members: Path | None) -> N
         fail(describe(e))
     if isinstance(result, list):
         for p in result[: render.MAX_SHOWN]:
-            err.print(str(p), highlight=False)
+            err.print(str(p))
         more = f"（仅显示前{render.MAX_SHOWN}个）" if len(result) > render.MAX_SHOWN else ""
         fail(f"共{len(result)}个错误{more}，未导入任何数据。")
     out.print(
@@ -180,11 +179,31 @@ def batches_rerun(ctx: App, batch_id: int) -> None:
 @batches.command("reverse")
 @click.argument("batch_id", type=int)
 @click.option("--reason", required=True, help="冲销原因（记入批次历史）")
+@click.option("--yes", is_flag=True, help="不再询问，直接冲销")
 @pass_context
-def batches_reverse(ctx: App, batch_id: int, reason: str) -> None:
-    """以冲销分录撤销一个已入账批次（只能是该单位最近入账的月份）。"""
-    done = _operate(lambda: operate.reverse_batch(ctx.store, batch_id, reason))
-    out.print(f"批次{batch_id}已冲销：{done['rows']}行，{format_yuan(done['amount_fen'])}元；缴至年月已恢复。")
+def batches_reverse(ctx: App, batch_id: int, reason: str, yes: bool) -> None:
+    """以冲销分录撤销一个已入账批次（只能是该单位最近入账的月份）；结果文件随后改为“已冲销”重新上传。"""
+    if not yes:
+        view = _operate(lambda: operate.show_batch(ctx.store, batch_id))
+        prompt = (
+            f"将冲销批次{batch_id}（单位{view['unit_account']}，{view['month']}，{view['file_name']}，"
+            f"入账{format_yuan(view['posted_fen'] or 0)}元），确认吗？"
+        )
+        if not sys.stdin.isatty() or not click.confirm(prompt, default=False):
+            fail("未冲销：请确认后重试，或加 --yes")
+    by = operate.os_user()
+    done = _operate(
+        lambda: operate.reverse_batch(
+            ctx.store, batch_id, reason, by=by, xlsx_detail_rows=ctx.settings.limits.xlsx_detail_rows
+        )
+    )
+    out.print(
+        render.plain(
+            f"批次{batch_id}已冲销：{done['rows']}行，{format_yuan(done['amount_fen'])}元；缴至年月已恢复（操作人：{by}）。"
+        )
+    )
+    told = _operate(lambda: operate.republish(ctx.settings, ctx.store))
+    out.print(render.plain(told))
 
 
 @hpf.group()
@@ -221,7 +240,7 @@ def report_reconcile(ctx: App, month: str, out_dir: Path, as_json: bool) -> None
     render.print_reconciliation(outcome, out)
     if problems:
         for p in problems:
-            err.print(f"[red]✗[/] {p.message}", highlight=False)
+            err.print(render.styled(("✗ ", "red"), p.message))
         fail("控制合计不一致")
 
 
@@ -232,7 +251,7 @@ def verify_command(ctx: App) -> None:
     problems = _operate(lambda: operate.verify(ctx.store))
     if problems:
         for p in problems:
-            err.print(f"[red]✗[/] {p.message}", highlight=False)
+            err.print(render.styled(("✗ ", "red"), p.message))
         fail(f"账务检查发现{len(problems)}个问题")
     out.print("账务检查通过：全部不变式成立。")
 
@@ -289,9 +308,9 @@ def run_once(ctx: App, as_json: bool, workers: int, part: str) -> None:
     if as_json:
         render.print_json(summary.as_dict(), out)
         return
-    out.print(summary.line(), highlight=False)
+    out.print(summary.line())
     for failure in summary.failed:
-        err.print(f"[yellow]失败：[/]{failure}（详见 hpf batches list --status FAILED）", highlight=False)
+        err.print(render.styled(("失败：", "yellow"), failure, "（详见 hpf batches list --attention）"))
 
 
 @hpf.command("scheduler")
@@ -315,7 +334,9 @@ def demo_command(keep: Path | None) -> None:
     """用内置样例演示整个作业：内置SFTP服务器、SQLite、一轮处理、结果汇总。"""
     from jobs import demo
 
-    sys.exit(demo.run(out, keep))
+    with _reported():
+        code = demo.run(out, keep)
+    sys.exit(code)
 
 
 @contextlib.contextmanager

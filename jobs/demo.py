@@ -14,18 +14,23 @@ import os
 import tempfile
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from batch.money import format_yuan
 from db.engine import make_engine, upgrade
 from db.store import Store
 from jobs import importing, operate, pipeline
+from jobs.render import styled
 from jobs.settings import load_settings
+from schemas.errors import TerminalError
 from sftp.client import SftpClient
 from sftp.server import EmbeddedSftpServer
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+DATABASE = "hpf-demo.db"
 DEMO_TODAY = "2026-11-22"
 """The samples are the November 2026 filing; the demo replays that day."""
 
@@ -40,7 +45,15 @@ UPLOADS = (
 )
 
 
+class DemoRefused(TerminalError):
+    """The demo cannot run where it was asked to; nothing was changed."""
+
+
 def run(console: Console, keep: Path | None = None) -> int:
+    if keep is not None and (keep / DATABASE).exists():
+        raise DemoRefused(
+            f"目录 {keep} 里已有一次演示的数据（{DATABASE}）：演示每次从空目录开始，请换一个新目录，或先删除该目录"
+        )
     with tempfile.TemporaryDirectory(prefix="hpf-demo-") as tmp:
         home = (keep or Path(tmp)).resolve()
         home.mkdir(parents=True, exist_ok=True)
@@ -52,7 +65,7 @@ def _demo(console: Console, home: Path, server: EmbeddedSftpServer, *, kept: boo
     config = home / "hpf.toml"
     config.write_text(
         f"""[database]
-url = "sqlite:///hpf-demo.db"
+url = "sqlite:///{DATABASE}"
 
 [sftp]
 host = "127.0.0.1"
@@ -77,7 +90,10 @@ root = "/"
         _upload(server.root, unit, SAMPLES / sample, name, mtime=1_795_300_000 + 60 * n)
 
     console.print(
-        f"[bold]hpf demo[/]（{DEMO_TODAY}）：内置SFTP服务器 127.0.0.1:{server.port}，数据库 {settings.database.url}"
+        styled(
+            ("hpf demo", "bold"),
+            f"（{DEMO_TODAY}）：内置SFTP服务器 127.0.0.1:{server.port}，数据库 {settings.database.url}",
+        )
     )
     console.print(
         f"主数据：{counts.employers_new}个单位，{counts.members_new}名职工；{len(UPLOADS)}个文件已上传到各单位收件目录。"
@@ -86,22 +102,22 @@ root = "/"
         summary = pipeline.run_cycle(settings.validation(), settings.pipeline(), store, client)
     console.print(summary.line())
 
-    table = Table(title="本轮结果", header_style="bold")
-    for header in ("批次", "单位", "文件", "结果", "行数", "入账金额（元）", "原因代码", "结果文件"):
-        table.add_column(header, overflow="fold")
+    table = Table(title="本轮结果", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    for header in ("批次", "单位", "文件", "结果", "行数", "入账（元）", "原因代码"):
+        table.add_column(header, no_wrap=True, overflow="ellipsis", min_width=8 if header == "文件" else None)
     for b in sorted(operate.list_batches(store), key=lambda b: b["id"]):
         shown = operate.show_batch(store, b["id"])
         codes = sorted({e["code"] for e in shown["errors"]})
         color = {"POSTED": "green", "REJECTED": "red", "DUPLICATE": "yellow"}.get(b["status"], "")
         table.add_row(
-            str(b["id"]), b["unit_account"], b["file_name"], f"[{color}]{b['status']}[/]", str(b["rows"] or 0),
+            str(b["id"]), b["unit_account"], b["file_name"], Text(b["status"], style=color), str(b["rows"] or 0),
             format_yuan(b["posted_fen"] or 0), " ".join(codes) or "-",
-            f"{b['unit_account']}/outbox/{b['file_name'].rsplit('.', 1)[0]}.result.*",
         )  # fmt: skip
     console.print(table)
+    console.print("每个文件的结果在该单位的 outbox/ 中：文件名.result.json、.csv、.xlsx。")
     problems = operate.verify(store)
     if problems:
-        console.print("[red]账务检查未通过：[/]", *(p.message for p in problems))
+        console.print(styled(("账务检查未通过：", "red"), "；".join(p.message for p in problems)))
         return 1
     console.print("账务检查通过：每个余额等于其分录之和，控制账户与个人账户对应。")
     if kept:

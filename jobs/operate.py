@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from batch.money import format_yuan
+from batch.results import restated
 from batch.validate import Report, Submission
 from db import accounts, ledger, register
 from db.register import Batch
@@ -73,13 +74,55 @@ def show_batch(store: Store, batch_id: int) -> dict[str, Any]:
     }
 
 
-def reverse_batch(store: Store, batch_id: int, reason: str) -> dict[str, Any]:
-    """Undo a POSTED batch with compensating entries; only the employer's latest posted month."""
-    if not reason.strip():
+def reverse_batch(store: Store, batch_id: int, reason: str, *, by: str, xlsx_detail_rows: int) -> dict[str, Any]:
+    """Undo a POSTED batch with compensating entries; only the employer's latest posted month.
+
+    The batch's result files are restated as REVERSED in the same transaction
+    and uploaded again by the next cycle (SPEC §6): the employer is told.
+    """
+    reason = reason.strip()
+    if not reason:
         raise OperationError("冲销必须说明原因（--reason）")
     with store.engine.begin() as conn:
-        reversed_ = ledger.reverse_latest(conn, batch_id, reason.strip())
+        reversed_ = ledger.reverse_latest(conn, batch_id, f"{reason}（操作人：{by}）")
+        files = register.results(conn, batch_id)
+        if files:
+            new = restated(
+                files, status=BatchStatus.REVERSED, reason=reason, posted_rows=0, posted_fen=0,
+                xlsx_detail_rows=xlsx_detail_rows,
+            )  # fmt: skip
+            register.restate(conn, batch_id, BatchStatus.REVERSED, new, "结果文件已改为“已冲销”，待重新上传")
     return {"id": batch_id, "status": BatchStatus.REVERSED, "rows": reversed_.rows, "amount_fen": reversed_.total_fen}
+
+
+def os_user() -> str:
+    """Who is at the command line, for the record (SPEC §7: the operating system user)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a uid with no passwd entry (some containers)
+        import os
+
+        return f"uid {os.getuid()}"
+
+
+def republish(settings: Settings, store: Store) -> str:
+    """Upload restated results now, if SFTP is configured and reachable; else the next cycle does (in words)."""
+    from jobs import pipeline
+    from schemas.errors import HpfError
+    from sftp.client import SftpClient
+
+    if settings.sftp is None:
+        return "结果文件将在下一轮处理时重新上传到单位的outbox（未配置SFTP）。"
+    try:
+        with SftpClient(settings.require_sftp()) as client:
+            failed = pipeline.republish(store, client)
+    except HpfError as e:
+        return f"结果文件暂未重新上传（{e}），下一轮处理时会再上传。"
+    if failed:
+        return "结果文件暂未重新上传：" + "；".join(failed) + "；下一轮处理时会再上传。"
+    return "已把“已冲销”的结果文件重新上传到单位的outbox。"
 
 
 def rerun_batch(settings: Settings, store: Store, batch_id: int) -> Outcome:

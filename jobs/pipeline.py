@@ -160,6 +160,8 @@ def run_cycle(
     index, parts = part
     with database_errors(), store.engine.connect() as conn:
         unfinished = register.unfinished(conn)  # once per cycle, not once per employer
+    if index == 0:
+        summary.failed += republish(store, client)
     for unit in client.units()[index::parts]:
         try:
             ready_files = client.ready_files(unit)
@@ -186,6 +188,32 @@ def run_cycle(
                 summary.outcomes[outcome.value] += 1
     log.info(summary.line())
     return summary
+
+
+def republish(store: Store, client: SftpClient) -> list[str]:
+    """Upload again the results that changed after publishing (a reversal); what failed, for the summary.
+
+    Under the batch's lock, like any other step: two workers never upload one
+    batch's files at once. Uploads are atomic renames, so repeating one is harmless.
+    """
+    failed = []
+    with database_errors(), store.engine.connect() as conn:
+        pending = register.to_republish(conn)
+    for batch in pending:
+        with try_lock(store.engine, f"batch-{batch.id}") as mine:
+            if not mine:
+                continue
+            try:
+                with database_errors(), store.engine.connect() as conn:
+                    files = register.results(conn, batch.id)
+                client.publish(batch.unit_account, files, sweep=True)
+                with database_errors():
+                    register.republished(store.engine, batch.id, list(files))
+            except TransientError:
+                raise
+            except HpfError as e:
+                failed.append(f"{batch.unit_account}/{batch.file_name}（批次{batch.id}，重新上传结果）：{e}")
+    return failed
 
 
 def _left_behind(unfinished: list[Batch], ready_files: list[ReadyFile]) -> list[ReadyFile]:

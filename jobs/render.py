@@ -1,23 +1,47 @@
-"""How reports look on an operator's terminal (rich) and to machines (one JSON document)."""
+"""How reports look on an operator's terminal (rich) and to machines (one JSON document).
+
+Names, messages and file names come from outside: they are data, never
+markup. Every console here is made with markup, emoji codes and highlighting
+off, so `[/]`, `[red]` or `:cn:` in a name prints as written; our own styling
+is given as `Text` styles, never written into strings. (Text strips terminal
+control characters.)
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from batch.money import format_yuan
 from batch.results import problem_frame
 from batch.validate import Report
 from jobs.report import ReportOutcome
 from schemas.codes import CODES
-from schemas.statuses import BatchStatus
+from schemas.statuses import MEMBER_STATUSES, STATUS_LABELS, BatchStatus
 
 MAX_SHOWN = 200
 """Problems shown in the terminal table; --json always has all of them."""
+
+
+def console(*, stderr: bool = False) -> Console:
+    """A console for which every string is plain text (see the module docstring)."""
+    return Console(stderr=stderr, soft_wrap=True, markup=False, emoji=False, highlight=False)
+
+
+def plain(text: str) -> Text:
+    """Text from anywhere, shown exactly as written."""
+    return Text(text)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """Our own styling: ("错误：", "red"), then plain text."""
+    return Text.assemble(*parts)
 
 
 def cycle_progress(console: Console) -> Progress:
@@ -32,10 +56,13 @@ def print_json(document: Any, console: Console) -> None:
 
 def print_report(report: Report, console: Console) -> None:
     problems = problem_frame(report)  # a frame: only the rows shown become Python values
-    status = "[green]通过（VALID）[/]" if report.ok else "[red]拒绝（REJECTED）[/]"
+    status = ("通过（VALID）", "green") if report.ok else ("拒绝（REJECTED）", "red")
     console.print(
-        f"[bold]{report.file_name}[/]：{report.rows.height}行数据，{report.rejected_rows}行有错误，"
-        f"{problems.height}个问题 → {status}"
+        styled(
+            (report.file_name, "bold"),
+            f"：{report.rows.height}行数据，{report.rejected_rows}行有错误，{problems.height}个问题 → ",
+            status,
+        )
     )
     if not problems.height:
         return
@@ -46,7 +73,7 @@ def print_report(report: Report, console: Console) -> None:
         table.add_row(
             "" if p["row_no"] is None else str(p["row_no"]),
             p["column"] or "",
-            f"{p['code']}\n[dim]{CODES[p['code']]}[/]",
+            styled(p["code"], "\n", (CODES[p["code"]], "dim")),
             p["member_account"] or "",
             p["message"],
         )
@@ -57,11 +84,15 @@ def print_report(report: Report, console: Console) -> None:
 
 def print_member(view: dict[str, Any], console: Console) -> None:
     """`hpf accounts show`: the member's line, then the entries."""
+    status = MEMBER_STATUSES.get(view["status"], view["status"])
     console.print(
-        f"[bold]{view['member_account']}[/] {view['name']}  单位{view['unit_account']}  状态{view['status']}  "
-        f"基数{format_yuan(view['base_fen'])}元  余额[bold]{format_yuan(view['balance_fen'])}[/]元  "
-        f"缴至{view['paid_through'] or '-'}",
-        highlight=False,
+        styled(
+            (view["member_account"], "bold"),
+            f" {view['name']}  单位{view['unit_account']}  状态{status}（{view['status']}）  "
+            f"基数{format_yuan(view['base_fen'])}元  余额",
+            (format_yuan(view["balance_fen"]), "bold"),
+            f"元  缴至{view['paid_through'] or '-'}",
+        )
     )
     table = Table(header_style="bold")
     for header in ("分录", "批次", "类型", "部分", "月份", "金额（元）"):
@@ -73,34 +104,69 @@ def print_member(view: dict[str, Any], console: Console) -> None:
     console.print(table)
 
 
+def status_text(status: str) -> str:
+    """`已入账（POSTED）`: the label people read and the code they search for."""
+    label = STATUS_LABELS.get(status)
+    return f"{label}（{status}）" if label else status
+
+
 _STATUS_COLORS = {BatchStatus.FAILED: "red", BatchStatus.REJECTED: "yellow", BatchStatus.POSTED: "green"}
 
 
-def print_batches(rows: list[dict[str, Any]], console: Console) -> None:
-    """`hpf batches list`."""
-    table = Table(header_style="bold")
-    for header in ("ID", "单位", "月份", "文件", "状态", "步骤", "行数", "入账金额（元）", "尝试", "最近错误"):
-        table.add_column(header, overflow="fold")
+def print_batches(rows: list[dict[str, Any]], console: Console, *, wide: bool = False) -> None:
+    """`hpf batches list`: columns that fit 80 characters, the file name cut with …; `wide`: every value whole."""
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    if wide:
+        for header in (
+            "ID",
+            "单位",
+            "月份",
+            "文件",
+            "状态",
+            "步骤",
+            "行数",
+            "入账金额（元）",
+            "尝试",
+            "更新时间",
+            "最近错误",
+        ):
+            table.add_column(header, overflow="fold")
+    else:
+        for header, justify in (("ID", "right"), ("单位", "left"), ("月份", "left")):
+            table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+        table.add_column("文件", overflow="ellipsis", no_wrap=True, min_width=10, ratio=1)
+        for header in ("状态", "行数", "入账（元）", "尝试"):
+            table.add_column(header, no_wrap=True, justify="left" if header == "状态" else "right")
     for b in rows:
-        color = _STATUS_COLORS.get(b["status"], "")
-        table.add_row(
-            str(b["id"]), b["unit_account"], str(b["month"] or ""), b["file_name"],
-            f"[{color}]{b['status']}[/]" if color else b["status"], b["step"], str(b["rows"] or ""),
-            format_yuan(b["posted_fen"] or 0), str(b["attempts"]), (b["last_error"] or "")[:80],
-        )  # fmt: skip
+        status = Text(b["status"], style=_STATUS_COLORS.get(b["status"], ""))
+        if b.get("attention"):
+            status.append(f" {b['attention']}", style="red")
+        common = [str(b["id"]), b["unit_account"], str(b["month"] or ""), b["file_name"], status]
+        if wide:
+            table.add_row(
+                *common, b["step"], str(b["rows"] or ""), format_yuan(b["posted_fen"] or 0), str(b["attempts"]),
+                b.get("updated_local") or "", b["last_error"] or "",
+            )  # fmt: skip
+        else:
+            table.add_row(*common, str(b["rows"] or ""), format_yuan(b["posted_fen"] or 0), str(b["attempts"]))
     console.print(table)
+    if not wide and any(b["last_error"] for b in rows):
+        console.print("有批次带错误信息：用 hpf batches show ID 查看，或 --wide 显示全部列。")
 
 
 def print_batch(view: dict[str, Any], console: Console) -> None:
     """`hpf batches show`: the batch's line, its last error, its history and its errors."""
     console.print(
-        f"[bold]批次{view['id']}[/] {view['file_name']}  单位{view['unit_account']}  月份{view['month'] or '-'}  "
-        f"状态[bold]{view['status']}[/]（步骤{view['step']}）  行数{view['rows'] or 0}  "
-        f"入账{format_yuan(view['posted_fen'] or 0)}元  尝试{view['attempts']}次",
-        highlight=False,
+        styled(
+            (f"批次{view['id']}", "bold"),
+            f" {view['file_name']}  单位{view['unit_account']}  月份{view['month'] or '-'}  状态",
+            (status_text(view["status"]), "bold"),
+            f"（步骤{view['step']}）  行数{view['rows'] or 0}  "
+            f"入账{format_yuan(view['posted_fen'] or 0)}元  尝试{view['attempts']}次",
+        )
     )
     if view["last_error"]:
-        console.print(f"[red]最近错误：[/]{view['last_error']}", highlight=False)
+        console.print(styled(("最近错误：", "red"), view["last_error"]))
     history = Table(title="历史", header_style="bold")
     for header in ("时间", "状态", "步骤", "说明"):
         history.add_column(header, overflow="fold")

@@ -65,9 +65,9 @@ class EmbeddedSftpServer:
         self._thread.start()
         self._acceptor = self._call(self._listen())
         self.port = self._acceptor.sockets[0].getsockname()[1]
-        if not self.known_hosts.exists():
-            entry = self._host_public().decode().strip()
-            self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {entry}\n", "utf-8")
+        # The same host key on whatever port this run got: a kept folder's known_hosts must name this port.
+        entry = self._host_public().decode().strip()
+        self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {entry}\n", "utf-8")
 
     def stop(self) -> None:
         """Stop listening and drop every open session at once (as a killed server would)."""

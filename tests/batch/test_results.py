@@ -169,20 +169,11 @@ def test_posted_file() -> None:
     assert workbook(xlsx).sheetnames == ["汇总", "明细", "错误"]
     detail = sheet_rows(xlsx, "明细")
     assert detail[0] == DETAIL_HEADERS
-    assert detail[1] == (
-        2,
-        "1001",
-        "张三",
-        "110105********002X",
-        "5,000.00",
-        "600.00",
-        "600",
-        "1200",
-        "POSTED",
-        None,
-        None,
-    )
+    # Amounts are numbers that add up (#,##0.00), statuses read in Chinese beside the code.
+    assert detail[1] == (2, "1001", "张三", "110105********002X", 5000, 600, 600, 1200, "已入账（POSTED）", None, None)
     assert len(detail) == 3
+    amounts = [c for row in workbook(xlsx)["明细"].iter_rows(min_row=2, min_col=5, max_col=8) for c in row]
+    assert all(c.number_format == "#,##0.00" and isinstance(c.value, (int, float)) for c in amounts)
     assert sheet_rows(xlsx, "错误") == [ERROR_HEADERS]
     info = summary(xlsx)
     assert info["文件"] == FILE
@@ -251,7 +242,7 @@ def test_rejected_file_marks_bad_and_good_rows() -> None:
 
     xlsx = files[f"{UNIT}_202611.result.xlsx"]
     detail = sheet_rows(xlsx, "明细")
-    assert [r[8] for r in detail[1:]] == ["NOT_POSTED", "REJECTED", "NOT_POSTED"]
+    assert [r[8] for r in detail[1:]] == ["未入账（NOT_POSTED）", "有错误（REJECTED）", "未入账（NOT_POSTED）"]
     assert detail[2][9] == rejected[9] and detail[2][4] == "'-5"
     errors = sheet_rows(xlsx, "错误")
     assert errors[0] == ERROR_HEADERS
@@ -312,9 +303,9 @@ def test_roster_missing_members_come_after_the_rows() -> None:
     xlsx = files[f"{UNIT}_202611.result.xlsx"]
     detail = sheet_rows(xlsx, "明细")
     assert [(r[0], r[1], r[8]) for r in detail[1:]] == [
-        (2, "1002", "NOT_POSTED"),
-        (None, "1001", "MISSING"),
-        (None, "1003", "MISSING"),
+        (2, "1002", "未入账（NOT_POSTED）"),
+        (None, "1001", "缺少缴存行（MISSING）"),
+        (None, "1003", "缺少缴存行（MISSING）"),
     ]
     errors = sheet_rows(xlsx, "错误")
     assert [(r[2], r[3]) for r in errors[1:]] == [("F_ROSTER_MISSING", "1001"), ("F_ROSTER_MISSING", "1003")]

@@ -168,7 +168,7 @@ def test_a_reversed_month_is_not_filed_until_it_is_filed_again(sftp_env: SftpEnv
     job.upload(A, VALID_A)
     _cycle(job)
     batch = _posted_batch(job_store, A)
-    reversed_ = job.run("batches", "reverse", str(batch), "--reason", "单位多报")
+    reversed_ = job.run("batches", "reverse", str(batch), "--reason", "单位多报", "--yes")
     assert reversed_.exit_code == 0, reversed_.output
 
     r = _reconcile(job_store)
@@ -208,7 +208,9 @@ def test_a_rejection_and_a_reversal_make_rejected(sftp_env: SftpEnv, job: Job, j
     """A refused file that still stands beside a reversed one: the employer tried and was refused."""
     job.upload(A, VALID_A)
     _cycle(job)
-    assert job.run("batches", "reverse", str(_posted_batch(job_store, A)), "--reason", "基数有误").exit_code == 0
+    assert (
+        job.run("batches", "reverse", str(_posted_batch(job_store, A)), "--reason", "基数有误", "--yes").exit_code == 0
+    )
     job.upload(A, _header_only(job, A), mtime=1_790_000_900)
     _cycle(job)
     line = _lines(_reconcile(job_store))[A]

@@ -40,7 +40,7 @@ def test_import_then_lookups(store: Store) -> None:
     assert frame.filter(pl.col("member_account") == "100002")["base_fen"][0] == 3_296_900
     assert store.employer("9") is None
     with store.engine.connect() as conn:
-        assert register.earlier_batch(conn, "0" * 64) is None
+        assert register.earlier_batch(conn, "0" * 64, "0101000123", 202611) is None
 
 
 def test_reimport_updates_and_is_idempotent(store: Store) -> None:
@@ -88,23 +88,32 @@ def test_constraints_refuse_bad_rows(store: Store) -> None:
         )
 
 
-def test_earlier_batch_finds_the_first(store: Store) -> None:
+def test_earlier_batch_is_the_first_standing_one_of_that_employer_and_month(store: Store) -> None:
+    """Only a standing batch makes a duplicate: rejected, reversed and duplicate ones do not (SPEC §4)."""
+    rows = [
+        ("DUPLICATE", "u", 202611), ("REJECTED", "u", 202611), ("REVERSED", "u", 202611),
+        ("POSTED", "u", 202610), ("POSTED", "v", 202611), ("FAILED", "u", 202611), ("POSTED", "u", 202611),
+    ]  # fmt: skip
     with store.engine.begin() as conn:
-        for n, status in enumerate(("DUPLICATE", "REJECTED", "POSTED")):
+        for n, (status, unit, month) in enumerate(rows):
             conn.execute(
                 insert(tables.batches).values(
                     file_name="f.csv",
-                    unit_account="u",
+                    unit_account=unit,
                     file_size=n,
                     file_mtime=0,
                     sha256="ab" * 32,
                     status=status,
                     step="archived",
+                    month=month,
                 )
             )
     with store.engine.connect() as conn:
-        ids = {r.status: r.id for r in conn.execute(tables.batches.select())}
-        assert register.earlier_batch(conn, "ab" * 32) == ids["REJECTED"]
+        ids = [r.id for r in conn.execute(tables.batches.select().order_by(tables.batches.c.id))]
+        assert register.earlier_batch(conn, "ab" * 32, "u", 202611) == (ids[5], "FAILED")  # still in progress
+        assert register.earlier_batch(conn, "ab" * 32, "u", 202611, before=ids[5]) is None
+        assert register.earlier_batch(conn, "ab" * 32, "u", 202610) == (ids[3], "POSTED")
+        assert register.earlier_batch(conn, "cd" * 32, "u", 202611) is None
 
 
 def test_members_read_back_exactly_whatever_the_name(store: Store) -> None:

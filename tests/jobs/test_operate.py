@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy import update
 
@@ -83,21 +84,52 @@ def test_reverse_only_the_latest_month(sftp_env: SftpEnv, job: Job) -> None:
     assert job.run("run-once").exit_code == 0
     assert job.result(A, f"{A}_202612.csv")["status"] == "POSTED"
 
-    refused = job.run("batches", "reverse", str(november), "--reason", "基数有误")
+    refused = job.run("batches", "reverse", str(november), "--reason", "基数有误", "--yes")
     assert refused.exit_code == 1 and "最近入账的月份" in refused.output
     (dec,) = [b for b in _json(job, "batches", "list") if b["month"] == 202612]  # type: ignore[union-attr]
-    assert job.run("batches", "reverse", str(dec["id"]), "--reason", "单位多报").exit_code == 0
+    assert job.run("batches", "reverse", str(dec["id"]), "--reason", "单位多报", "--yes").exit_code == 0
     member = _json(job, "accounts", "show", "100123000001")
     assert isinstance(member, dict) and (member["balance_fen"], member["paid_through"]) == (210400, 202611)
-    assert job.run("batches", "reverse", str(dec["id"]), "--reason", "again").exit_code == 1
-    assert job.run("batches", "reverse", str(november), "--reason", "基数有误").exit_code == 0
+    assert job.run("batches", "reverse", str(dec["id"]), "--reason", "again", "--yes").exit_code == 1
+    assert job.run("batches", "reverse", str(november), "--reason", "基数有误", "--yes").exit_code == 0
     member = _json(job, "accounts", "show", "100123000001")
     assert isinstance(member, dict) and (member["balance_fen"], member["paid_through"]) == (0, 202610)
     assert len(member["entries"]) == 8  # four deposits, four reversals: nothing deleted
     shown = _json(job, "batches", "show", str(november))
     assert isinstance(shown, dict) and shown["status"] == "REVERSED"
-    assert shown["history"][-1]["message"] == "冲销：基数有误"
+    messages = [h["message"] for h in shown["history"]]
+    assert any(m.startswith("冲销：基数有误（操作人：") for m in messages)
     assert job.run("verify").exit_code == 0
+
+
+@pytest.mark.parametrize("sftp_env", ["embedded", "openssh"], indirect=True)
+def test_a_reversal_is_told_to_the_employer_under_the_same_names(sftp_env: SftpEnv, job: Job) -> None:
+    batch = _posted(job)
+    outbox = job.env.root / A / "outbox"
+    before = sorted(p.name for p in outbox.iterdir())
+    asked = job.run("batches", "reverse", str(batch), "--reason", "=单位多报")
+    assert asked.exit_code == 1 and "--yes" in asked.output  # no terminal to confirm on: refused, nothing done
+    assert job.result(A, f"{A}_202611.csv")["status"] == "POSTED"
+
+    done = job.run("batches", "reverse", str(batch), "--reason", "=单位多报", "--yes")
+    assert done.exit_code == 0, done.output
+    assert "重新上传" in done.output
+    assert sorted(p.name for p in outbox.iterdir()) == before  # the same three names, replaced atomically
+    doc = job.result(A, f"{A}_202611.csv")
+    assert (doc["status"], doc["posted_rows"], doc["posted_fen"], doc["rows"]) == ("REVERSED", 0, 0, 6)
+    assert doc["reason"] == "=单位多报"
+    lines = (outbox / f"{A}_202611.result.csv").read_text("utf-8-sig").splitlines()[1:]
+    assert len(lines) == 6 and all(",NOT_POSTED,," in line for line in lines)
+    assert all("'本批次已冲销" not in line and "本批次已冲销（REVERSED）：=单位多报" in line for line in lines)
+    book = openpyxl.load_workbook(outbox / f"{A}_202611.result.xlsx")
+    summary = {row[0].value: row[1].value for row in book["汇总"].iter_rows(min_row=2)}
+    assert summary["处理结果"] == "已冲销（REVERSED）" and summary["入账金额（元）"] == 0
+    assert summary["原因"] == "'=单位多报"  # a formula never starts a cell
+    assert {c.value for c in book["明细"]["I"][1:]} == {"未入账（NOT_POSTED）"}
+    shown = _json(job, "batches", "show", str(batch))
+    assert isinstance(shown, dict) and shown["history"][-1]["message"].startswith("结果已重新上传")
+    # Nothing left to republish: the next cycle uploads nothing again.
+    assert "本轮处理0个文件" in job.run("run-once").output
 
 
 @pytest.mark.parametrize("sftp_env", ["embedded"], indirect=True)
