@@ -20,7 +20,7 @@ from schemas import formats
 from schemas.codes import Problem
 from schemas.formats import valid_month
 from schemas.ids import RIC_PROBLEMS, ric_problem_expr, uscc_problem
-from schemas.master import EMPLOYER_COLUMNS, EMPLOYER_ROWS, MEMBER_COLUMNS
+from schemas.master import EMPLOYER_COLUMNS, EMPLOYER_NAME_CHARS, EMPLOYER_ROWS, ID_CHARS, MEMBER_COLUMNS, NAME_CHARS
 from schemas.remittance import ID_TYPES
 from schemas.statuses import EMPLOYER_STATUSES, MEMBER_STATUSES
 
@@ -109,6 +109,16 @@ def parse_members(data: bytes, source: str, known_units: Collection[str], today:
             ("name", c("name").str.contains(_CONTROL).fill_null(False), pl.lit("姓名含有控制字符（如换行、制表符）")),
             ("id_number", c("id_number").str.contains(_CONTROL).fill_null(False), pl.lit("证件号码含有控制字符")),
             (
+                "name",
+                c("name").str.len_chars().fill_null(0) > NAME_CHARS,
+                pl.format(f"姓名应不超过{NAME_CHARS}个字符，实际为{{}}个", c("name").str.len_chars()),
+            ),
+            (
+                "id_number",
+                c("id_number").str.len_chars().fill_null(0) > ID_CHARS,
+                pl.format(f"证件号码应不超过{ID_CHARS}个字符，实际为{{}}个", c("id_number").str.len_chars()),
+            ),
+            (
                 "id_type",
                 ~c("id_type").is_in(list(ID_TYPES)).fill_null(False),
                 pl.format(f"证件类型应为{'、'.join(ID_TYPES)}之一，实际为{{}}", _quoted("id_type")),
@@ -168,6 +178,8 @@ def parse_employers(data: bytes, source: str) -> pl.DataFrame | list[Problem]:
         seen.setdefault(unit, line)
         if not r["name"]:
             bad.append(("name", "单位名称不能为空"))
+        elif len(r["name"]) > EMPLOYER_NAME_CHARS:
+            bad.append(("name", f"单位名称应不超过{EMPLOYER_NAME_CHARS}个字符，实际为{len(r['name'])}个"))
         why = uscc_problem(r["credit_code"] or "")
         if why:
             bad.append(("credit_code", f"统一社会信用代码{why}"))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -45,16 +47,65 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Which database an engine is talking to: the id its first migration stored, and for SQLite the file itself."""
+
+    instance: str | None
+    file: tuple[int, int] | None
+    """(device, inode) of a SQLite file; None for a server database, or a file that is gone."""
+
+
+def identity(engine: Engine) -> Identity:
+    """The database's identity now, through the engine's pool; raises DatabaseReplaced if the pool is stale.
+
+    A SQLite connection kept in the pool goes on reading and writing a file that
+    was deleted or replaced under it, while a new connection opens the new file:
+    both are asked, and they must agree with the file on disk.
+    """
+    from sqlalchemy import select
+
+    from db.errors import DatabaseReplaced
+    from db.tables import instance
+
+    with engine.connect() as conn:
+        pooled = conn.execute(select(instance.c.id)).scalar()
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        return Identity(pooled, None)
+    path = Path(database)
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise DatabaseReplaced(f"数据库文件 {path} 已不存在（被删除或移走）：本轮停止，不上传任何结果") from None
+    fresh = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        found = fresh.execute("SELECT id FROM instance").fetchone()
+    except sqlite3.DatabaseError:
+        found = None
+    finally:
+        fresh.close()
+    if found is None or found[0] != pooled:
+        raise DatabaseReplaced(
+            f"数据库文件 {path} 已被替换（与本进程打开的不是同一个数据库）：本轮停止，不上传任何结果"
+        )
+    return Identity(pooled, (stat.st_dev, stat.st_ino))
+
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or migrate the schema (`hpf db upgrade`)."""
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Create or migrate the schema (`hpf db upgrade`); the revisions before and after (None: no schema)."""
     from alembic import command
     from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        before = MigrationContext.configure(connection).get_current_revision()
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
+        after = MigrationContext.configure(connection).get_current_revision()
+    return before, after

@@ -29,6 +29,7 @@ from sqlalchemy import (
     text,
 )
 
+from schemas.master import EMPLOYER_NAME_CHARS, ID_CHARS, NAME_CHARS
 from schemas.statuses import EMPLOYER_STATUSES, MEMBER_STATUSES, BatchStatus, Step
 
 NAMING = {
@@ -54,7 +55,7 @@ employers = Table(
     "employers",
     metadata,
     Column("unit_account", String(20), primary_key=True),
-    Column("name", String(200), nullable=False),
+    Column("name", String(EMPLOYER_NAME_CHARS), nullable=False),
     Column("credit_code", String(18), nullable=False),
     Column("status", String(2), nullable=False),
     Column("employer_rate_bp", Integer, nullable=False),
@@ -72,9 +73,9 @@ members = Table(
     metadata,
     Column("member_account", String(20), primary_key=True),
     Column("unit_account", String(20), ForeignKey("employers.unit_account"), nullable=False),
-    Column("name", String(100), nullable=False),
+    Column("name", String(NAME_CHARS), nullable=False),
     Column("id_type", String(2), nullable=False),
-    Column("id_number", String(40), nullable=False),
+    Column("id_number", String(ID_CHARS), nullable=False),
     Column("base_fen", BigInteger, nullable=False),
     Column("status", String(8), nullable=False),
     Column("paid_through", Integer),

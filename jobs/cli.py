@@ -33,7 +33,7 @@ err = render.console(stderr=True)
 
 
 def fail(message: str) -> NoReturn:
-    err.print(render.styled(("错误：", "red"), message.removeprefix("错误：")))
+    err.print(render.styled(("错误：", "red"), message))
     sys.exit(1)
 
 
@@ -84,10 +84,15 @@ def db() -> None:
 def db_upgrade(ctx: App) -> None:
     """创建或迁移数据库结构。"""
     try:
-        upgrade(ctx.store.engine)
+        before, after = upgrade(ctx.store.engine)
     except SQLAlchemyError as e:
-        fail(f"数据库迁移失败：{e.__class__.__name__}: {str(e).splitlines()[0]}")
-    out.print("数据库结构已是最新。")
+        fail(f"数据库迁移失败：{describe(e)}")
+    if before is None:
+        out.print(f"已创建数据库结构（版本 {after}）。")
+    elif before != after:
+        out.print(f"数据库结构已从版本 {before} 升级到 {after}。")
+    else:
+        out.print(f"数据库结构已是最新（版本 {after}），无需变更。")
 
 
 @hpf.group()
@@ -229,10 +234,13 @@ def report_reconcile(ctx: App, month: str, out_dir: Path, as_json: bool) -> None
 
     if not (len(month) == 6 and month.isdigit() and 1 <= int(month[4:]) <= 12):
         raise click.BadParameter(f"应为YYYYMM，实际为{month}", param_hint="--month")
+    from sftp.errors import SftpError
+
     try:
-        outcome = _operate(lambda: reconcile_report(ctx.settings.sftp, ctx.store, int(month), out_dir))
-    except HpfError as e:
-        fail(f"报表已写入 {out_dir}，但上传失败：{e}")
+        with _reported(but=SftpError):
+            outcome = reconcile_report(ctx.settings.sftp, ctx.store, int(month), out_dir)
+    except SftpError as e:
+        fail(f"报表已写入本地目录 {out_dir.resolve()}，但上传到 SFTP 的 _finance/outbox 失败：{e}")
     problems = outcome.reconciliation.problems
     if as_json:
         render.print_json(render.reconciliation_document(outcome), out)
@@ -340,13 +348,18 @@ def demo_command(keep: Path | None) -> None:
 
 
 @contextlib.contextmanager
-def _reported() -> Iterator[None]:
-    """Refusals, configuration problems and failures of the database or SFTP become exit 1 with their message."""
+def _reported(but: type[Exception] | None = None) -> Iterator[None]:
+    """Refusals, configuration problems and failures of the database or SFTP become exit 1 with their message.
+
+    `but`: a kind of error the caller words itself.
+    """
     try:
         yield
     except ConfigError as e:
         fail("配置有误：" + "；".join(e.problems))
     except HpfError as e:
+        if but is not None and isinstance(e, but):
+            raise
         fail(str(e))
     except SQLAlchemyError as e:
         fail(describe(e))

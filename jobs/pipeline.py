@@ -35,7 +35,8 @@ from batch.results import result_files, result_names
 from batch.stopwatch import IDLE, Stopwatch
 from batch.validate import Earlier, Report, Submission, ValidationOptions, validate
 from db import ledger, register
-from db.errors import database_errors
+from db.engine import identity
+from db.errors import DatabaseReplaced, database_errors
 from db.locks import try_lock
 from db.register import Batch
 from db.store import Store
@@ -94,6 +95,29 @@ class CycleSummary:
             f"本轮处理{self.files}个文件：{parts}；失败{len(self.failed)}个；他人处理中{self.busy}个；"
             f"等待重试{self.waiting}个{tail}"
         )
+
+
+class SameDatabase:
+    """The database a cycle started with, checked again before anything is published on its word."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        try:
+            self.started = identity(engine)
+        except DatabaseReplaced:
+            # A pool left over from a database replaced before this cycle: start afresh on the file there now.
+            engine.dispose()
+            self.started = identity(engine)
+
+    def check(self) -> None:
+        try:
+            now = identity(self.engine)
+        except DatabaseReplaced:
+            self.engine.dispose()
+            raise
+        if now != self.started:
+            self.engine.dispose()
+            raise DatabaseReplaced("数据库在本轮处理中被替换（与本轮开始时不是同一个数据库）：本轮停止，不上传任何结果")
 
 
 RetryDue = Callable[[Batch], bool]
@@ -158,10 +182,12 @@ def run_cycle(
     """
     summary = CycleSummary()
     index, parts = part
+    with database_errors():
+        database = SameDatabase(store.engine)
     with database_errors(), store.engine.connect() as conn:
         unfinished = register.unfinished(conn)  # once per cycle, not once per employer
     if index == 0:
-        summary.failed += republish(store, client)
+        summary.failed += republish(store, client, database)
     for unit in client.units()[index::parts]:
         try:
             ready_files = client.ready_files(unit)
@@ -177,7 +203,9 @@ def run_cycle(
                 return summary
             summary.files += 1
             on_file(ready)
-            outcome = process(validation, options, store, client, ready, retry_due=retry_due, watch=summary.watch)
+            outcome = process(
+                validation, options, store, client, ready, retry_due=retry_due, watch=summary.watch, database=database
+            )
             if outcome == Outcome.BUSY:
                 summary.busy += 1
             elif outcome == Outcome.WAITING:
@@ -190,7 +218,7 @@ def run_cycle(
     return summary
 
 
-def republish(store: Store, client: SftpClient) -> list[str]:
+def republish(store: Store, client: SftpClient, database: SameDatabase | None = None) -> list[str]:
     """Upload again the results that changed after publishing (a reversal); what failed, for the summary.
 
     Under the batch's lock, like any other step: two workers never upload one
@@ -206,10 +234,11 @@ def republish(store: Store, client: SftpClient) -> list[str]:
             try:
                 with database_errors(), store.engine.connect() as conn:
                     files = register.results(conn, batch.id)
+                (database or SameDatabase(store.engine)).check()
                 client.publish(batch.unit_account, files, sweep=True)
                 with database_errors():
                     register.republished(store.engine, batch.id, list(files))
-            except TransientError:
+            except (TransientError, DatabaseReplaced):
                 raise
             except HpfError as e:
                 failed.append(f"{batch.unit_account}/{batch.file_name}（批次{batch.id}，重新上传结果）：{e}")
@@ -240,8 +269,14 @@ def process(
     *,
     retry_due: RetryDue | None = None,
     watch: Stopwatch = IDLE,
+    database: SameDatabase | None = None,
 ) -> Outcome:
-    """Take one file as far as it can go. Raises TransientError (after recording it) when the cycle must stop."""
+    """Take one file as far as it can go. Raises TransientError (after recording it) when the cycle must stop.
+
+    DatabaseReplaced is raised and never recorded: the database in front of
+    us is not the one this batch belongs to.
+    """
+    database = database or SameDatabase(store.engine)
     engine = store.engine
     arrival = register.Arrival(ready.unit, ready.name, ready.size, ready.mtime)
     with database_errors():
@@ -261,7 +296,11 @@ def process(
                 if not created:
                     register.retry(engine, batch.id)
                 crash_point("claimed")
-                return _steps(validation, options, store, client, ready, batch, sweep=not created, watch=watch)
+                return _steps(
+                    validation, options, store, client, ready, batch, sweep=not created, watch=watch, database=database
+                )
+        except DatabaseReplaced:
+            raise
         except TransientError as e:
             # The database or the server is out of reach: the next file would fail the same way. Record it if
             # the database still answers; the cycle stops.
@@ -287,12 +326,14 @@ def _steps(
     *,
     sweep: bool,
     watch: Stopwatch,
+    database: SameDatabase,
 ) -> Outcome:
     """The steps still to do, from the one the batch reached (nobody else moves a batch we hold)."""
     status, step = batch.status, batch.step
     if step == Step.CLAIMED:
         status, step = _decide(validation, options, store, client, ready, batch.id, watch), Step.DECIDED
     if step == Step.DECIDED:
+        database.check()  # the outcome just committed must be in the ledger we started with
         with watch.stage("publish"):
             # Only a publish tried before can have left a temporary file to sweep.
             _publish(store.engine, client, ready, batch.id, sweep=sweep)

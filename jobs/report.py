@@ -14,7 +14,7 @@ from pathlib import Path
 from batch.reconcile import Reconciliation, file_names, reconciliation_csv, reconciliation_xlsx
 from db.reconcile import reconcile, snapshot
 from db.store import Store
-from jobs.files import write_atomically
+from jobs.files import LocalFileError, why, write_atomically
 from sftp.settings import SftpSettings
 
 
@@ -40,13 +40,16 @@ def reconcile_report(
     """Write `reconciliation_YYYYMM.csv` and `.xlsx` into out_dir, then upload both when SFTP is configured.
 
     Raises ValueError for a month that is not YYYYMM (before touching anything),
-    SQLAlchemyError when the database fails, OSError when out_dir cannot be
+    SQLAlchemyError when the database fails, LocalFileError when out_dir cannot be
     written, and SftpError when the upload fails (the local files exist by then).
     """
     with snapshot(store.engine) as conn:
         r = reconcile(conn, month)
     files = dict(zip(file_names(month), (reconciliation_csv(r), reconciliation_xlsx(r)), strict=True))
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise LocalFileError(f"无法创建报表目录 {out_dir}：{why(e)}") from e
     paths = [write_atomically(out_dir / name, data) for name, data in files.items()]
     uploaded: tuple[str, ...] | None = None
     reason: str | None = None

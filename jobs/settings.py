@@ -249,6 +249,12 @@ def _database(r: _Reader, value: object, base: Path) -> DatabaseSettings:
     except ArgumentError:
         r.fail("database.url", f"不是有效的 SQLAlchemy URL：{_show(text)}")
         return DatabaseSettings(text)
+    if url.get_backend_name() not in ("sqlite", "postgresql") or url.get_driver_name() not in ("pysqlite", "psycopg"):
+        r.fail(
+            "database.url",
+            f"只支持 SQLite（sqlite:///文件）和 PostgreSQL（postgresql+psycopg://用户@主机/库），实际为 {url.drivername}://…",
+        )
+        return DatabaseSettings(text)
     db = url.database
     if url.get_backend_name() != "sqlite" or not db or db == ":memory:":
         return DatabaseSettings(text)

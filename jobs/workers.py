@@ -20,6 +20,17 @@ class WorkerFailed(TerminalError):
     """A worker process exited with an error; its own message says why."""
 
 
+def _worker_error(stderr: str) -> str:
+    """A failed worker's own error line(s), without its `错误：` (the parent says that once); its log lines pass on."""
+    errors = []
+    for line in stderr.splitlines():
+        if line.startswith("错误："):
+            errors.append(line.removeprefix("错误："))
+        elif line.strip():
+            sys.stderr.write(line + "\n")
+    return "；".join(dict.fromkeys(errors))
+
+
 def run_workers(config: Path | None, workers: int) -> CycleSummary:
     """Start `workers` `hpf run-once --part k/N` processes and add up their summaries."""
     command = [sys.executable, "-m", "jobs.cli"] + (["--config", str(config)] if config else [])
@@ -32,7 +43,8 @@ def run_workers(config: Path | None, workers: int) -> CycleSummary:
     for child in children:
         output, errors = child.communicate()
         if child.returncode != 0:
-            problems.append(errors.decode("utf-8", "replace").strip() or f"工作进程退出码{child.returncode}")
+            said = _worker_error(errors.decode("utf-8", "replace"))
+            problems.append(said or f"工作进程退出码{child.returncode}")
             continue
         summary.add(json.loads(output))
     if problems:

@@ -95,6 +95,16 @@ class _Refuse(paramiko.RejectPolicy):
         )
 
 
+def _warn_if_readable(path: str | os.PathLike[str]) -> None:
+    """A private key others can read is a key others may have copied: say so (ssh refuses such keys outright)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if mode & 0o077:
+        log.warning("SFTP私钥 %s 的权限为 %o，其他用户可以读取：请执行 chmod 600 %s", path, mode & 0o777, path)
+
+
 class SftpClient:
     """One SSH session to the centre's SFTP server; use as a context manager."""
 
@@ -213,11 +223,24 @@ class SftpClient:
     def _key(self) -> paramiko.PKey:
         s = self.settings
         passphrase = self._environ.get(s.passphrase_env) if s.passphrase_env else None
+        _warn_if_readable(s.private_key)
+        where = f"环境变量 {s.passphrase_env}" if s.passphrase_env else "sftp.passphrase_env 指定的环境变量"
         try:
             # bytes: given a str, cryptography raises TypeError and no encrypted key could ever be used
             return paramiko.PKey.from_path(s.private_key, password=passphrase.encode() if passphrase else None)
-        except (OSError, paramiko.SSHException, ValueError) as e:
-            raise AuthError(f"无法读取SFTP私钥 {s.private_key}：{type(e).__name__}") from e
+        except FileNotFoundError as e:
+            raise AuthError(f"SFTP私钥 {s.private_key} 不存在：请检查配置 sftp.private_key") from e
+        except PermissionError as e:
+            raise AuthError(f"无权读取SFTP私钥 {s.private_key}：请让运行 hpf 的用户可以读取它") from e
+        except (paramiko.PasswordRequiredException, TypeError) as e:
+            # cryptography says "Password was not given but private key is encrypted" as a TypeError.
+            raise AuthError(f"SFTP私钥 {s.private_key} 已加密，但没有提供口令：请在{where}中设置口令") from e
+        except ValueError as e:
+            if passphrase:
+                raise AuthError(f"SFTP私钥 {s.private_key} 的口令不正确（{where}）") from e
+            raise AuthError(f"无法读取SFTP私钥 {s.private_key}：不是可识别的私钥文件") from e
+        except (OSError, paramiko.SSHException) as e:
+            raise AuthError(f"无法读取SFTP私钥 {s.private_key}：{type(e).__name__}: {e}") from e
 
     def _retrying(self, what: str, op: Callable[[], T]) -> T:
         """Run `op`, reconnecting after transient failures with bounded exponential backoff."""
