@@ -99,6 +99,18 @@ def claim(engine: Engine, arrival: Arrival) -> tuple[Batch, bool]:
     return Batch.of(row), created
 
 
+def of_arrival(conn: Connection, arrival: Arrival) -> Batch | None:
+    row = conn.execute(
+        select(batches).where(
+            batches.c.unit_account == arrival.unit_account,
+            batches.c.file_name == arrival.file_name,
+            batches.c.file_size == arrival.file_size,
+            batches.c.file_mtime == arrival.file_mtime,
+        )
+    ).one_or_none()
+    return Batch.of(row) if row is not None else None
+
+
 def get(conn: Connection, batch_id: int, *, for_update: bool = False) -> Batch | None:
     query = select(batches).where(batches.c.id == batch_id)
     row = conn.execute(query.with_for_update() if for_update else query).one_or_none()
@@ -119,12 +131,31 @@ def in_flight(conn: Connection) -> list[int]:
     return list(conn.execute(select(batches.c.id).where(batches.c.status == BatchStatus.RECEIVED)).scalars())
 
 
-def listing(conn: Connection, status: BatchStatus | None = None, limit: int = 500) -> list[Batch]:
-    """Batches needing attention first (FAILED, then any with an error), then the newest."""
-    attention = case((batches.c.status == BatchStatus.FAILED, 0), (batches.c.last_error.is_not(None), 1), else_=2)
-    query = select(batches).order_by(attention, batches.c.id.desc()).limit(limit)
-    if status:
+def listing(
+    conn: Connection,
+    status: BatchStatus | None = None,
+    limit: int = 500,
+    *,
+    unit: str | None = None,
+    month: int | None = None,
+    attention: bool = False,
+) -> list[Batch]:
+    """Batches needing attention first (FAILED, then any with an error), then the newest.
+
+    `status` FAILED also finds batches whose outcome stands but whose results
+    or archiving failed (they keep their error); `attention`: only those and FAILED ones.
+    """
+    needs_person = (batches.c.status == BatchStatus.FAILED) | batches.c.last_error.is_not(None)
+    order = case((batches.c.status == BatchStatus.FAILED, 0), (batches.c.last_error.is_not(None), 1), else_=2)
+    query = select(batches).order_by(order, batches.c.id.desc()).limit(limit)
+    if status == BatchStatus.FAILED or attention:
+        query = query.where(needs_person)
+    elif status:
         query = query.where(batches.c.status == status)
+    if unit:
+        query = query.where(batches.c.unit_account == unit)
+    if month:
+        query = query.where(batches.c.month == month)
     return [Batch.of(r) for r in conn.execute(query)]
 
 

@@ -151,13 +151,38 @@ def batches() -> None:
 @click.option(
     "--status",
     type=click.Choice([s.value for s in BatchStatus], case_sensitive=False),
+    help="只列出该状态（FAILED 也包括结果上传或归档失败的批次）",
 )
+@click.option("--attention", is_flag=True, help="只列出需要人工处理的：失败的批次和收件目录问题")
+@click.option("--unit", help="只列出该单位")
+@click.option("--month", help="只列出该汇缴年月 YYYYMM")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=500, show_default=True, help="最多列出多少个批次")
+@click.option("--wide", is_flag=True, help="显示全部列和完整的值")
 @click.option("--json", "as_json", is_flag=True, help="输出JSON")
 @pass_context
-def batches_list(ctx: App, status: str | None, as_json: bool) -> None:
+def batches_list(
+    ctx: App, status: str | None, attention: bool, unit: str | None, month: str | None, limit: int, wide: bool,
+    as_json: bool,
+) -> None:  # fmt: skip
     """批次列表：需要处理的（FAILED）在前，然后按时间倒序。"""
-    rows = _operate(lambda: operate.list_batches(ctx.store, status))
-    render.print_json(rows, out) if as_json else render.print_batches(rows, out)
+    if month is not None and not (len(month) == 6 and month.isdigit() and 1 <= int(month[4:]) <= 12):
+        raise click.BadParameter(f"应为YYYYMM，实际为{month}", param_hint="--month")
+    schedule = ctx.settings.schedule
+    rows = _operate(
+        lambda: operate.list_batches(
+            ctx.store, status, limit, unit=unit, month=int(month) if month else None, attention_only=attention,
+            zone=schedule.zone, max_attempts=schedule.max_attempts,
+        )
+    )  # fmt: skip
+    problems = _operate(lambda: operate.inbox_problems(ctx.store, unit, schedule.zone)) if attention else []
+    if as_json:
+        render.print_json({"batches": rows, "inbox_problems": problems} if attention else rows, out)
+        return
+    render.print_batches(rows, out, wide=wide)
+    if attention:
+        render.print_inbox_problems(problems, out, wide=wide)
+        if not rows and not problems:
+            out.print("没有需要人工处理的批次或收件目录问题。")
 
 
 @batches.command("show")
@@ -166,7 +191,7 @@ def batches_list(ctx: App, status: str | None, as_json: bool) -> None:
 @pass_context
 def batches_show(ctx: App, batch_id: int, as_json: bool) -> None:
     """一个批次：概况、错误和状态历史。"""
-    view = _operate(lambda: operate.show_batch(ctx.store, batch_id))
+    view = _operate(lambda: operate.show_batch(ctx.store, batch_id, ctx.settings.schedule.zone))
     render.print_json(view, out) if as_json else render.print_batch(view, out)
 
 
@@ -316,9 +341,9 @@ def run_once(ctx: App, as_json: bool, workers: int, part: str) -> None:
     if as_json:
         render.print_json(summary.as_dict(), out)
         return
-    out.print(summary.line())
-    for failure in summary.failed:
-        err.print(render.styled(("失败：", "yellow"), failure, "（详见 hpf batches list --attention）"))
+    out.print(summary.line())  # each failure has had its own log line (unit, file, step, reason)
+    if summary.failed or summary.exhausted or summary.inbox_problems:
+        err.print(render.styled(("需要处理：", "yellow"), "hpf batches list --attention"))
 
 
 @hpf.command("scheduler")

@@ -11,20 +11,24 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from batch.money import format_yuan
 from batch.results import restated
 from batch.validate import Report, Submission
-from db import accounts, ledger, register
+from db import accounts, inbox, ledger, register
 from db.register import Batch
 from db.store import Store
 from jobs.files import write_atomically
 from jobs.settings import Settings
 from schemas.codes import Problem
 from schemas.errors import TerminalError
-from schemas.statuses import BatchStatus, Outcome
+from schemas.statuses import STATUS_LABELS, STEP_LABELS, BatchStatus, Outcome
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class OperationError(TerminalError):
@@ -35,21 +39,70 @@ BATCH_COLUMNS = ("id", "unit_account", "month", "file_name", "status", "step", "
                  "last_error", "created_at", "updated_at")  # fmt: skip
 
 
-def _batch_dict(batch: Batch) -> dict[str, Any]:
+def local_time(at: datetime | None, zone: ZoneInfo) -> str | None:
+    """A database time in the centre's zone, to the second: `2026-11-22 10:00:01`."""
+    if at is None:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _batch_dict(batch: Batch, zone: ZoneInfo = SHANGHAI, max_attempts: int | None = None) -> dict[str, Any]:
     d = {k: getattr(batch, k) for k in BATCH_COLUMNS}
     for k in ("created_at", "updated_at"):
-        d[k] = d[k].isoformat() if d[k] is not None else None
+        at = d[k]
+        d[k] = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone).isoformat(timespec="seconds")
+    d["updated_local"] = local_time(batch.updated_at, zone)
+    d["attention"] = attention(batch, max_attempts)
     return d
 
 
-def list_batches(store: Store, status: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+def attention(batch: Batch, max_attempts: int | None) -> str | None:
+    """What a person must know about a batch at a glance, or None when it needs nobody."""
+    if batch.status == BatchStatus.FAILED:
+        if max_attempts is not None and batch.attempts >= max_attempts:
+            return "重试次数已用完，需人工处理"
+        return "失败，等待自动重试"
+    if batch.last_error:
+        return f"{STATUS_LABELS.get(batch.status, batch.status)}，但{STEP_LABELS[batch.step]}失败"
+    return None
+
+
+def list_batches(
+    store: Store,
+    status: str | None = None,
+    limit: int = 500,
+    *,
+    unit: str | None = None,
+    month: int | None = None,
+    attention_only: bool = False,
+    zone: ZoneInfo = SHANGHAI,
+    max_attempts: int | None = None,
+) -> list[dict[str, Any]]:
     """Batches needing attention first (FAILED, then any with an error), then the newest."""
     wanted = BatchStatus(status.upper()) if status else None
     with store.engine.connect() as conn:
-        return [_batch_dict(b) for b in register.listing(conn, wanted, limit)]
+        found = register.listing(conn, wanted, limit, unit=unit, month=month, attention=attention_only)
+    return [_batch_dict(b, zone, max_attempts) for b in found]
 
 
-def show_batch(store: Store, batch_id: int) -> dict[str, Any]:
+def inbox_problems(store: Store, unit: str | None = None, zone: ZoneInfo = SHANGHAI) -> list[dict[str, Any]]:
+    """Things in inboxes that no batch will ever report: each with when it was first and last seen."""
+    with store.engine.connect() as conn:
+        rows = inbox.listing(conn, unit)
+    return [
+        {
+            "unit_account": r.unit_account,
+            "name": r.name,
+            "message": r.message,
+            "first_seen": local_time(r.first_seen, zone),
+            "last_seen": local_time(r.last_seen, zone),
+            "told_employer": bool(r.told_employer),
+        }
+        for r in rows
+    ]
+
+
+def show_batch(store: Store, batch_id: int, zone: ZoneInfo = SHANGHAI) -> dict[str, Any]:
     with store.engine.connect() as conn:
         batch = register.get(conn, batch_id)
         if batch is None:
@@ -59,7 +112,7 @@ def show_batch(store: Store, batch_id: int) -> dict[str, Any]:
         documents = register.results(conn, batch_id, suffix=".result.json")  # not the CSV and XLSX
     document: dict[str, Any] = next((json.loads(d) for d in documents.values()), {})
     return {
-        **_batch_dict(batch),
+        **_batch_dict(batch, zone),
         "sha256": batch.sha256,
         "duplicate_of": batch.duplicate_of,
         "total_fen": batch.total_fen,
@@ -68,8 +121,7 @@ def show_batch(store: Store, batch_id: int) -> dict[str, Any]:
         "results": names,
         "errors": document.get("errors", []),
         "history": [
-            {"at": h.at.isoformat() if h.at else None, "status": h.status, "step": h.step, "message": h.message}
-            for h in history
+            {"at": local_time(h.at, zone), "status": h.status, "step": h.step, "message": h.message} for h in history
         ],
     }
 

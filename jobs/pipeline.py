@@ -25,6 +25,7 @@ import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import polars as pl
@@ -34,7 +35,7 @@ from batch.filename import FileName, parse_file_name
 from batch.results import result_files, result_names
 from batch.stopwatch import IDLE, Stopwatch
 from batch.validate import Earlier, Report, Submission, ValidationOptions, validate
-from db import ledger, register
+from db import inbox, ledger, register
 from db.engine import identity
 from db.errors import DatabaseReplaced, database_errors
 from db.locks import try_lock
@@ -42,8 +43,8 @@ from db.register import Batch
 from db.store import Store
 from jobs.settings import PipelineOptions
 from schemas.errors import HpfError, TransientError
-from schemas.statuses import BatchStatus, Outcome, Step
-from sftp.client import ReadyFile, SftpClient
+from schemas.statuses import STEP_LABELS, BatchStatus, Outcome, Step
+from sftp.client import Inbox, InboxProblem, ReadyFile, SftpClient
 from sftp.errors import FileChanged
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,10 @@ class CycleSummary:
     failed: list[str] = field(default_factory=list)
     busy: int = 0
     waiting: int = 0
+    exhausted: int = 0
+    """FAILED batches that used up their attempts: they wait for a person."""
+    inbox_problems: int = 0
+    """Things in inboxes that will never be processed as they are (see `hpf batches list --attention`)."""
     stopped: bool = False
     watch: Stopwatch = field(default_factory=Stopwatch)
     """Seconds per stage, summed over the cycle's files."""
@@ -73,7 +78,8 @@ class CycleSummary:
     def as_dict(self) -> dict[str, object]:
         return {
             "files": self.files, "outcomes": dict(self.outcomes), "failed": self.failed,
-            "busy": self.busy, "waiting": self.waiting, "stopped": self.stopped,
+            "busy": self.busy, "waiting": self.waiting, "exhausted": self.exhausted,
+            "inbox_problems": self.inbox_problems, "stopped": self.stopped,
             "seconds": self.watch.as_dict(),
         }  # fmt: skip
 
@@ -84,6 +90,8 @@ class CycleSummary:
         self.failed += other["failed"]
         self.busy += other["busy"]
         self.waiting += other["waiting"]
+        self.exhausted += other["exhausted"]
+        self.inbox_problems += other["inbox_problems"]
         self.stopped = self.stopped or other["stopped"]
         for stage, seconds in other["seconds"].items():
             self.watch.seconds[stage] = self.watch.seconds.get(stage, 0.0) + seconds
@@ -93,7 +101,7 @@ class CycleSummary:
         tail = "；已按要求停止" if self.stopped else ""
         return (
             f"本轮处理{self.files}个文件：{parts}；失败{len(self.failed)}个；他人处理中{self.busy}个；"
-            f"等待重试{self.waiting}个{tail}"
+            f"等待重试{self.waiting}个；重试次数已用完{self.exhausted}个；收件目录问题{self.inbox_problems}个{tail}"
         )
 
 
@@ -120,8 +128,18 @@ class SameDatabase:
             raise DatabaseReplaced("数据库在本轮处理中被替换（与本轮开始时不是同一个数据库）：本轮停止，不上传任何结果")
 
 
-RetryDue = Callable[[Batch], bool]
-"""Whether a batch that failed before may be tried again now (None: always)."""
+class Retry(StrEnum):
+    """Whether a batch that failed before may be tried again now."""
+
+    DUE = "due"
+    WAIT = "wait"
+    """Its next try is not due yet (backoff)."""
+    EXHAUSTED = "exhausted"
+    """It used up its attempts: a person must look (`hpf batches rerun`)."""
+
+
+RetryDue = Callable[[Batch], Retry]
+"""The retry policy for batches that failed before (None: always retry)."""
 
 
 def check(
@@ -190,12 +208,14 @@ def run_cycle(
         summary.failed += republish(store, client, database)
     for unit in client.units()[index::parts]:
         try:
-            ready_files = client.ready_files(unit)
+            scanned = client.scan(unit)
         except TransientError:
             raise
         except HpfError as e:
-            summary.failed.append(f"{unit}: {e}")
-            continue
+            scanned = Inbox([], [InboxProblem(unit, "inbox/", f"无法列出收件目录：{e}")])
+        summary.inbox_problems += len(scanned.problems)
+        _report_inbox(store, client, unit, scanned.problems)
+        ready_files = scanned.ready
         for ready in [*in_order(ready_files), *_left_behind(unfinished.get(unit, []), ready_files)]:
             if should_stop():
                 summary.stopped = True
@@ -210,12 +230,36 @@ def run_cycle(
                 summary.busy += 1
             elif outcome == Outcome.WAITING:
                 summary.waiting += 1
+            elif outcome == Outcome.EXHAUSTED:
+                summary.exhausted += 1
             elif outcome == Outcome.FAILED:
-                summary.failed.append(f"{unit}/{ready.name}")
+                failure = _failure(store, ready)
+                log.error("失败：%s", failure)
+                summary.failed.append(failure)
             else:
                 summary.outcomes[outcome.value] += 1
     log.info(summary.line())
     return summary
+
+
+def _report_inbox(store: Store, client: SftpClient, unit: str, problems: list[InboxProblem]) -> None:
+    """Record an inbox's problems; log each new one, and tell the employer once in a notice beside its results."""
+    with database_errors():
+        fresh = inbox.record(store.engine, unit, [inbox.Seen(p.name, p.message) for p in problems])
+    for p in fresh:
+        log.warning("收件目录问题 单位%s %s：%s", unit, p.name, p.message)
+        if p.name == "inbox/":
+            continue  # no inbox, or none we can list: nowhere an employer looks
+        notice = f"文件：{p.name}\r\n问题：{p.message}\r\n此文件不会被处理；改正后重新上传即可。\r\n"
+        try:
+            client.publish(unit, {f"{p.name}.problem.txt": "\ufeff".encode() + notice.encode("utf-8")})
+        except TransientError:
+            raise
+        except HpfError as e:
+            log.warning("未能把收件目录问题告知单位%s（%s）：%s", unit, p.name, e)
+            continue
+        with database_errors():
+            inbox.told(store.engine, unit, p.name)
 
 
 def republish(store: Store, client: SftpClient, database: SameDatabase | None = None) -> list[str]:
@@ -241,8 +285,20 @@ def republish(store: Store, client: SftpClient, database: SameDatabase | None = 
             except (TransientError, DatabaseReplaced):
                 raise
             except HpfError as e:
-                failed.append(f"{batch.unit_account}/{batch.file_name}（批次{batch.id}，重新上传结果）：{e}")
+                failure = f"单位{batch.unit_account} 文件{batch.file_name} 批次{batch.id} 重新上传结果失败：{e}"
+                log.error("失败：%s", failure)
+                failed.append(failure)
     return failed
+
+
+def _failure(store: Store, ready: ReadyFile) -> str:
+    """One line for an operator: unit, file, batch, the step it stopped at, and why."""
+    arrival = register.Arrival(ready.unit, ready.name, ready.size, ready.mtime)
+    with contextlib.suppress(TransientError), database_errors(), store.engine.connect() as conn:
+        batch = register.of_arrival(conn, arrival)
+        if batch is not None:
+            return f"单位{ready.unit} 文件{ready.name} 批次{batch.id} 停在{STEP_LABELS[batch.step]}：{batch.last_error}"
+    return f"单位{ready.unit} 文件{ready.name}"
 
 
 def _left_behind(unfinished: list[Batch], ready_files: list[ReadyFile]) -> list[ReadyFile]:
@@ -289,8 +345,12 @@ def process(
         assert batch is not None
         if batch.step == Step.ARCHIVED:
             return Outcome.of(batch.status)
-        if batch.failed_before and retry_due is not None and not retry_due(batch):
-            return Outcome.WAITING
+        if batch.failed_before and retry_due is not None:
+            verdict = retry_due(batch)
+            if verdict == Retry.WAIT:
+                return Outcome.WAITING
+            if verdict == Retry.EXHAUSTED:
+                return Outcome.EXHAUSTED
         try:
             with database_errors():
                 if not created:

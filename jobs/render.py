@@ -114,8 +114,8 @@ _STATUS_COLORS = {BatchStatus.FAILED: "red", BatchStatus.REJECTED: "yellow", Bat
 
 
 def print_batches(rows: list[dict[str, Any]], console: Console, *, wide: bool = False) -> None:
-    """`hpf batches list`: columns that fit 80 characters, the file name cut with …; `wide`: every value whole."""
-    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    """`hpf batches list`: one line per batch at 80 columns, the file name cut with …; `wide`: every value whole."""
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     if wide:
         for header in (
             "ID",
@@ -128,30 +128,54 @@ def print_batches(rows: list[dict[str, Any]], console: Console, *, wide: bool = 
             "入账金额（元）",
             "尝试",
             "更新时间",
+            "需要处理",
             "最近错误",
         ):
             table.add_column(header, overflow="fold")
     else:
-        for header, justify in (("ID", "right"), ("单位", "left"), ("月份", "left")):
-            table.add_column(header, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-        table.add_column("文件", overflow="ellipsis", no_wrap=True, min_width=10, ratio=1)
-        for header in ("状态", "行数", "入账（元）", "尝试"):
-            table.add_column(header, no_wrap=True, justify="left" if header == "状态" else "right")
+        fixed = (("ID", 5, "right"), ("单位", 10, "left"), ("月份", 6, "left"), ("状态", 9, "left"),
+                 ("行数", 5, "right"), ("入账（元）", 10, "right"))  # fmt: skip
+        room = console.width - sum(w for _, w, _ in fixed) - 2 * (len(fixed) + 1) - 1
+        for header, width, justify in fixed[:3]:
+            table.add_column(header, justify=justify, no_wrap=True, min_width=width, max_width=width)  # type: ignore[arg-type]
+        table.add_column("文件", overflow="ellipsis", no_wrap=True, max_width=max(12, room))
+        for header, width, justify in fixed[3:]:
+            table.add_column(header, justify=justify, no_wrap=True, min_width=width, max_width=width)  # type: ignore[arg-type]
     for b in rows:
         status = Text(b["status"], style=_STATUS_COLORS.get(b["status"], ""))
-        if b.get("attention"):
-            status.append(f" {b['attention']}", style="red")
+        if b.get("attention") and not wide:
+            status.stylize("reverse")
         common = [str(b["id"]), b["unit_account"], str(b["month"] or ""), b["file_name"], status]
         if wide:
             table.add_row(
                 *common, b["step"], str(b["rows"] or ""), format_yuan(b["posted_fen"] or 0), str(b["attempts"]),
-                b.get("updated_local") or "", b["last_error"] or "",
+                b.get("updated_local") or "", b.get("attention") or "", b["last_error"] or "",
             )  # fmt: skip
         else:
-            table.add_row(*common, str(b["rows"] or ""), format_yuan(b["posted_fen"] or 0), str(b["attempts"]))
+            table.add_row(*common, str(b["rows"] or ""), format_yuan(b["posted_fen"] or 0))
+    if wide:  # every value whole on one line, however wide: the terminal wraps, the table never folds
+        console = Console(
+            file=console.file, width=4000, soft_wrap=True, markup=False, emoji=False, highlight=False,
+            force_terminal=console.is_terminal, no_color=console.no_color,
+        )  # fmt: skip
     console.print(table)
-    if not wide and any(b["last_error"] for b in rows):
-        console.print("有批次带错误信息：用 hpf batches show ID 查看，或 --wide 显示全部列。")
+    if not wide and any(b.get("attention") for b in rows):
+        console.print(
+            "有批次需要处理（状态反白显示）：hpf batches list --attention --wide 查看原因，或 hpf batches show ID。"
+        )
+
+
+def print_inbox_problems(problems: list[dict[str, Any]], console: Console, *, wide: bool = False) -> None:
+    """Inbox problems: no batch will ever report these."""
+    if not problems:
+        return
+    table = Table(title="收件目录问题（不会生成批次，改正后自动消失）", header_style="bold", box=box.SIMPLE_HEAD)
+    overflow = "fold" if wide else "ellipsis"
+    for header in ("单位", "文件", "问题", "首次发现"):
+        table.add_column(header, overflow=overflow, no_wrap=not wide, ratio=3 if header == "问题" else None)  # type: ignore[arg-type]
+    for p in problems:
+        table.add_row(p["unit_account"], p["name"], p["message"], p["first_seen"] or "")
+    console.print(table)
 
 
 def print_batch(view: dict[str, Any], console: Console) -> None:

@@ -33,6 +33,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
+from batch.policy import previous_month
 from batch.reconcile import NOT_FILED
 from batch.results import guard_formula
 from db import register
@@ -42,8 +43,10 @@ from db.locks import try_lock
 from db.register import Batch
 from db.store import Store
 from jobs import pipeline
+from jobs.pipeline import Retry
 from jobs.settings import Settings, cron_trigger
 from schemas.errors import HpfError
+from schemas.statuses import BatchStatus
 from sftp.client import SftpClient
 
 log = logging.getLogger("hpf.scheduler")
@@ -55,12 +58,12 @@ def retry_due(settings: Settings, now: datetime | None = None) -> pipeline.Retry
     """A FAILED batch may be retried `retry_seconds · 2^(attempts-1)` after its last try, up to `max_attempts`."""
     schedule = settings.schedule
 
-    def due(batch: Batch) -> bool:
+    def due(batch: Batch) -> Retry:
         if batch.attempts >= schedule.max_attempts:
-            return False
+            return Retry.EXHAUSTED
         wait = min(timedelta(seconds=schedule.retry_seconds * 2 ** max(batch.attempts - 1, 0)), MAX_BACKOFF)
         updated = batch.updated_at if batch.updated_at.tzinfo else batch.updated_at.replace(tzinfo=UTC)
-        return (now or datetime.now(UTC)) >= updated + wait
+        return Retry.DUE if (now or datetime.now(UTC)) >= updated + wait else Retry.WAIT
 
     return due
 
@@ -89,7 +92,7 @@ class Scheduler:
         self.scheduler = BlockingScheduler(
             executors={"default": ThreadPoolExecutor(3)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
-            timezone="UTC",
+            timezone=settings.schedule.zone,
         )
 
     # ------------------------------------------------------------- jobs
@@ -110,13 +113,19 @@ class Scheduler:
         except SQLAlchemyError as e:
             log.error("本轮未能运行：%s", describe(e))
             return
-        log.info("轮次：文件%d，%s", summary.files, summary.line())
+        del summary  # run_cycle logged its line and each failure
 
     def reconcile(self) -> None:
+        """The current month's report, daily; and once, after a month has closed, that month's final report."""
         today = self.settings.as_of_now().today
         month = today.year * 100 + today.month
         self._guarded(
             "对账报表", lambda: once(self.store.engine, "reconcile", today.isoformat(), lambda: self._report(month))
+        )
+        closed = previous_month(month)
+        self._guarded(
+            f"{closed}月终对账报表",
+            lambda: once(self.store.engine, "reconcile-final", str(closed), lambda: self._report(closed, final=True)),
         )
 
     def not_filed(self) -> None:
@@ -133,22 +142,24 @@ class Scheduler:
         except (HpfError, SQLAlchemyError, OSError) as e:
             log.error("%s未能完成：%s", what, str(e).splitlines()[0] if str(e) else type(e).__name__)
 
-    def _report(self, month: int) -> None:
+    def _report(self, month: int, *, final: bool = False) -> None:
         from jobs.report import reconcile_report
 
         with tempfile.TemporaryDirectory(prefix="hpf-report-") as folder:
             outcome = reconcile_report(self.settings.sftp, self.store, month, Path(folder))
         problems = outcome.reconciliation.problems
         words = "；".join(p.message for p in problems) if problems else "控制合计一致"
-        log.info("对账报表%s已上传到_finance/outbox：%s", month, words)
+        log.info("%s对账报表%s已上传到_finance/outbox：%s", "月终" if final else "", month, words)
 
     def _not_filed(self, month: int) -> None:
-        """Month end: the employers that could have filed and did not, for finance to chase."""
+        """Month end: every employer that still owes the month (never filed, or only rejected lists), for finance to chase."""
         from db.reconcile import reconcile
 
         with self.store.engine.connect() as conn:
             lines = reconcile(conn, month).lines
-        missing = lines.filter(pl.col("status") == NOT_FILED).select("unit_account", "employer_name", "members_active")
+        missing = lines.filter(pl.col("status").is_in([NOT_FILED, BatchStatus.REJECTED.value])).select(
+            "unit_account", "employer_name", "status", "members_active"
+        )
         body = missing.with_columns(guard_formula(pl.col("employer_name")).alias("employer_name")).write_csv(
             line_terminator="\r\n"
         )
@@ -164,9 +175,12 @@ class Scheduler:
             self.poll, IntervalTrigger(seconds=s.poll_seconds, timezone="UTC"), id="poll",
             next_run_time=datetime.now(UTC), replace_existing=True,
         )  # fmt: skip
-        self.scheduler.add_job(self.reconcile, cron_trigger(s.reconcile_cron), id="reconcile", replace_existing=True)
+        zone = s.zone
         self.scheduler.add_job(
-            self.not_filed, CronTrigger(day="last", hour=22, timezone="UTC"), id="not-filed", replace_existing=True
+            self.reconcile, cron_trigger(s.reconcile_cron, zone), id="reconcile", replace_existing=True
+        )
+        self.scheduler.add_job(
+            self.not_filed, CronTrigger(day="last", hour=22, timezone=zone), id="not-filed", replace_existing=True
         )
 
     def stop(self, signum: int, _frame: Any) -> None:
@@ -180,9 +194,10 @@ class Scheduler:
         recover(self.store)
         self.add_jobs()
         log.info(
-            "调度器启动：每%d秒轮询，对账 %s",
+            "调度器启动：每%d秒轮询，对账 %s（%s时间），月末最后一天22:00未申报报表",
             self.settings.schedule.poll_seconds,
             self.settings.schedule.reconcile_cron,
+            self.settings.schedule.timezone,
         )
         self.scheduler.start()
         log.info("调度器已停止")

@@ -13,9 +13,10 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.engine import make_url
@@ -50,6 +51,12 @@ class Schedule:
     """First wait before a FAILED batch is retried; doubled each attempt, at most an hour."""
     max_attempts: int = 5
     """After this many attempts a FAILED batch waits for an operator (`hpf batches rerun`)."""
+    timezone: str = "Asia/Shanghai"
+    """The centre's zone (SPEC §7): "today", the current month and every schedule, whatever the machine's zone."""
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +97,7 @@ class Settings:
         """These settings with today's date, for a process that outlives the day it started."""
         if self.today_pinned:
             return self
-        return dataclasses.replace(self, today=datetime.now(UTC).astimezone().date())
+        return dataclasses.replace(self, today=centre_today(self.schedule.zone))
 
     def validation(self) -> ValidationOptions:
         """What validation needs of these settings."""
@@ -131,7 +138,7 @@ _SECTIONS: Mapping[str, frozenset[str]] = {
     ),
     "policy": frozenset({"profile", "rounding", "periods"}),
     "limits": frozenset({"max_file_mb", "max_rows", "xlsx_detail_rows"}),
-    "schedule": frozenset({"poll_seconds", "reconcile_cron", "retry_seconds", "max_attempts"}),
+    "schedule": frozenset({"poll_seconds", "reconcile_cron", "retry_seconds", "max_attempts", "timezone"}),
 }
 _PERIOD_REQUIRED = ("first_month", "last_month", "base_cap", "base_floor", "rate_min", "rate_max")
 _PERIOD_KEYS = frozenset({*_PERIOD_REQUIRED, "whole_percent", "rounding"})
@@ -199,13 +206,14 @@ def load_settings(config: str | Path | None = None, environ: Mapping[str, str] |
     for name in sorted(data.keys() - _SECTIONS.keys()):
         r.fail(name, "未知配置项")
     s = {name: r.table(name, data.get(name, {}), keys) for name, keys in _SECTIONS.items()}
+    schedule = _schedule(r, s["schedule"])
     settings = Settings(
         database=_database(r, s["database"].get("url", "sqlite:///hpf.db"), base),
         sftp=_sftp(r, s["sftp"], base) if "sftp" in data else None,
         policy=_policy(r, s["policy"]),
         limits=Limits(**{k: r.integer(f"limits.{k}", s["limits"].get(k, d), d) for k, d in _LIMITS.items()}),
-        schedule=_schedule(r, s["schedule"]),
-        today=_today(r, env.get("HPF_TODAY")),
+        schedule=schedule,
+        today=_today(r, env.get("HPF_TODAY"), schedule.zone),
         today_pinned=bool(env.get("HPF_TODAY")),
         config_path=path,
     )
@@ -382,28 +390,39 @@ def _schedule(r: _Reader, t: Mapping[str, Any]) -> Schedule:
     poll = r.integer("schedule.poll_seconds", t.get("poll_seconds", 300), 300)
     cron = r.text("schedule.reconcile_cron", t.get("reconcile_cron", "0 2 * * *"), "0 2 * * *")
     try:
-        cron_trigger(cron)
+        cron_trigger(cron, ZoneInfo("UTC"))
     except ValueError as exc:
         r.fail("schedule.reconcile_cron", f"不是有效的 cron 表达式（5 段，或以秒开头的 6 段）{_show(cron)}：{exc}")
     retry = r.integer("schedule.retry_seconds", t.get("retry_seconds", 60), 60)
     attempts = r.integer("schedule.max_attempts", t.get("max_attempts", 5), 5)
-    return Schedule(poll, cron, retry, attempts)
+    zone = r.text("schedule.timezone", t.get("timezone", "Asia/Shanghai"), "Asia/Shanghai")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.fail("schedule.timezone", f"不是已知的时区名（如 Asia/Shanghai）：{_show(zone)}")
+        zone = "Asia/Shanghai"
+    return Schedule(poll, cron, retry, attempts, zone)
 
 
-def cron_trigger(expression: str) -> CronTrigger:
-    """A 5-field crontab, or 6 fields with seconds first (for fine control and tests)."""
+def cron_trigger(expression: str, zone: ZoneInfo) -> CronTrigger:
+    """A 5-field crontab, or 6 fields with seconds first (for fine control and tests), in the centre's zone."""
     fields = expression.split()
     if len(fields) == 6:
         second, minute, hour, day, month, day_of_week = fields
         return CronTrigger(
-            second=second, minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week, timezone="UTC"
+            second=second, minute=minute, hour=hour, day=day, month=month, day_of_week=day_of_week, timezone=zone
         )
-    return CronTrigger.from_crontab(expression, timezone="UTC")
+    return CronTrigger.from_crontab(expression, timezone=zone)
 
 
-def _today(r: _Reader, value: str | None) -> date:
+def centre_today(zone: ZoneInfo) -> date:
+    """The date at the centre now: a machine set to UTC is eight hours behind Chengdu."""
+    return datetime.now(zone).date()
+
+
+def _today(r: _Reader, value: str | None, zone: ZoneInfo) -> date:
     """HPF_TODAY pins the date so a replay sees the same month as the original run."""
-    local = datetime.now(UTC).astimezone().date()
+    local = centre_today(zone)
     if not value:  # unset or empty, like HPF_CONFIG
         return local
     if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):

@@ -37,6 +37,17 @@ class Step(StrEnum):
     ARCHIVED = "archived"
 
 
+STEP_LABELS = MappingProxyType(
+    {
+        Step.CLAIMED: "读取与检查（claimed）",
+        Step.DECIDED: "上传结果（decided）",
+        Step.PUBLISHED: "归档源文件（published）",
+        Step.ARCHIVED: "已完成（archived）",
+    }
+)
+"""Where a batch stands, in words: the next thing it has to do."""
+
+
 class RowStatus(StrEnum):
     """The `status` of one line of `X.result.csv` (SPEC §6)."""
 
@@ -61,6 +72,8 @@ class Outcome(StrEnum):
     """Another worker holds the batch right now."""
     WAITING = "WAITING"
     """It failed before and its next retry is not due yet."""
+    EXHAUSTED = "EXHAUSTED"
+    """It failed before and used up its attempts: only a person reruns it."""
 
     @classmethod
     def of(cls, status: BatchStatus) -> Outcome:

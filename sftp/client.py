@@ -59,6 +59,24 @@ class ReadyFile:
 
 
 @dataclass(frozen=True, slots=True)
+class InboxProblem:
+    """Something in (or missing from) an employer's inbox that will never be processed as it is."""
+
+    unit: str
+    name: str
+    """The entry it is about, or `inbox/` for the folder itself."""
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Inbox:
+    """One listing of an employer's inbox: what is ready, and what never will be."""
+
+    ready: list[ReadyFile]
+    problems: list[InboxProblem]
+
+
+@dataclass(frozen=True, slots=True)
 class Layout:
     """Where things live under the SFTP root (SPEC §2)."""
 
@@ -271,7 +289,14 @@ class SftpClient:
         """Employer folders under the root (not `_finance`, not hidden)."""
 
         def listing() -> list[str]:
-            entries = self.sftp.listdir_attr(self.layout.root)
+            try:
+                entries = self.sftp.listdir_attr(self.layout.root)
+            except FileNotFoundError:
+                raise SftpRefused(
+                    f"SFTP服务器上没有目录 {self.layout.root}：请检查配置 sftp.root（chroot 时是 chroot 之内的路径）"
+                ) from None
+            except PermissionError:
+                raise SftpRefused(f"SFTP用户无权列出目录 {self.layout.root}：请检查该目录的权限") from None
             return sorted(e.filename for e in entries if _is_dir(e) and not e.filename.startswith((".", "_")))
 
         return self._retrying("列出单位目录", listing)
@@ -284,29 +309,62 @@ class SftpClient:
         pipeline re-checks size and mtime after fetching (`unchanged`).
         Markers without a file, result and partial files, and folders are left alone.
         """
-        return self._retrying(f"列出{unit}收件目录", lambda: self._ready_files(unit))
+        return self.scan(unit).ready
 
-    def _ready_files(self, unit: str) -> list[ReadyFile]:
+    def scan(self, unit: str) -> Inbox:
+        """`ready_files`, and the problems that would otherwise go unnoticed (`InboxProblem`).
+
+        A folder or a symlink where a file should be, a marker named `X.done`
+        for `X.csv`, an unreadable marker, an employer folder without `inbox/`:
+        each affects its own file only, and is reported.
+        """
+        return self._retrying(f"列出{unit}收件目录", lambda: self._scan(unit))
+
+    def _scan(self, unit: str) -> Inbox:
         inbox = self.layout.inbox(unit)
         try:
             entries = self.sftp.listdir_attr(inbox)
         except FileNotFoundError:
-            return []
+            message = f"单位目录 {unit}/ 下没有 inbox/ 收件目录：该单位的文件无处上传，请创建 {inbox}"
+            return Inbox([], [InboxProblem(unit, "inbox/", message)])
+        except PermissionError:
+            message = f"SFTP用户无权列出 {inbox}：该单位的文件不会被处理，请检查该目录的权限"
+            return Inbox([], [InboxProblem(unit, "inbox/", message)])
         files = {e.filename: e for e in entries if _is_file(e)}
+        problems = [
+            InboxProblem(unit, e.filename, f"{e.filename} 是{_kind(e)}，不是普通文件，不会被处理：请上传文件本身")
+            for e in entries
+            if not _is_file(e) and not e.filename.startswith(".")
+        ]
         ready = []
         for name, attrs in files.items():
             if name.endswith(MARKER) or name.startswith(".") or ".result." in name:
                 continue
             if self.settings.ready == "marker":
                 if name + MARKER not in files:
+                    stem = name.rsplit(".", 1)[0] + MARKER
+                    if stem in files and stem != name:
+                        problems.append(
+                            InboxProblem(
+                                unit, name, f"标记文件应命名为 {name}{MARKER}（文件名加 {MARKER}），实际为 {stem}"
+                            )
+                        )
                     continue
-                marker = self._read_small(posixpath.join(inbox, name + MARKER))
+                try:
+                    marker = self._read_small(posixpath.join(inbox, name + MARKER))
+                except FileNotFoundError:  # taken away between the listing and now
+                    continue
+                except PermissionError:
+                    problems.append(
+                        InboxProblem(unit, name, f"无法读取标记文件 {name}{MARKER}（无权限），该文件未处理")
+                    )
+                    continue
             else:
                 if (attrs.st_mtime or 0) > self.clock() - self.settings.settle_seconds:
                     continue
                 marker = None
             ready.append(ReadyFile(unit, name, attrs.st_size or 0, int(attrs.st_mtime or 0), marker))
-        return sorted(ready, key=lambda r: (r.mtime, r.name))
+        return Inbox(sorted(ready, key=lambda r: (r.mtime, r.name)), problems)
 
     def _read_small(self, path: str) -> bytes:
         with self.sftp.open(path, "rb") as f:
@@ -517,6 +575,15 @@ def _is_dir(attrs: paramiko.SFTPAttributes) -> bool:
 
 def _is_file(attrs: paramiko.SFTPAttributes) -> bool:
     return attrs.st_mode is not None and stat.S_ISREG(attrs.st_mode)
+
+
+def _kind(attrs: paramiko.SFTPAttributes) -> str:
+    mode = attrs.st_mode or 0
+    if stat.S_ISDIR(mode):
+        return "一个目录"
+    if stat.S_ISLNK(mode):
+        return "一个符号链接"
+    return "一个特殊文件"
 
 
 _TRANSIENT_ERRNOS = {
