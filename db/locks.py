@@ -48,16 +48,35 @@ def try_lock(engine: Engine, name: str) -> Iterator[bool]:
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         folder = Path(f"{url.database}.locks")
         folder.mkdir(mode=0o700, exist_ok=True)
-        safe = hashlib.sha1(name.encode()).hexdigest()[:20]
-        fd = os.open(folder / f"{safe}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        path = folder / f"{hashlib.sha1(name.encode()).hexdigest()[:20]}.lock"
+        fd = _flock(path)
+        if fd is None:
+            yield False
+            return
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
             yield True
         finally:
+            # Removed while still held, so the folder does not grow a file per batch forever; whoever opened
+            # the old file meanwhile sees it is no longer the one at `path` and opens the new one (`_flock`).
+            path.unlink(missing_ok=True)
             os.close(fd)
         return
     yield True  # an in-memory database has one process
+
+
+def _flock(path: Path) -> int | None:
+    """An exclusive flock on the file now at `path`, or None if someone holds it; never waits."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)  # its holder removed it between our open and our lock: take the file there now

@@ -21,12 +21,13 @@ from batch.results import result_json
 from db.engine import make_engine, upgrade
 from db.errors import describe
 from db.store import Store
-from jobs import importing, operate, render
+from jobs import clicktext, importing, operate, render
 from jobs.settings import ConfigError, Settings, load_settings
 from schemas.errors import HpfError
 from schemas.statuses import BatchStatus, Outcome
 
 T = TypeVar("T")
+clicktext.install()  # before any command is parsed: click's usage errors in Chinese too
 
 out = render.console()
 err = render.console(stderr=True)

@@ -142,3 +142,14 @@ def test_validate_checks_unit_and_marker(home: Path) -> None:
         hpf_run(home, "validate", "--json", "--unit", "0101000456", "--marker", str(marker), str(path)).output
     )
     assert [e["code"] for e in doc["errors"]] == ["F_UNIT_MISMATCH", "F_MANIFEST"]
+
+
+def test_click_own_messages_are_chinese() -> None:
+    from click.testing import CliRunner
+
+    from jobs.cli import hpf
+
+    missing = CliRunner().invoke(hpf, ["batches", "reverse", "1"])
+    assert missing.exit_code == 2 and "缺少选项" in missing.output and "Missing" not in missing.output
+    unknown = CliRunner().invoke(hpf, ["batches", "list", "--nope"])
+    assert unknown.exit_code == 2 and "没有选项" in unknown.output and "用法" in unknown.output

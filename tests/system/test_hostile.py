@@ -691,3 +691,67 @@ def test_a_name_as_long_as_the_file_system_allows_still_gets_a_result(sftp_env: 
     result = json.loads((outbox / json_name).read_text("utf-8"))
     assert result["file"] == name and result["status"] == "REJECTED"
     assert _files(job.env.root / A / "inbox") == []
+
+
+# ------------------------------------------------------------ text, not markup
+
+MARKUP_NAMES = (
+    "王建国[/]",
+    "[red]李晓燕[/red]",
+    "[bold]张伟",
+    "刘芳:cn:",
+    "陈志强[link=http://x]点我[/link]",
+    "杨丽\x1b[31m",
+)
+"""Names that a rich console would read as markup, emoji codes or terminal escapes if it were allowed to."""
+
+
+@pytest.mark.parametrize("sftp_env", ["embedded"], indirect=True)
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_names_that_look_like_markup_print_as_written_in_every_command(sftp_env: SftpEnv, job: Job) -> None:
+    """validate, run-once, batches show, accounts show, import problems: the text comes out as it went in."""
+    members = (SAMPLES / "master" / "members.csv").read_text("utf-8")
+    sample = BYTES[CSV_A].decode("utf-8-sig")
+    real = ("王建国", "李晓燕", "张伟", "刘芳", "陈志强", "杨丽")
+    for plain, hostile in zip(real, MARKUP_NAMES, strict=True):
+        members = members.replace(f",{plain},", f',"{hostile}",')
+    master = job.home / "members.csv"
+    master.write_text(members.replace("\x1b", ""), "utf-8")  # control characters are refused by import
+    imported = job.run("accounts", "import", "--members", str(master))
+    assert imported.exit_code == 0, imported.output
+
+    wrong = sample.replace("王建国", "王建国[/]x")  # a name that differs: its message quotes the markup
+    path = job.home / CSV_A
+    path.write_text(wrong, "utf-8")
+    checked = job.run("validate", str(path))
+    assert checked.exit_code == 1 and "Traceback" not in checked.output
+    assert "王建国[/]x" in checked.output and "王建国[/]" in checked.output
+
+    job.upload(A, path)
+    cycle = job.run("run-once")
+    assert cycle.exit_code == 0, cycle.output
+    (batch,) = json.loads(job.run("batches", "list", "--json").output)
+    shown = job.run("batches", "show", str(batch["id"]))
+    assert shown.exit_code == 0 and "王建国[/]x" in shown.output
+
+    for account, hostile in (("100123000002", "[red]李晓燕[/red]"), ("100123000003", "[bold]张伟"),
+                             ("100123000004", "刘芳:cn:"), ("100123000005", "陈志强[link=http://x]点我[/link]")):  # fmt: skip
+        member = job.run("accounts", "show", account)
+        assert member.exit_code == 0 and hostile in member.output, member.output
+
+    bad = job.home / "bad_members.csv"
+    bad.write_text(members.replace("\x1b", "").replace("100123000001,", "[/]x,", 1), "utf-8")
+    refused = job.run("accounts", "import", "--members", str(bad))
+    assert refused.exit_code == 1 and "“[/]x”" in refused.output and "Traceback" not in refused.output
+
+
+def test_our_own_messages_keep_their_brackets(tmp_path: Path) -> None:
+    """A message that names a config section, `[sftp]`, must not lose it to markup."""
+    from click.testing import CliRunner
+
+    from jobs.cli import hpf
+
+    config = tmp_path / "hpf.toml"
+    config.write_text("", "utf-8")
+    result = CliRunner().invoke(hpf, ["--config", str(config), "run-once"])
+    assert result.exit_code == 1 and "[sftp]" in result.output
