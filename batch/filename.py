@@ -23,6 +23,11 @@ def parse_file_name(name: str) -> FileName | Problem:
     """The unit, month and tag a file name declares, or F_NAME saying what is expected."""
     expected = "应为“单位账号_汇缴年月.csv”或“.xlsx”，可在年月后加“_标记”，如 0101000123_202611_v2.csv"
     m = _NAME.match(name)
+    if not m and re.search(r"\.(xls|et|wps)$", name, re.IGNORECASE):
+        return Problem(
+            "F_NAME",
+            f"“{name}”是旧版Excel或WPS格式，无法读取：请在Excel或WPS中另存为.xlsx或CSV（UTF-8，逗号分隔），{expected}",
+        )
     if not m:
         shown = f"“{name}”" if len(name) <= 80 else f"“{name[:60]}…”（共{len(name)}个字符）"
         return Problem("F_NAME", f"文件名{expected}，实际为{shown}")

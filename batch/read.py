@@ -42,10 +42,19 @@ class Table:
     encoding: str
 
 
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+"""The start of an old binary Excel file (.xls, and .et files saved as .xls)."""
+LEGACY_XLS = (
+    "这是旧版Excel（.xls）格式的文件，无法读取：请在Excel或WPS中“另存为”.xlsx，或“CSV UTF-8（逗号分隔）”后重新上传"
+)
+
+
 def read_table(data: bytes, file_name: str, *, max_rows: int) -> Table | list[Problem]:
     """Read `data` as the file `file_name`; file-level problems instead when it cannot be read."""
     if not data:
         return [Problem("F_FORMAT", "文件为空（0字节）")]
+    if data.startswith(OLE2):
+        return [Problem("F_FORMAT", LEGACY_XLS)]
     is_zip = data[:4] == b"PK\x03\x04"
     ext = file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
     if ext == "xlsx" or (ext != "csv" and is_zip):
@@ -186,10 +195,33 @@ def _read_xlsx(data: bytes, max_rows: int) -> Table | list[Problem]:
     except Exception as e:
         return [Problem("F_FORMAT", f"不是可读取的XLSX文件：{type(e).__name__}")]
     if cells.width == 0:
-        return [Problem("F_FORMAT", "第一个工作表是空的")]
+        elsewhere = _list_on_another_sheet(reader)
+        return [Problem("F_FORMAT", f"第一个工作表是空的；{elsewhere.message}" if elsewhere else "第一个工作表是空的")]
     cells = cells.rename(dict(zip(cells.columns, (f"c{i}" for i in range(cells.width)), strict=True)))
     cells = cells.with_columns(pl.lit(None, pl.String).alias(f"c{cells.width}"))
-    return _table(cells, cells.width - 1, first_row, "xlsx", max_rows)
+    table = _table(cells, cells.width - 1, first_row, "xlsx", max_rows)
+    if isinstance(table, list) and all(p.code == "F_COLUMNS" for p in table):
+        elsewhere = _list_on_another_sheet(reader)
+        return [elsewhere] if elsewhere else table
+    return table
+
+
+def _list_on_another_sheet(reader: Any) -> Problem | None:
+    """When the list is on a later sheet (an instructions sheet first), say so; only the first sheet is read."""
+    names = list(reader.sheet_names)
+    for index, name in enumerate(names[1:6], start=1):
+        try:
+            head = reader.load_sheet(index, header_row=None, dtypes="string", n_rows=10).to_polars()
+        except Exception:  # a sheet we cannot read is no evidence either way
+            continue
+        columns = list(head.columns)
+        if any(_recognised(row, columns) >= 3 for row in head.iter_rows(named=True)):
+            return Problem(
+                "F_COLUMNS",
+                f"第一个工作表“{names[0]}”不是汇缴清册，清册在工作表“{name}”：只读取第一个工作表，"
+                "请把清册移到最前面（或删除说明页）后重新提交",
+            )
+    return None
 
 
 _EXCEL_ERRORS = {
@@ -272,6 +304,40 @@ def _excel_numbers(column: str) -> pl.Expr:
 # ----------------------------------------------------------------- common
 
 
+def _recognised(row: dict[str, Any], columns: list[str]) -> int:
+    return sum(1 for c in columns if canonical(row.get(c) or "") is not None)
+
+
+def _header_hint(
+    header: dict[str, Any], cells: pl.DataFrame, columns: list[str], found: dict[str, tuple[str, int]]
+) -> Problem | None:
+    """One problem that says what went wrong with the header, where it is a common mistake; else None.
+
+    A title row above the header, or a file separated by semicolons or tabs,
+    would otherwise be told as nine missing columns.
+    """
+    if len(found) >= 3:
+        return None  # a real header missing a column or two: each is named
+    # A one-cell title row makes a CSV one column wide: the header below shows only in its first cells.
+    seen = [*columns, f"c{len(columns)}"]
+    enough = min(3, len(seen))
+    for row in cells.head(10).iter_rows(named=True):
+        if _recognised(row, seen) >= enough:
+            return Problem(
+                "F_COLUMNS",
+                f"表头应在第一行，但第{row['row_no']}行才是表头（含“个人账号”“姓名”等列名）："
+                "请删除表头上方的标题行或空行后重新提交",
+            )
+    texts = [str(header.get(c) or "") for c in columns]
+    for mark, words in ((";", "分号（;）"), ("；", "中文分号（；）"), ("\t", "制表符"), ("|", "竖线（|）")):
+        if any(mark in t for t in texts) and not found:
+            return Problem(
+                "F_COLUMNS",
+                f"表头中有{words}：文件似乎以{words}分隔，CSV应以逗号分隔：请在Excel或WPS中另存为“CSV（逗号分隔）”",
+            )
+    return None
+
+
 def _too_long_cells(frame: pl.DataFrame, shown: int = 5) -> list[Problem]:
     """F_FORMAT for each cell longer than a spreadsheet cell can be (the first few), naming row and column."""
     # Bytes first: cheap, and never fewer than the characters.
@@ -336,9 +402,11 @@ def _table(cells: pl.DataFrame, width: int, first_row: int, encoding: str, max_r
             )
         else:
             found[name] = (text, i)
-    for name in REQUIRED:
-        if name not in found:
-            problems.append(Problem("F_COLUMNS", f"缺少必填列“{LABEL[name]}”（{name}），表头中没有找到", column=name))
+    missing = [name for name in REQUIRED if name not in found]
+    if missing and (hint := _header_hint(header, cells, data_cols, found)):
+        return [*problems, hint]
+    for name in missing:
+        problems.append(Problem("F_COLUMNS", f"缺少必填列“{LABEL[name]}”（{name}），表头中没有找到", column=name))
     if problems:
         return problems
     if cells.height == 0:

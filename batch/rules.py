@@ -150,7 +150,13 @@ _SCHEMA_MESSAGES: dict[str, Callable[[str], pl.Expr]] = {
         yuan_text(pl.col("employer_amount_fen") + pl.col("employee_amount_fen")),
         found(c),
     ),
-    "R_MONTH": lambda c: pl.format("汇缴年月应为YYYYMM格式（如202611），实际为{}", found(c)),
+    "R_MONTH": lambda c: pl.format(
+        "汇缴年月应为YYYYMM格式（如202611），实际为{}{}",
+        found(c),
+        pl.when(pl.col(c).str.contains(r"^[0-9]{4}[-/][0-9]{1,2}[-/][0-9]{1,2}"))
+        .then(pl.lit("：该单元格被设成了日期格式，请把该列设为文本后填写如202611"))
+        .otherwise(pl.lit("")),
+    ),
 }
 
 _RAW = {typed_name(c): c for c in TYPED_SUFFIX}
@@ -350,7 +356,14 @@ def member_records(rows: pl.LazyFrame, ctx: RuleContext) -> pl.LazyFrame:
                 ours & (pl.col("name") != pl.col("reg_name")),
                 "R_NAME_MISMATCH",
                 "name",
-                pl.format("姓名应为登记的“{}”，实际为{}", pl.col("reg_name"), found("name")),
+                pl.format(
+                    "姓名应为登记的“{}”，实际为{}{}",
+                    pl.col("reg_name"),
+                    found("name"),
+                    pl.when(pl.col("name").str.contains(r"[?？]"))
+                    .then(pl.lit("：“?”多半是生僻字在另存为GBK等旧编码时丢失了，请用UTF-8编码保存文件"))
+                    .otherwise(pl.lit("")),
+                ),
             ),
             _problems(
                 j,
@@ -376,6 +389,63 @@ def member_records(rows: pl.LazyFrame, ctx: RuleContext) -> pl.LazyFrame:
     )
 
 
+SUGGEST_FROM = 200_000
+"""Up to this many members, a mistyped account is matched to the roster one digit at a time."""
+
+
+def with_suggestions(problems: pl.DataFrame, rows: pl.DataFrame, ctx: RuleContext) -> pl.DataFrame:
+    """R_ACCOUNT_UNKNOWN messages with the roster member the row probably means ("是否为 …？").
+
+    The same ID number first, then an account one digit off (a typo), then the
+    same name: set-based joins over the few unknown rows, run only when there are any.
+    """
+    unknown_rows = problems.filter(pl.col("code") == "R_ACCOUNT_UNKNOWN").select("row_no")
+    if unknown_rows.height == 0 or ctx.members is None or ctx.unit_account is None:
+        return problems
+    roster = ctx.members.lazy().filter(pl.col("unit_account") == ctx.unit_account)
+    roster = roster.select(pl.col("member_account").alias("account_r"), pl.col("name").alias("name_r"), "id_number")
+    unknown = rows.lazy().join(unknown_rows.lazy(), on="row_no").select("row_no", "member_account", "name", "id_number")
+    by_id = unknown.join(roster, on="id_number").select("row_no", "account_r", "name_r", pl.lit(0).alias("rank"))
+    by_name = unknown.join(roster, left_on="name", right_on="name_r").select(
+        "row_no", "account_r", pl.col("name").alias("name_r"), pl.lit(2).alias("rank")
+    )
+    parts = [by_id, by_name]
+    if ctx.members.height <= SUGGEST_FROM:
+        typo = _blanked(unknown, "member_account").join(_blanked(roster, "account_r"), on="pattern")
+        parts.append(typo.select("row_no", "account_r", "name_r", pl.lit(1).alias("rank")))
+    best = (
+        pl.concat(parts, how="vertical_relaxed")
+        .sort("row_no", "rank", "account_r")
+        .unique("row_no", keep="first")
+        .select(
+            "row_no",
+            pl.lit("R_ACCOUNT_UNKNOWN").alias("code"),
+            pl.format("；是否为 {}（{}）？", "account_r", "name_r").alias("hint"),
+        )
+        .collect()
+    )
+    return (
+        problems.join(best, on=["row_no", "code"], how="left", maintain_order="left")
+        .with_columns(pl.concat_str("message", pl.col("hint").fill_null("")).alias("message"))
+        .drop("hint")
+    )
+
+
+def _blanked(frame: pl.LazyFrame, column: str) -> pl.LazyFrame:
+    """Each account once per digit, that digit replaced by `?`: two accounts one digit apart share a pattern."""
+    n = pl.col(column).str.len_chars()
+    at = pl.col("at")
+    return (
+        frame.with_columns(pl.int_ranges(0, n).alias("at"))
+        .explode("at")
+        .with_columns((pl.col(column).str.slice(0, at) + "?" + pl.col(column).str.slice(at + 1)).alias("pattern"))
+    )
+
+
+SUGGEST_FROM = 200_000
+"""Up to this many members, a mistyped account is matched to the roster one digit at a time."""
+
+
 RULES: tuple[Callable[[pl.LazyFrame, RuleContext], pl.LazyFrame], ...] = (
     duplicate_accounts,
     row_month,
@@ -393,7 +463,7 @@ def row_problems(rows: pl.DataFrame, ctx: RuleContext) -> pl.DataFrame:
     # Collected together: polars runs the rules in parallel and shares their scans.
     found_ = [schema_problems(rows), *pl.collect_all([rule(lazy, ctx) for rule in RULES])]
     order = {c: i for i, c in enumerate(LABEL)}
-    problems = pl.concat([EMPTY, *found_], how="vertical_relaxed")
+    problems = with_suggestions(pl.concat([EMPTY, *found_], how="vertical_relaxed"), rows, ctx)
     return (
         problems.with_columns(pl.col("column").replace_strict(order, default=len(order)).alias("_order"))
         .sort("row_no", "_order", "code")

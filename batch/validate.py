@@ -109,6 +109,8 @@ class Report:
         return [*self.file_problems, *rows]
 
 
+NO_ID_TYPE_HINT = "；文件没有“证件类型”列，所有证件都按居民身份证检查：护照等其他证件请增加“证件类型”列（如护照填03）"
+
 _EMPTY_ROWS = parse_rows(pl.DataFrame(schema={"row_no": pl.Int64, **dict.fromkeys(BY_NAME, pl.String)}))
 """The rows of a file that could not be read: the typed columns, no rows."""
 
@@ -193,6 +195,14 @@ def _validate(sub: Submission, options: ValidationOptions, lookups: Lookups, wat
         members=members,
     )
     row_problems = rules.row_problems(rows, ctx)
+    if "id_type" not in table.headers:
+        # Without the column every number is checked as a resident ID: a passport is "invalid" for that.
+        row_problems = row_problems.with_columns(
+            pl.when(pl.col("code") == "R_ID_INVALID")
+            .then(pl.col("message") + NO_ID_TYPE_HINT)
+            .otherwise(pl.col("message"))
+            .alias("message")
+        )
     if row_problems.height:
         n = row_problems["row_no"].n_unique()
         problems.append(

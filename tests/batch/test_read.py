@@ -442,7 +442,9 @@ def test_xlsx_blank_rows_only_below_header() -> None:
 
 
 def test_xlsx_empty_first_sheet() -> None:
-    assert codes(_xlsx_bytes([], [HEADERS, XROW1]), name="a.xlsx") == ["F_FORMAT"]
+    problems = read_table(_xlsx_bytes([], [HEADERS, XROW1]), "a.xlsx", max_rows=100)
+    assert isinstance(problems, list) and [p.code for p in problems] == ["F_FORMAT"]
+    assert "清册在工作表" in problems[0].message  # and where the list is
 
 
 def test_xlsx_seventeen_significant_digits_in_money_column() -> None:
