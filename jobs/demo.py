@@ -102,15 +102,20 @@ root = "/"
         summary = pipeline.run_cycle(settings.validation(), settings.pipeline(), store, client)
     console.print(summary.line())
 
-    table = Table(title="本轮结果", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
-    for header in ("批次", "单位", "文件", "结果", "行数", "入账（元）", "原因代码"):
-        table.add_column(header, no_wrap=True, overflow="ellipsis", min_width=8 if header == "文件" else None)
+    table = Table(title="本轮结果", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    room = console.width - (4 + 9 + 4 + 10) - 2 * 7 - 1  # the fixed columns and the gaps: the rest for the names
+    table.add_column("批次", justify="right", no_wrap=True, min_width=4)
+    table.add_column("文件", no_wrap=True, overflow="ellipsis", max_width=max(12, room * 5 // 9))
+    table.add_column("结果", no_wrap=True, min_width=9)
+    table.add_column("行数", justify="right", no_wrap=True, min_width=4)
+    table.add_column("入账（元）", justify="right", no_wrap=True, min_width=10)
+    table.add_column("原因代码", no_wrap=True, overflow="ellipsis", max_width=max(10, room * 4 // 9))
     for b in sorted(operate.list_batches(store), key=lambda b: b["id"]):
         shown = operate.show_batch(store, b["id"])
-        codes = sorted({e["code"] for e in shown["errors"]})
+        codes = sorted({e["code"] for e in shown["errors"]} - {"F_ROW_ERRORS"})
         color = {"POSTED": "green", "REJECTED": "red", "DUPLICATE": "yellow"}.get(b["status"], "")
         table.add_row(
-            str(b["id"]), b["unit_account"], b["file_name"], Text(b["status"], style=color), str(b["rows"] or 0),
+            str(b["id"]), b["file_name"], Text(b["status"], style=color), str(b["rows"] or 0),
             format_yuan(b["posted_fen"] or 0), " ".join(codes) or "-",
         )  # fmt: skip
     console.print(table)
