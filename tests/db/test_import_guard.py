@@ -117,3 +117,30 @@ def test_within_one_file_the_later_line_is_the_one_refused(store: Store) -> None
     assert isinstance(result, list)
     assert [(p.row_no, p.column) for p in result] == [(3, "id_number"), (5, "member_account")]
     assert "第2行" in result[0].message
+
+
+def test_an_import_during_a_posting_waits_for_it_and_then_refuses_to_move_it_back(store: Store) -> None:
+    """Run during a cycle, import once rewrote months a posting had just advanced: now it waits and sees them."""
+    import threading
+    import time
+
+    load(store)
+    row, _ = register.claim(store.engine, register.Arrival(UNIT, f"{UNIT}_202611.csv", 100, 1))
+    frame = pl.DataFrame(
+        [("100001", 60000, 60000)], schema=["member_account", "employer_fen", "employee_fen"], orient="row"
+    )
+    posting = store.engine.connect()
+    transaction = posting.begin()
+    ledger.post(posting, row.id, UNIT, 202611, frame)
+    posting.execute(update(tables.batches).where(tables.batches.c.id == row.id).values(status="POSTED", month=202611))
+    outcome: list[object] = []
+    worker = threading.Thread(target=lambda: outcome.append(_import(store, EMPLOYERS, MEMBERS)))
+    worker.start()
+    time.sleep(1.0)
+    assert outcome == [] and worker.is_alive()  # held off while the posting is open
+    transaction.commit()
+    posting.close()
+    worker.join(timeout=30)
+    (result,) = outcome
+    assert isinstance(result, list) and {p.column for p in result} == {"paid_through"}
+    assert store.employer(UNIT).paid_through == 202611  # type: ignore[union-attr]
