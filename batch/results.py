@@ -95,10 +95,11 @@ def result_files(
     """
     _check_status(report, status)
     json_name, csv_name, xlsx_name = result_names(report.file_name, batch_id if own_names else None)
+    lines = detail_lines(report, status=status)  # once, for the CSV and the workbook
     return {
         json_name: result_json(report, batch_id=batch_id, status=status),
-        csv_name: result_csv(report, status=status),
-        xlsx_name: result_xlsx(report, batch_id=batch_id, status=status, detail_rows=xlsx_detail_rows),
+        csv_name: _csv_bytes(lines),
+        xlsx_name: _workbook(_head(report, batch_id, status), lines, problem_frame(report), xlsx_detail_rows),
     }
 
 
@@ -196,7 +197,11 @@ def guard_text(text: str) -> str:
 def result_csv(report: Report, *, status: str) -> bytes:
     """`X.result.csv` (SPEC §6): UTF-8 with BOM, RFC 4180, the header then every line of `detail_lines`."""
     _check_status(report, status)
-    return detail_lines(report, status=status).write_csv(include_bom=True, line_terminator="\r\n").encode("utf-8")
+    return _csv_bytes(detail_lines(report, status=status))
+
+
+def _csv_bytes(lines: pl.DataFrame) -> bytes:
+    return lines.write_csv(include_bom=True, line_terminator="\r\n").encode("utf-8")
 
 
 def detail_lines(report: Report, *, status: str) -> pl.DataFrame:
@@ -383,24 +388,27 @@ _MONEY_COLUMNS = ("base", *("employer_amount", "employee_amount", "total_amount"
 
 def _details(lines: pl.DataFrame, title: str) -> xlsx.Sheet:
     """明细: amounts as numbers that add up (text only where the employer's cell was unreadable), statuses in Chinese."""
+    frame = lines.with_columns(
+        *(yuan_expr(pl.col(name).str.strip_chars("' ")).alias(f"{name}__fen") for name in _MONEY_COLUMNS),
+        pl.format(
+            "{}（{}）", pl.col("status").replace_strict(dict(ROW_STATUS_LABELS), default=pl.col("status")), "status"
+        ).alias("status__shown"),
+    )
     columns = [xlsx.Column(pl.col("row_no").cast(pl.String), number=True, width=DETAIL_WIDTHS[0])]
     for name, width in zip(RESULT_CSV_COLUMNS[1:], DETAIL_WIDTHS[1:], strict=True):
         if name in _MONEY_COLUMNS:
-            fen = yuan_expr(pl.col(name).str.strip_chars("' "))
+            fen = pl.col(f"{name}__fen")
+            money = pl.when(fen.is_not_null()).then(xlsx.MONEY).otherwise(xlsx.PLAIN)
             columns.append(
                 xlsx.Column(
-                    pl.coalesce(yuan_text(fen), pl.col(name)),
-                    number=fen.is_not_null(),
-                    style=pl.when(fen.is_not_null()).then(xlsx.MONEY).otherwise(xlsx.PLAIN),
-                    width=width,
+                    pl.coalesce(yuan_text(fen), pl.col(name)), number=fen.is_not_null(), style=money, width=width
                 )
             )
         elif name == "status":
-            label = pl.col(name).replace_strict(dict(ROW_STATUS_LABELS), default=pl.col(name))
-            columns.append(xlsx.Column(pl.format("{}（{}）", label, pl.col(name)), width=width))
+            columns.append(xlsx.Column(pl.col("status__shown"), width=width))
         else:
             columns.append(xlsx.Column(pl.col(name), width=width))
-    return xlsx.Sheet("明细", DETAIL_HEADERS, columns, lines, page_title=title)
+    return xlsx.Sheet("明细", DETAIL_HEADERS, columns, frame, page_title=title)
 
 
 def _table(name: str, headers: Sequence[str], widths: Sequence[int], frame: pl.DataFrame, title: str) -> xlsx.Sheet:
@@ -463,6 +471,6 @@ def restated(
     body = {**doc, "errors": errors}
     return {
         json_name: (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8"),
-        csv_name: lines.write_csv(include_bom=True, line_terminator="\r\n").encode("utf-8"),
+        csv_name: _csv_bytes(lines),
         xlsx_name: _workbook(doc, lines, problems, xlsx_detail_rows),
     }
