@@ -337,40 +337,23 @@ def _paid_through_problems(conn: Connection) -> list[Problem]:
     Only the ledger moves these months once something was posted: a master
     import or a hand edit that moved one would let a month be paid twice.
     """
+    checks = (
+        (members, "member_account", deposits, deposits.c.reversed.is_(False), "个人账户{}的缴至年月为{}，但最近一笔未冲销的缴存是{}"),
+        (employers, "unit_account", batches, batches.c.status == BatchStatus.POSTED, "单位{}的缴至年月为{}，但最近入账的清册是{}"),
+    )  # fmt: skip
     problems = []
-    latest_deposit = (
-        select(deposits.c.member_account, func.max(deposits.c.month).label("latest"))
-        .where(deposits.c.reversed.is_(False))
-        .group_by(deposits.c.member_account)
-        .subquery()
-    )
-    for account, paid, latest in conn.execute(
-        select(members.c.member_account, members.c.paid_through, latest_deposit.c.latest)
-        .join(latest_deposit, latest_deposit.c.member_account == members.c.member_account)
-        .where(func.coalesce(members.c.paid_through, 0) != latest_deposit.c.latest)
-        .order_by(members.c.member_account)
-        .limit(1000)
-    ):
-        problems.append(
-            Problem(
-                "L_PAID_THROUGH", f"个人账户{account}的缴至年月为{paid or '空白'}，但最近一笔未冲销的缴存是{latest}"
-            )
-        )
-    latest_list = (
-        select(batches.c.unit_account, func.max(batches.c.month).label("latest"))
-        .where(batches.c.status == BatchStatus.POSTED)
-        .group_by(batches.c.unit_account)
-        .subquery()
-    )
-    for unit, paid, latest in conn.execute(
-        select(employers.c.unit_account, employers.c.paid_through, latest_list.c.latest)
-        .join(latest_list, latest_list.c.unit_account == employers.c.unit_account)
-        .where(func.coalesce(employers.c.paid_through, 0) != latest_list.c.latest)
-        .order_by(employers.c.unit_account)
-    ):
-        problems.append(
-            Problem("L_PAID_THROUGH", f"单位{unit}的缴至年月为{paid or '空白'}，但最近入账的清册是{latest}")
-        )
+    for owner, key, source, standing, words in checks:
+        latest = (
+            select(source.c[key], func.max(source.c.month).label("latest")).where(standing).group_by(source.c[key])
+        ).subquery()
+        for who, paid, month in conn.execute(
+            select(owner.c[key], owner.c.paid_through, latest.c.latest)
+            .join(latest, latest.c[key] == owner.c[key])
+            .where(func.coalesce(owner.c.paid_through, 0) != latest.c.latest)
+            .order_by(owner.c[key])
+            .limit(1000)
+        ):
+            problems.append(Problem("L_PAID_THROUGH", words.format(who, paid or "空白", month)))
     return problems
 
 
