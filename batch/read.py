@@ -22,7 +22,7 @@ import fastexcel
 import polars as pl
 
 from schemas.codes import Problem
-from schemas.columns import BY_NAME, LABEL, MONEY, RATES, REQUIRED, canonical
+from schemas.columns import REMITTANCE, ColumnSet
 
 XLSX_MAX_UNZIPPED = 2 << 30
 """Uncompressed bytes an XLSX may expand to; beyond this it is treated as a zip bomb."""
@@ -49,8 +49,8 @@ LEGACY_XLS = (
 )
 
 
-def read_table(data: bytes, file_name: str, *, max_rows: int) -> Table | list[Problem]:
-    """Read `data` as the file `file_name`; file-level problems instead when it cannot be read."""
+def read_table(data: bytes, file_name: str, *, max_rows: int, columns: ColumnSet = REMITTANCE) -> Table | list[Problem]:
+    """Read `data` as the file `file_name` of the kind `columns` says; file-level problems when it cannot be read."""
     if not data:
         return [Problem("F_FORMAT", "文件为空（0字节）")]
     if data.startswith(OLE2):
@@ -60,16 +60,16 @@ def read_table(data: bytes, file_name: str, *, max_rows: int) -> Table | list[Pr
     if ext == "xlsx" or (ext != "csv" and is_zip):
         if not is_zip:
             return [Problem("F_FORMAT", "扩展名为.xlsx，但文件内容不是有效的XLSX（ZIP）文件")]
-        return _read_xlsx(data, max_rows)
+        return _read_xlsx(data, max_rows, columns)
     if is_zip:
         return [Problem("F_FORMAT", "扩展名为.csv，但文件内容是ZIP/XLSX文件，请另存为CSV或改用.xlsx扩展名")]
-    return _read_csv(data, max_rows)
+    return _read_csv(data, max_rows, columns)
 
 
 # -------------------------------------------------------------------- CSV
 
 
-def _read_csv(data: bytes, max_rows: int) -> Table | list[Problem]:
+def _read_csv(data: bytes, max_rows: int, spec: ColumnSet) -> Table | list[Problem]:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return [
             Problem(
@@ -103,7 +103,7 @@ def _read_csv(data: bytes, max_rows: int) -> Table | list[Problem]:
         if cells is None:
             return [_csv_syntax_problem(text)]
     frame, width = cells
-    return _table(frame, width, first_row, encoding, max_rows)
+    return _table(frame, width, first_row, encoding, max_rows, spec)
 
 
 _LEADING_BLANK_LINES = re.compile(rb"(?:[ \t\r]*\n)+")
@@ -175,7 +175,7 @@ def _csv_reason(message: str) -> str:
 # ------------------------------------------------------------------- XLSX
 
 
-def _read_xlsx(data: bytes, max_rows: int) -> Table | list[Problem]:
+def _read_xlsx(data: bytes, max_rows: int, spec: ColumnSet) -> Table | list[Problem]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         infos = archive.infolist()
@@ -195,18 +195,18 @@ def _read_xlsx(data: bytes, max_rows: int) -> Table | list[Problem]:
     except Exception as e:
         return [Problem("F_FORMAT", f"不是可读取的XLSX文件：{type(e).__name__}")]
     if cells.width == 0:
-        elsewhere = _list_on_another_sheet(reader)
+        elsewhere = _list_on_another_sheet(reader, spec)
         return [Problem("F_FORMAT", f"第一个工作表是空的；{elsewhere.message}" if elsewhere else "第一个工作表是空的")]
     cells = cells.rename(dict(zip(cells.columns, (f"c{i}" for i in range(cells.width)), strict=True)))
     cells = cells.with_columns(pl.lit(None, pl.String).alias(f"c{cells.width}"))
-    table = _table(cells, cells.width - 1, first_row, "xlsx", max_rows)
+    table = _table(cells, cells.width - 1, first_row, "xlsx", max_rows, spec)
     if isinstance(table, list) and all(p.code == "F_COLUMNS" for p in table):
-        elsewhere = _list_on_another_sheet(reader)
+        elsewhere = _list_on_another_sheet(reader, spec)
         return [elsewhere] if elsewhere else table
     return table
 
 
-def _list_on_another_sheet(reader: Any) -> Problem | None:
+def _list_on_another_sheet(reader: Any, spec: ColumnSet) -> Problem | None:
     """When the list is on a later sheet (an instructions sheet first), say so; only the first sheet is read."""
     names = list(reader.sheet_names)
     for index, name in enumerate(names[1:6], start=1):
@@ -215,10 +215,10 @@ def _list_on_another_sheet(reader: Any) -> Problem | None:
         except Exception:  # a sheet we cannot read is no evidence either way
             continue
         columns = list(head.columns)
-        if any(_recognised(row, columns) >= 3 for row in head.iter_rows(named=True)):
+        if any(_recognised(row, columns, spec) >= 3 for row in head.iter_rows(named=True)):
             return Problem(
                 "F_COLUMNS",
-                f"第一个工作表“{names[0]}”不是汇缴清册，清册在工作表“{name}”：只读取第一个工作表，"
+                f"第一个工作表“{names[0]}”不是{spec.kind}，清册在工作表“{name}”：只读取第一个工作表，"
                 "请把清册移到最前面（或删除说明页）后重新提交",
             )
     return None
@@ -304,12 +304,12 @@ def _excel_numbers(column: str) -> pl.Expr:
 # ----------------------------------------------------------------- common
 
 
-def _recognised(row: dict[str, Any], columns: list[str]) -> int:
-    return sum(1 for c in columns if canonical(row.get(c) or "") is not None)
+def _recognised(row: dict[str, Any], columns: list[str], spec: ColumnSet) -> int:
+    return sum(1 for c in columns if spec.canonical(row.get(c) or "") is not None)
 
 
 def _header_hint(
-    header: dict[str, Any], cells: pl.DataFrame, columns: list[str], found: dict[str, tuple[str, int]]
+    header: dict[str, Any], cells: pl.DataFrame, columns: list[str], found: dict[str, tuple[str, int]], spec: ColumnSet
 ) -> Problem | None:
     """One problem that says what went wrong with the header, where it is a common mistake; else None.
 
@@ -322,7 +322,7 @@ def _header_hint(
     seen = [*columns, f"c{len(columns)}"]
     enough = min(3, len(seen))
     for row in cells.head(10).iter_rows(named=True):
-        if _recognised(row, seen) >= enough:
+        if _recognised(row, seen, spec) >= enough:
             return Problem(
                 "F_COLUMNS",
                 f"表头应在第一行，但第{row['row_no']}行才是表头（含“个人账号”“姓名”等列名）："
@@ -338,14 +338,14 @@ def _header_hint(
     return None
 
 
-def _too_long_cells(frame: pl.DataFrame, shown: int = 5) -> list[Problem]:
+def _too_long_cells(frame: pl.DataFrame, spec: ColumnSet, shown: int = 5) -> list[Problem]:
     """F_FORMAT for each cell longer than a spreadsheet cell can be (the first few), naming row and column."""
     # Bytes first: cheap, and never fewer than the characters.
-    suspects = frame.filter(pl.any_horizontal(pl.col(c).str.len_bytes() > CELL_MAX_CHARS for c in BY_NAME))
+    suspects = frame.filter(pl.any_horizontal(pl.col(c).str.len_bytes() > CELL_MAX_CHARS for c in spec.by_name))
     if suspects.height == 0:
         return []
     cells = (
-        suspects.unpivot(index="row_no", on=list(BY_NAME), variable_name="column")
+        suspects.unpivot(index="row_no", on=list(spec.by_name), variable_name="column")
         .with_columns(pl.col("value").str.len_chars().alias("chars"))
         .filter(pl.col("chars") > CELL_MAX_CHARS)
         .sort("row_no")
@@ -353,7 +353,7 @@ def _too_long_cells(frame: pl.DataFrame, shown: int = 5) -> list[Problem]:
     return [
         Problem(
             "F_FORMAT",
-            f"第{c['row_no']}行“{LABEL[c['column']]}”列的内容应不超过{CELL_MAX_CHARS}个字符（电子表格单元格的上限），"
+            f"第{c['row_no']}行“{spec.label[c['column']]}”列的内容应不超过{CELL_MAX_CHARS}个字符（电子表格单元格的上限），"
             f"实际为{c['chars']}个字符，文件可能已损坏",
             column=c["column"],
         )
@@ -366,7 +366,9 @@ def _clean(cell: pl.Expr) -> pl.Expr:
     return pl.when(stripped != "").then(stripped)
 
 
-def _table(cells: pl.DataFrame, width: int, first_row: int, encoding: str, max_rows: int) -> Table | list[Problem]:
+def _table(
+    cells: pl.DataFrame, width: int, first_row: int, encoding: str, max_rows: int, spec: ColumnSet
+) -> Table | list[Problem]:
     """Find the header, map it to canonical columns, drop blank rows, number rows."""
     data_cols = [f"c{i}" for i in range(width)]
     blank = pl.all_horizontal(pl.col(c).is_null() for c in [*data_cols, f"c{width}"])
@@ -389,24 +391,24 @@ def _table(cells: pl.DataFrame, width: int, first_row: int, encoding: str, max_r
     found: dict[str, tuple[str, int]] = {}
     for i, col in enumerate(data_cols):
         text = header[col] or ""
-        name = canonical(text)
+        name = spec.canonical(text)
         if name is None:
             continue
         if name in found:
             problems.append(
                 Problem(
                     "F_COLUMNS",
-                    f"列“{LABEL[name]}”（{name}）出现了两次：第{found[name][1] + 1}列“{found[name][0]}”和第{i + 1}列“{text}”",
+                    f"列“{spec.label[name]}”（{name}）出现了两次：第{found[name][1] + 1}列“{found[name][0]}”和第{i + 1}列“{text}”",
                     column=name,
                 )
             )
         else:
             found[name] = (text, i)
-    missing = [name for name in REQUIRED if name not in found]
-    if missing and (hint := _header_hint(header, cells, data_cols, found)):
+    missing = [name for name in spec.required if name not in found]
+    if missing and (hint := _header_hint(header, cells, data_cols, found, spec)):
         return [*problems, hint]
     for name in missing:
-        problems.append(Problem("F_COLUMNS", f"缺少必填列“{LABEL[name]}”（{name}），表头中没有找到", column=name))
+        problems.append(Problem("F_COLUMNS", f"缺少必填列“{spec.label[name]}”（{name}），表头中没有找到", column=name))
     if problems:
         return problems
     if cells.height == 0:
@@ -421,11 +423,11 @@ def _table(cells: pl.DataFrame, width: int, first_row: int, encoding: str, max_r
     frame = cells.select(
         "row_no",
         *(pl.col(f"c{i}").alias(name) for name, (_, i) in found.items()),
-        *(pl.lit(None, pl.String).alias(c.name) for c in BY_NAME.values() if c.name not in found),
-    ).select("row_no", *BY_NAME)
-    too_long = _too_long_cells(frame)
+        *(pl.lit(None, pl.String).alias(c.name) for c in spec.by_name.values() if c.name not in found),
+    ).select("row_no", *spec.by_name)
+    too_long = _too_long_cells(frame, spec)
     if too_long:
         return too_long
     if encoding == "xlsx":
-        frame = frame.with_columns(_excel_numbers(c) for c in (*MONEY, *RATES))
+        frame = frame.with_columns(_excel_numbers(c) for c in (*spec.money, *spec.rates))
     return Table(frame=frame, headers=MappingProxyType({n: t for n, (t, _) in found.items()}), encoding=encoding)

@@ -57,6 +57,17 @@ ROW_CODES = MappingProxyType(
     }
 )
 
+CHANGE_CODES = MappingProxyType(
+    {
+        "C_TYPE": "变更类型无效",
+        "C_STATE": "变更与账户状态不符",
+        "C_ACTIVE_ELSEWHERE": "该职工在其他单位为正常缴存状态",
+        "C_REASON": "封存或启封原因无效",
+        "C_MONTH": "生效年月无效",
+    }
+)
+"""Change-list row codes (SPEC §4, §3.2), besides the R_ codes they share with remittance lists."""
+
 MASTER_CODES = MappingProxyType(
     {
         "M_FILE": "主数据文件无法读取",
@@ -80,7 +91,7 @@ LEDGER_CODES = MappingProxyType(
 )
 """Ledger invariants that do not hold (`hpf verify`, the reconciliation's control totals)."""
 
-CODES = MappingProxyType({**FILE_CODES, **ROW_CODES, **MASTER_CODES, **LEDGER_CODES})
+CODES = MappingProxyType({**FILE_CODES, **ROW_CODES, **CHANGE_CODES, **MASTER_CODES, **LEDGER_CODES})
 
 
 @dataclass(frozen=True, slots=True)

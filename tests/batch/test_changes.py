@@ -1,0 +1,114 @@
+"""The change list read and checked without a roster (SPEC §3.2): every context-free problem, all at once."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import polars as pl
+import xlsxwriter
+
+from batch.changes import ChangeList, parse_change_list_name, read_change_list
+from batch.filename import FileName
+from schemas.codes import Problem
+from tests.support.rows import ID_LI, ID_ZHANG
+
+NAME = "BG_0101000123_202612.csv"
+HEADER = ["变更类型", "个人账号", "姓名", "证件类型", "证件号码", "缴存基数", "原因", "生效年月"]
+
+
+def _csv(*rows: list[str], header: list[str] = HEADER) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerows([header, *rows])
+    return out.getvalue().encode("utf-8")
+
+
+def _read(data: bytes, name: str = NAME) -> ChangeList:
+    result = read_change_list(data, name, month=202612, max_rows=1000)
+    assert isinstance(result, ChangeList), result
+    return result
+
+
+def _codes(changes: ChangeList) -> list[tuple[int, str, str]]:
+    return [(r["row_no"], r["code"], r["column"]) for r in changes.problems.iter_rows(named=True)]
+
+
+VALID = [
+    ["开户", "", "王小明", "01", ID_ZHANG, "6000", "", ""],
+    ["封存", "1001", "张三", "", "", "", "1", "202612"],
+    ["启封", "1004", "封存", "01", "", "3000.00", "2", ""],
+    ["基数调整", "1002", "李四", "", ID_LI, "2,400.00", "", "202612"],
+    ["open", "", "Smith John", "03", "E12345678", "5000", "", ""],
+]
+
+
+def test_a_valid_change_list_has_no_problems_and_typed_rows() -> None:
+    changes = _read(_csv(*VALID))
+    assert changes.problems.height == 0, changes.problems
+    rows = changes.rows
+    assert rows["change"].to_list() == ["open", "seal", "unseal", "base", "open"]
+    assert rows["base_fen"].to_list() == [600000, None, 300000, 240000, 500000]
+    assert rows["effective_month"].to_list() == ["202612"] * 5  # an empty cell takes the file name's month
+    assert rows["id_type"].to_list() == ["01", "01", "01", "01", "03"]
+    assert rows["row_no"].to_list() == [2, 3, 4, 5, 6]
+
+
+def test_english_headers_and_xlsx_are_read_alike() -> None:
+    english = ["change_type", "member_account", "name", "id_type", "id_number", "base", "reason", "effective_month"]
+    assert _read(_csv(*VALID, header=english)).problems.height == 0
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    sheet = book.add_worksheet()
+    for r, values in enumerate([HEADER, *VALID]):
+        sheet.write_row(r, 0, values)
+    book.close()
+    assert _read(out.getvalue(), NAME.replace(".csv", ".xlsx")).rows.height == 5
+
+
+def test_every_context_free_problem_at_once_with_row_and_column() -> None:
+    rows = [
+        ["调岗", "1001", "张三", "", "", "", "", ""],  # unknown change type
+        ["开户", "", "", "01", "", "", "", ""],  # no name, no ID number, no base
+        ["封存", "", "李四", "", "", "", "9", "2026-12"],  # no account, a reason that is none, a malformed month
+        ["启封", "10a4", "封存", "07", "", "abc", "", ""],  # bad account, ID type, base, no reason
+        ["基数调整", "1002", "李四", "01", "110105194912310021", "2400", "", ""],  # bad check character
+        ["基数调整", "1002", "李四", "", "", "2500", "", ""],  # the same account twice
+    ]
+    assert _codes(_read(_csv(*rows))) == [
+        (2, "C_TYPE", "change_type"),
+        (3, "R_REQUIRED", "name"),
+        (3, "R_REQUIRED", "id_number"),
+        (3, "R_REQUIRED", "base"),
+        (4, "R_REQUIRED", "member_account"),
+        (4, "C_REASON", "reason"),
+        (4, "C_MONTH", "effective_month"),
+        (5, "R_ACCOUNT_FORMAT", "member_account"),
+        (5, "R_ID_TYPE", "id_type"),
+        (5, "R_NUMBER", "base"),
+        (5, "R_REQUIRED", "reason"),
+        (6, "R_DUPLICATE", "member_account"),
+        (6, "R_ID_INVALID", "id_number"),
+        (7, "R_DUPLICATE", "member_account"),
+    ]
+    messages = _read(_csv(*rows)).problems["message"].to_list()
+    assert all(m and any("\u4e00" <= ch <= "\u9fff" for ch in m) for m in messages)
+    assert "110105********0021" in " ".join(messages)  # an ID number never whole in a message
+
+
+def test_file_level_problems_stop_it_being_read() -> None:
+    result = read_change_list(_csv(header=["姓名"]), NAME, month=202612, max_rows=1000)
+    assert isinstance(result, list) and {p.code for p in result} == {"F_COLUMNS"}
+    assert "变更类型" in result[0].message
+
+
+def test_the_change_list_file_name() -> None:
+    assert parse_change_list_name("BG_0101000123_202612_v2.xlsx") == FileName("0101000123", 202612, "v2", "xlsx")
+    for bad in ("0101000123_202612.csv", "BG_0101000123_202613.csv", "BG_0101000123.csv"):
+        assert isinstance(parse_change_list_name(bad), Problem)
+
+
+def test_types_are_matched_case_insensitively_in_english() -> None:
+    changes = _read(_csv(["SEAL", "1001", "张三", "", "", "", "1", ""]))
+    assert changes.rows["change"].to_list() == ["seal"] and changes.problems.height == 0
+    assert changes.rows.schema["base_fen"] == pl.Int64
