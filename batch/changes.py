@@ -18,6 +18,7 @@ from pandera.errors import SchemaErrors
 from batch.filename import FileName
 from batch.masking import mask_id
 from batch.money import yuan_expr
+from batch.policy import next_month
 from batch.read import Table, read_table
 from batch.rules import EMPTY, found
 from schemas.changes import CHANGE_LABELS, CHANGE_TYPES, NEEDS, SEAL_REASONS, UNSEAL_REASONS, Change, ChangeRow
@@ -195,3 +196,126 @@ def _schema_problems(rows: pl.DataFrame) -> pl.DataFrame:
         )
     problems: pl.DataFrame = pl.concat([EMPTY, *parts], how="vertical_relaxed")
     return problems
+
+
+# ------------------------------------------------------------ against the roster
+
+
+ACCOUNT_STATE = pl.Schema(
+    {"row_no": pl.Int64, "member_account": pl.String, "unit_account": pl.String, "name": pl.String,
+     "id_number": pl.String, "status": pl.String, "paid_through": pl.Int64}
+)  # fmt: skip
+"""For each row naming an account: that account as it stands for the row's effective month."""
+
+PERSON_STATE = pl.Schema(
+    {"row_no": pl.Int64, "member_account": pl.String, "unit_account": pl.String, "status": pl.String,
+     "paid_through": pl.Int64}
+)  # fmt: skip
+"""For each 开户 row: every account the person (ID type and number) holds, as it stands for the effective month."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeContext:
+    """What the roster rules know beyond the rows."""
+
+    unit_account: str
+    employer_paid_through: int | None
+    current_month: int
+    base_floor_fen: int | None
+    """The policy's floor for the employer's wage tier in the file's month; None without a policy."""
+    base_cap_fen: int | None
+
+
+def roster_problems(
+    rows: pl.DataFrame, accounts: pl.DataFrame, people: pl.DataFrame, ctx: ChangeContext
+) -> pl.DataFrame:
+    """C_STATE, C_ACTIVE_ELSEWHERE, the bounds of C_MONTH and the account, name, ID and base checks (SPEC §3.2, §4).
+
+    `accounts` and `people` are the state in force for each row's effective
+    month (`ACCOUNT_STATE`, `PERSON_STATE`), looked up by whoever keeps the
+    events; rows with context-free problems are judged all the same, so the
+    employer sees everything at once.
+    """
+    unit = ctx.unit_account
+    change, status, month = (
+        pl.col("change"),
+        pl.col("reg_status"),
+        pl.col("effective_month").cast(pl.Int64, strict=False),
+    )
+    named = rows.lazy().filter(pl.col("member_account").is_not_null() & change.is_not_null()).join(
+        accounts.lazy().select(
+            "row_no", *(pl.col(c).alias(f"reg_{c}") for c in ("unit_account", "name", "id_number", "status", "paid_through"))
+        ),
+        on="row_no", how="left",
+    )  # fmt: skip
+    known = pl.col("reg_status").is_not_null()
+    here = pl.col("reg_unit_account") == unit
+    opening = change == Change.OPEN.value
+
+    def problems(frame: pl.LazyFrame, when: pl.Expr, code: str, column: str, message: pl.Expr) -> pl.LazyFrame:
+        return frame.filter(when).select(
+            "row_no", pl.lit(code).alias("code"), pl.lit(column).alias("column"), message.alias("message")
+        )
+
+    state_words = status.replace_strict({"normal": "正常", "sealed": "封存", "closed": "销户"}, default=status)
+    wrong_state = (
+        ((change == Change.SEAL.value) & (status == "sealed"))
+        | ((change == Change.UNSEAL.value) & (status == "normal"))
+        | ((change == Change.BASE.value) & (status == "sealed"))
+        | (opening & (status == "normal") & here)
+    )
+    parts = [
+        problems(named, ~known, "R_ACCOUNT_UNKNOWN", "member_account",
+                 pl.format("个人账号{}未登记（不存在）", found("member_account"))),
+        problems(named, known & ~here & ~opening, "R_ACCOUNT_OTHER_EMPLOYER", "member_account",
+                 pl.format(f"个人账号{{}}属于单位{{}}，不属于本单位{unit}", found("member_account"), pl.col("reg_unit_account"))),
+        problems(named, known & (status == "closed"), "R_ACCOUNT_CLOSED", "member_account",
+                 pl.format("个人账号{}已销户，不能办理变更", found("member_account"))),
+        problems(named, known & (pl.col("name") != pl.col("reg_name")), "R_NAME_MISMATCH", "name",
+                 pl.format("姓名应为登记的“{}”，实际为{}", pl.col("reg_name"), found("name"))),
+        problems(named, known & pl.col("id_number").is_not_null() & (pl.col("id_number") != pl.col("reg_id_number")),
+                 "R_ID_MISMATCH", "id_number",
+                 pl.format("证件号码应为登记的{}，实际为{}", mask_id(pl.col("reg_id_number")), mask_id(pl.col("id_number")))),
+        problems(named, known & (here | opening) & wrong_state, "C_STATE", "change_type",
+                 pl.format("{}（{}）与账户在{}的状态“{}”不符", change.replace_strict(dict(CHANGE_LABELS), default=change),
+                           found("member_account"), pl.col("effective_month"), state_words)),
+        problems(named, known & month.is_not_null() & (month <= pl.col("reg_paid_through")), "C_MONTH", "effective_month",
+                 pl.format("生效年月应晚于该职工的缴至年月{}，实际为{}", pl.col("reg_paid_through"), pl.col("effective_month"))),
+    ]  # fmt: skip
+    # 开户 of a person: refused while any of their accounts is normal at another employer.
+    elsewhere = (
+        rows.lazy().filter(opening)
+        .join(people.lazy().filter((pl.col("status") == "normal") & (pl.col("unit_account") != unit)), on="row_no", suffix="_p")
+        .group_by("row_no").agg(pl.col("unit_account").min().alias("other"), pl.col("member_account_p").min().alias("account"))
+    )  # fmt: skip
+    parts.append(
+        problems(elsewhere, pl.lit(True), "C_ACTIVE_ELSEWHERE", "id_number",
+                 pl.format("该职工在单位{}的个人账号{}为正常缴存状态：须由该单位先办理封存，才能在本单位开户", "other", "account"))
+    )  # fmt: skip
+    lazy = rows.lazy()
+    if ctx.employer_paid_through is not None:
+        earliest = next_month(ctx.employer_paid_through)
+        parts.append(
+            problems(lazy, month.is_not_null() & (month < earliest), "C_MONTH", "effective_month",
+                     pl.format(f"生效年月应不早于单位的应缴月份{earliest}（已缴至{ctx.employer_paid_through}），实际为{{}}", pl.col("effective_month")))
+        )  # fmt: skip
+    parts.append(
+        problems(lazy, month.is_not_null() & (month > ctx.current_month), "C_MONTH", "effective_month",
+                 pl.format(f"生效年月应不晚于当前月份{ctx.current_month}，实际为{{}}", pl.col("effective_month")))
+    )  # fmt: skip
+    if ctx.base_floor_fen is not None and ctx.base_cap_fen is not None:
+        floor, cap = ctx.base_floor_fen, ctx.base_cap_fen
+        base = pl.col("base_fen")
+        parts.append(
+            problems(lazy, base.is_not_null() & ((base < floor) | (base > cap)), "R_BASE_RANGE", "base",
+                     pl.format(f"缴存基数应在{floor // 100}元至{cap // 100}元之间，实际为{{}}元", pl.col("base")))
+        )  # fmt: skip
+    order = {c.name: i for i, c in enumerate(CHANGES.columns)}
+    return (
+        pl.concat([EMPTY.lazy(), *parts], how="vertical_relaxed")
+        .with_columns(pl.col("column").replace_strict(order, default=len(order)).alias("_order"))
+        .sort("row_no", "_order", "code")
+        .unique(["row_no", "code", "column"], keep="first", maintain_order=True)  # one C_MONTH a row is enough
+        .drop("_order")
+        .collect()
+    )

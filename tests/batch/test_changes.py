@@ -112,3 +112,74 @@ def test_types_are_matched_case_insensitively_in_english() -> None:
     changes = _read(_csv(["SEAL", "1001", "张三", "", "", "", "1", ""]))
     assert changes.rows["change"].to_list() == ["seal"] and changes.problems.height == 0
     assert changes.rows.schema["base_fen"] == pl.Int64
+
+
+# ------------------------------------------------------------ against the roster
+
+from batch.changes import ACCOUNT_STATE, PERSON_STATE, ChangeContext, roster_problems  # noqa: E402
+
+UNIT = "0101000123"
+CONTEXT = ChangeContext(UNIT, 202611, 202612, 233_000, 3_296_900)
+
+
+def _roster(changes: ChangeList, accounts: list[tuple], people: list[tuple] = ()) -> list[tuple[int, str, str]]:  # type: ignore[type-arg,assignment]
+    found = roster_problems(
+        changes.rows,
+        pl.DataFrame(accounts, schema=ACCOUNT_STATE, orient="row"),
+        pl.DataFrame(list(people), schema=PERSON_STATE, orient="row"),
+        CONTEXT,
+    )
+    assert all(found["message"].str.contains(r"[\u4e00-\u9fff]"))
+    return [(r["row_no"], r["code"], r["column"]) for r in found.iter_rows(named=True)]
+
+
+def test_changes_that_fit_the_roster_have_no_problems() -> None:
+    changes = _read(_csv(*VALID))
+    accounts = [
+        (3, "1001", UNIT, "张三", ID_ZHANG, "normal", 202611),
+        (4, "1004", UNIT, "封存", "810000199408230021", "sealed", 202609),
+        (5, "1002", UNIT, "李四", ID_LI, "normal", 202611),
+    ]
+    people = [(2, "2001", "0101000999", "sealed", 202605)]  # a sealed account elsewhere: it may move here
+    assert _roster(changes, accounts, people) == []
+
+
+def test_each_roster_code() -> None:
+    rows = [
+        ["封存", "1001", "张三", "", "", "", "1", ""],  # already sealed: C_STATE
+        ["启封", "1002", "李四", "", "", "3000", "1", ""],  # already normal: C_STATE
+        ["基数调整", "1004", "封存", "", "", "3000", "", ""],  # base change on a sealed one: C_STATE
+        ["封存", "9999", "无名", "", "", "", "1", ""],  # R_ACCOUNT_UNKNOWN
+        ["封存", "2001", "赵六", "", "", "", "1", ""],  # R_ACCOUNT_OTHER_EMPLOYER
+        ["基数调整", "1005", "销户", "", "", "3000", "", ""],  # R_ACCOUNT_CLOSED
+        ["基数调整", "1003", "王五", "", ID_LI, "3000", "", "202611"],  # name, ID, at or before paid-through
+        ["开户", "", "孙七", "01", ID_ZHANG, "3000", "", ""],  # normal at another employer
+        ["基数调整", "1006", "周八", "", "", "100", "", "202610"],  # before the employer's due month; under the floor
+        ["基数调整", "1007", "吴九", "", "", "3000", "", "202701"],  # after the current month
+    ]
+    accounts = [
+        (2, "1001", UNIT, "张三", ID_ZHANG, "sealed", 202611),
+        (3, "1002", UNIT, "李四", ID_LI, "normal", 202611),
+        (4, "1004", UNIT, "封存", ID_LI, "sealed", 202609),
+        (6, "2001", "0101000999", "赵六", ID_LI, "normal", 202611),
+        (7, "1005", UNIT, "销户", ID_LI, "closed", 202601),
+        (8, "1003", UNIT, "王五五", ID_ZHANG, "normal", 202611),
+        (10, "1006", UNIT, "周八", ID_LI, "normal", 202609),
+        (11, "1007", UNIT, "吴九", ID_LI, "normal", 202611),
+    ]
+    people = [(9, "2002", "0101000999", "normal", 202611)]
+    assert _roster(_read(_csv(*rows)), accounts, people) == [
+        (2, "C_STATE", "change_type"),
+        (3, "C_STATE", "change_type"),
+        (4, "C_STATE", "change_type"),
+        (5, "R_ACCOUNT_UNKNOWN", "member_account"),
+        (6, "R_ACCOUNT_OTHER_EMPLOYER", "member_account"),
+        (7, "R_ACCOUNT_CLOSED", "member_account"),
+        (8, "R_NAME_MISMATCH", "name"),
+        (8, "R_ID_MISMATCH", "id_number"),
+        (8, "C_MONTH", "effective_month"),
+        (9, "C_ACTIVE_ELSEWHERE", "id_number"),
+        (10, "R_BASE_RANGE", "base"),
+        (10, "C_MONTH", "effective_month"),
+        (11, "C_MONTH", "effective_month"),
+    ]
