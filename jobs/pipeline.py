@@ -31,6 +31,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
+from batch.changes import parse_change_list_name
 from batch.filename import FileName, parse_file_name
 from batch.results import result_files, result_names
 from batch.stopwatch import IDLE, Stopwatch
@@ -165,18 +166,21 @@ def check(
 
 
 def in_order(ready_files: list[ReadyFile]) -> list[ReadyFile]:
-    """An inbox's ready files in the order SPEC §2 takes them: by month, then upload time.
+    """An inbox's ready files in the order SPEC §2 takes them: by month, change lists first, then upload time.
 
     An employer may upload December before November; taken by upload time,
     December would be rejected as not yet due. A file whose name gives no
     month comes last (it is rejected for its name whatever the order).
     """
 
-    def key(ready: ReadyFile) -> tuple[int, int, int, str]:
+    def key(ready: ReadyFile) -> tuple[int, int, int, int, str]:
+        change_list = parse_change_list_name(ready.name)
+        if isinstance(change_list, FileName):  # a month's changes before its remittance list
+            return 0, change_list.month, 0, ready.mtime, ready.name
         name = parse_file_name(ready.name)
         if isinstance(name, FileName):
-            return 0, name.month, ready.mtime, ready.name
-        return 1, 0, ready.mtime, ready.name
+            return 0, name.month, 1, ready.mtime, ready.name
+        return 1, 0, 0, ready.mtime, ready.name
 
     return sorted(ready_files, key=key)
 

@@ -77,3 +77,18 @@ def test_a_duplicate_never_replaces_the_posted_receipt_and_says_whose_and_when(j
     assert (duplicate["unit_account"], duplicate["month"]) == (A, "202611")
     assert duplicate["duplicate_of"] == {"batch_id": posted["batch_id"], "status": "POSTED"}
     assert "已入账" in duplicate["errors"][0]["message"]
+
+
+def test_an_inbox_is_taken_by_month_then_change_lists_first_then_upload_time() -> None:
+    from jobs.pipeline import in_order
+    from sftp.client import ReadyFile
+
+    names = [
+        (f"{A}_202612.csv", 1), (f"BG_{A}_202612.csv", 9), (f"{A}_202611_v2.csv", 5), (f"{A}_202611.csv", 7),
+        ("readme.txt", 0), (f"BG_{A}_202611.xlsx", 8),
+    ]  # fmt: skip
+    ordered = [r.name for r in in_order([ReadyFile(A, n, 1, t, None) for n, t in names])]
+    assert ordered == [
+        f"BG_{A}_202611.xlsx", f"{A}_202611_v2.csv", f"{A}_202611.csv",
+        f"BG_{A}_202612.csv", f"{A}_202612.csv", "readme.txt",
+    ]  # fmt: skip
