@@ -45,6 +45,11 @@ def record(engine: Engine, unit: str, problems: Sequence[Seen]) -> list[Seen]:
     return [p for p in current.values() if p.name not in stored or not stored[p.name].told_employer]
 
 
+def known(conn: Connection) -> set[str]:
+    """The units with a stored problem: once per cycle, so an inbox without problems costs no query."""
+    return set(conn.execute(select(inbox_problems.c.unit_account).distinct()).scalars())
+
+
 def told(engine: Engine, unit: str, name: str) -> None:
     with engine.begin() as conn:
         conn.execute(

@@ -95,8 +95,9 @@ def claim(engine: Engine, arrival: Arrival) -> tuple[Batch, bool]:
     except IntegrityError:
         created = False
     with engine.connect() as conn:
-        row = conn.execute(select(batches).where(*(batches.c[k] == v for k, v in values.items()))).one()
-    return Batch.of(row), created
+        batch = of_arrival(conn, arrival)
+    assert batch is not None
+    return batch, created
 
 
 def of_arrival(conn: Connection, arrival: Arrival) -> Batch | None:
@@ -247,13 +248,18 @@ def decide(
             **counts,
         )
     )
+    _store_results(conn, batch_id, files)
+    event(conn, batch_id, status, Step.DECIDED, message)
+
+
+def _store_results(conn: Connection, batch_id: int, files: dict[str, bytes]) -> None:
+    """The batch's result files, replacing any it had (gzip: a crash before upload republishes the very same bytes)."""
     conn.execute(batch_results.delete().where(batch_results.c.batch_id == batch_id))
     if files:
         conn.execute(
             insert(batch_results),
             [{"batch_id": batch_id, "name": n, "content": gzip.compress(d, compresslevel=1)} for n, d in files.items()],
         )
-    event(conn, batch_id, status, Step.DECIDED, message)
 
 
 def restate(conn: Connection, batch_id: int, status: BatchStatus, files: dict[str, bytes], message: str) -> None:
@@ -267,11 +273,7 @@ def restate(conn: Connection, batch_id: int, status: BatchStatus, files: dict[st
     conn.execute(
         update(batches).where(batches.c.id == batch_id).values(status=status, republish=True, updated_at=func.now())
     )
-    conn.execute(batch_results.delete().where(batch_results.c.batch_id == batch_id))
-    conn.execute(
-        insert(batch_results),
-        [{"batch_id": batch_id, "name": n, "content": gzip.compress(d, compresslevel=1)} for n, d in files.items()],
-    )
+    _store_results(conn, batch_id, files)
     event(conn, batch_id, status, batch.step, message)
 
 

@@ -208,6 +208,7 @@ def run_cycle(
         database = SameDatabase(store.engine)
     with database_errors(), store.engine.connect() as conn:
         unfinished = register.unfinished(conn)  # once per cycle, not once per employer
+        troubled = inbox.known(conn)
     if index == 0:
         summary.failed += republish(store, client, database)
     for unit in client.units()[index::parts]:
@@ -218,7 +219,8 @@ def run_cycle(
         except HpfError as e:
             scanned = Inbox([], [InboxProblem(unit, "inbox/", f"无法列出收件目录：{e}")])
         summary.inbox_problems += len(scanned.problems)
-        _report_inbox(store, client, unit, scanned.problems)
+        if scanned.problems or unit in troubled:  # record what is new, forget what was fixed
+            _report_inbox(store, client, unit, scanned.problems)
         ready_files = scanned.ready
         for ready in [*in_order(ready_files), *_left_behind(unfinished.get(unit, []), ready_files)]:
             if should_stop():
