@@ -166,8 +166,8 @@ def batches_list(
     as_json: bool,
 ) -> None:  # fmt: skip
     """批次列表：需要处理的（FAILED）在前，然后按时间倒序。"""
-    if month is not None and not (len(month) == 6 and month.isdigit() and 1 <= int(month[4:]) <= 12):
-        raise click.BadParameter(f"应为YYYYMM，实际为{month}", param_hint="--month")
+    if month is not None:
+        _month(month)
     schedule = ctx.settings.schedule
     rows = _operate(
         lambda: operate.list_batches(
@@ -229,12 +229,9 @@ def batches_reverse(ctx: App, batch_id: int, reason: str, yes: bool) -> None:
         )
     )
     out.print(
-        render.plain(
-            f"批次{batch_id}已冲销：{done['rows']}行，{format_yuan(done['amount_fen'])}元；缴至年月已恢复（操作人：{by}）。"
-        )
+        f"批次{batch_id}已冲销：{done['rows']}行，{format_yuan(done['amount_fen'])}元；缴至年月已恢复（操作人：{by}）。"
     )
-    told = _operate(lambda: operate.republish(ctx.settings, ctx.store))
-    out.print(render.plain(told))
+    out.print(_operate(lambda: operate.republish(ctx.settings, ctx.store)))
 
 
 @hpf.group()
@@ -258,8 +255,7 @@ def report_reconcile(ctx: App, month: str, out_dir: Path, as_json: bool) -> None
     """月度对账报表：每个单位一行，然后是控制合计；CSV和XLSX，并上传到_finance/outbox。合计不一致时退出码为1。"""
     from jobs.report import reconcile_report
 
-    if not (len(month) == 6 and month.isdigit() and 1 <= int(month[4:]) <= 12):
-        raise click.BadParameter(f"应为YYYYMM，实际为{month}", param_hint="--month")
+    _month(month)
     from sftp.errors import SftpError
 
     try:
@@ -389,6 +385,13 @@ def _reported(but: type[Exception] | None = None) -> Iterator[None]:
         fail(str(e))
     except SQLAlchemyError as e:
         fail(describe(e))
+
+
+def _month(text: str) -> int:
+    """A `--month` value: YYYYMM, or a usage error (exit 2)."""
+    if not (len(text) == 6 and text.isdigit() and 1 <= int(text[4:]) <= 12):
+        raise click.BadParameter(f"应为YYYYMM，实际为{text}", param_hint="--month")
+    return int(text)
 
 
 def _operate(action: Callable[[], T]) -> T:

@@ -39,18 +39,20 @@ BATCH_COLUMNS = ("id", "unit_account", "month", "file_name", "status", "step", "
                  "last_error", "created_at", "updated_at")  # fmt: skip
 
 
+def _in_zone(at: datetime, zone: ZoneInfo) -> datetime:
+    """A database time (SQLite hands back naive UTC) in the centre's zone."""
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone)
+
+
 def local_time(at: datetime | None, zone: ZoneInfo) -> str | None:
     """A database time in the centre's zone, to the second: `2026-11-22 10:00:01`."""
-    if at is None:
-        return None
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    return None if at is None else _in_zone(at, zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _batch_dict(batch: Batch, zone: ZoneInfo = SHANGHAI, max_attempts: int | None = None) -> dict[str, Any]:
     d = {k: getattr(batch, k) for k in BATCH_COLUMNS}
     for k in ("created_at", "updated_at"):
-        at = d[k]
-        d[k] = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(zone).isoformat(timespec="seconds")
+        d[k] = _in_zone(d[k], zone).isoformat(timespec="seconds")
     d["updated_local"] = local_time(batch.updated_at, zone)
     d["attention"] = attention(batch, max_attempts)
     return d

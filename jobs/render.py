@@ -34,11 +34,6 @@ def console(*, stderr: bool = False) -> Console:
     return Console(stderr=stderr, soft_wrap=True, markup=False, emoji=False, highlight=False)
 
 
-def plain(text: str) -> Text:
-    """Text from anywhere, shown exactly as written."""
-    return Text(text)
-
-
 def styled(*parts: str | tuple[str, str]) -> Text:
     """Our own styling: ("错误：", "red"), then plain text."""
     return Text.assemble(*parts)
