@@ -259,7 +259,7 @@ def conflicts(
     if employer_rows is not None and employer_rows.height:
         problems += _owned(employer_rows, existing_employers, "unit_account", ("status", "paid_through"), sources[0])
         problems += _held_elsewhere(
-            employer_rows, existing_employers, "credit_code", "unit_account", None, sources[0],
+            employer_rows, existing_employers, "credit_code", "unit_account", "unit_account", sources[0],
             "统一社会信用代码{}已属于单位{}，一个信用代码只能登记一个单位",
         )  # fmt: skip
         problems += _leading_zeros(employer_rows, existing_employers, "unit_account", "单位账号", sources[0])
@@ -268,8 +268,8 @@ def conflicts(
             member_rows, existing_members, "member_account", ("status", "base_fen", "paid_through"), sources[1]
         )
         problems += _held_elsewhere(
-            member_rows.filter(pl.col("status") == "normal"), existing_members, "id_number", "unit_account",
-            "member_account", sources[1],
+            member_rows.filter(pl.col("status") == "normal"), existing_members.filter(pl.col("status") == "normal"),
+            "id_number", "unit_account", "member_account", sources[1],
             "证件号码{}已在单位{}有正常状态的账户，同一人只能在一个单位正常缴存（请原单位先办理封存）",
         )  # fmt: skip
         problems += _leading_zeros(member_rows, existing_members, "member_account", "个人账号", sources[1])
@@ -307,25 +307,23 @@ def _shown(column: str, value: object) -> str:
 
 def _held_elsewhere(
     rows: pl.DataFrame,
-    stored: pl.DataFrame,
+    holders: pl.DataFrame,
     value: str,
     owner: str,
-    key: str | None,
+    key: str,
     source: str,
     message: str,
 ) -> list[Problem]:
-    """Lines whose `value` is already held (in the database or on another line) under a different `owner`.
+    """Lines whose `value` is already held (by a stored holder or an earlier line) under a different `owner`.
 
-    `key` is the record's own identity (a member account) when one owner may
-    legitimately hold several records; for employers the owner is the key.
+    `key` is the record's own identity: a member account, where one employer
+    may hold several people; for employers the owner is the key.
     """
     if rows.height == 0:
         return []
-    key = key or owner
-    stored_holders = stored.select(value, owner, key) if key != owner else stored.select(value, owner)
-    if value == "id_number":
-        stored_holders = stored.filter(pl.col("status") == "normal").select(value, owner, key)
-    incoming = rows.select("line", value, owner, *([key] if key != owner else []))
+    columns = list(dict.fromkeys((value, owner, key)))
+    stored_holders = holders.select(columns)
+    incoming = rows.select("line", *columns)
     # Stored holders that this import does not re-state, and the import's own lines.
     others = pl.concat(
         [
