@@ -154,19 +154,7 @@ def _head(
         posted_rows = report.rows.height if posted else 0
     if posted_fen is None:
         posted_fen = report.total_fen if posted else 0
-    earlier = {}
-    if report.duplicate_of is not None:
-        earlier = {"duplicate_of": {"batch_id": report.duplicate_of, "status": report.duplicate_status}}
-    return {
-        **_head_fields(report, batch_id, status, posted_rows, posted_fen),
-        **earlier,
-    }
-
-
-def _head_fields(
-    report: Report, batch_id: int | None, status: str, posted_rows: int, posted_fen: int
-) -> dict[str, Any]:
-    return {
+    head: dict[str, Any] = {
         "file": report.file_name,
         "sha256": report.sha256 or None,
         "unit_account": report.unit_account,
@@ -179,6 +167,9 @@ def _head_fields(
         "total_fen": report.total_fen,
         "posted_fen": posted_fen,
     }
+    if report.duplicate_of is not None:
+        head["duplicate_of"] = {"batch_id": report.duplicate_of, "status": report.duplicate_status}
+    return head
 
 
 # -------------------------------------------------------------------- CSV
