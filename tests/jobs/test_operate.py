@@ -178,3 +178,18 @@ def test_report_reconcile_writes_uploads_and_fails_on_disagreement(sftp_env: Sft
     disagreeing = job.run("report", "reconcile", "--month", "202611", "--out", str(out))
     assert disagreeing.exit_code == 1 and "控制合计不一致" in disagreeing.output
     assert job.run("report", "reconcile", "--month", "2026-11").exit_code == 2
+
+
+@pytest.mark.parametrize("sftp_env", ["embedded"], indirect=True)
+def test_a_reversal_while_sftp_is_down_is_told_by_the_next_cycle(sftp_env: SftpEnv, job: Job) -> None:
+    batch = _posted(job)
+    job.env.server.kill()
+    done = job.run("batches", "reverse", str(batch), "--reason", "单位多报", "--yes")
+    assert done.exit_code == 0, done.output  # the ledger is reversed whatever the server does
+    assert "下一轮" in done.output
+    assert job.result(A, f"{A}_202611.csv")["status"] == "POSTED"  # not told yet
+    job.env.restart()
+    cycle = job.run("run-once")
+    assert cycle.exit_code == 0, cycle.output
+    assert job.result(A, f"{A}_202611.csv")["status"] == "REVERSED"
+    assert job.run("verify").exit_code == 0
