@@ -13,19 +13,17 @@ import re
 from dataclasses import dataclass
 
 import polars as pl
-from pandera.errors import SchemaErrors
 
 from batch.filename import FileName
 from batch.masking import mask_id
 from batch.money import yuan_expr
 from batch.policy import next_month
 from batch.read import Table, read_table
-from batch.rules import EMPTY, found
+from batch.rules import EMPTY, SCHEMA_MESSAGES, found, schema_problems
 from schemas.changes import CHANGE_LABELS, CHANGE_TYPES, NEEDS, SEAL_REASONS, UNSEAL_REASONS, Change, ChangeRow
 from schemas.codes import Problem
 from schemas.columns import CHANGES
 from schemas.formats import valid_month
-from schemas.remittance import ID_TYPES
 
 _NAME = re.compile(r"^BG_([0-9]{1,20})_([0-9]{6})(?:_([0-9A-Za-z\u4e00-\u9fff-]{1,32}))?\.(csv|xlsx)$", re.IGNORECASE)
 
@@ -88,21 +86,17 @@ def parse_changes(frame: pl.DataFrame, month: int) -> pl.DataFrame:
 
 
 _MESSAGES = {
-    "R_ACCOUNT_FORMAT": pl.format("个人账号应为1至20位数字，实际为{}", found("member_account")),
-    "R_ID_TYPE": pl.format(f"证件类型应为{'、'.join(ID_TYPES)}之一，实际为{{}}", found("id_type")),
-    "R_ID_INVALID": pl.format(
-        "身份证号码无效：{}（{}位）", mask_id(pl.col("id_number")), pl.col("id_number").str.len_chars()
-    ),
-    "C_MONTH": pl.format("生效年月应为YYYYMM格式（如202612），实际为{}", found("effective_month")),
-    "R_REQUIRED": pl.lit("“姓名”不能为空"),
+    **{code: SCHEMA_MESSAGES[code] for code in ("R_REQUIRED", "R_ACCOUNT_FORMAT", "R_ID_TYPE", "R_ID_INVALID")},
+    "C_MONTH": lambda c: pl.format("生效年月应为YYYYMM格式（如202612），实际为{}", found(c)),
 }
+"""The remittance words for the shared person checks; the effective month's own."""
 _TYPE_WORDS = "、".join(f"{label}（{c.value}）" for c, label in CHANGE_LABELS.items())
 _LABELS = {"member_account": "个人账号", "id_number": "证件号码", "base": "缴存基数", "reason": "原因"}
 
 
 def change_problems(rows: pl.DataFrame) -> pl.DataFrame:
     """Every problem of the rows that needs no roster: the model's checks, then the rules by change type."""
-    parts = [_schema_problems(rows)]
+    parts = [schema_problems(rows, ChangeRow, _MESSAGES)]
     lazy = rows.lazy()
 
     def problems(when: pl.Expr, code: str, column: str, message: pl.Expr) -> pl.LazyFrame:
@@ -168,34 +162,6 @@ def change_problems(rows: pl.DataFrame) -> pl.DataFrame:
         .sort("row_no", "_order", "code")
         .drop("_order")
     )
-
-
-def _schema_problems(rows: pl.DataFrame) -> pl.DataFrame:
-    """The pandera model over the collected rows, each failure worded."""
-    try:
-        ChangeRow.validate(rows, lazy=True)
-    except SchemaErrors as e:
-        failures = e.failure_cases
-    else:
-        return EMPTY
-    failures = failures.select(pl.col("index").cast(pl.Int64), "column", "check")
-    cells = rows.with_row_index("index").with_columns(pl.col("index").cast(pl.Int64))
-    joined = failures.join(cells, on="index", how="left")
-    parts = []
-    for (column, check), group in joined.group_by("column", "check"):
-        code = "R_REQUIRED" if check == "not_nullable" else str(check)
-        if code not in _MESSAGES:
-            raise RuntimeError(f"change-list frame does not fit its model: {column} {check}")
-        parts.append(
-            group.select(
-                "row_no",
-                pl.lit(code).alias("code"),
-                pl.lit(str(column)).alias("column"),
-                _MESSAGES[code].alias("message"),
-            )
-        )
-    problems: pl.DataFrame = pl.concat([EMPTY, *parts], how="vertical_relaxed")
-    return problems
 
 
 # ------------------------------------------------------------ against the roster

@@ -8,11 +8,13 @@ expected and what was found. ID numbers in messages are masked.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from types import MappingProxyType
 from typing import TypeVar
 
+import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
 
@@ -129,7 +131,7 @@ def _number_message(column: str) -> pl.Expr:
 
 _RIC_WORDS = pl.Series(list(RIC_PROBLEMS)), pl.Series(list(RIC_PROBLEMS.values()))
 
-_SCHEMA_MESSAGES: dict[str, Callable[[str], pl.Expr]] = {
+SCHEMA_MESSAGES: dict[str, Callable[[str], pl.Expr]] = {
     "R_REQUIRED": lambda c: pl.lit(f"“{LABEL[c]}”不能为空"),
     "R_NUMBER": _number_message,
     "R_ACCOUNT_FORMAT": lambda c: pl.format("个人账号应为1至20位数字，实际为{}{}", found(c), full_width_hint(c)),
@@ -162,17 +164,26 @@ _SCHEMA_MESSAGES: dict[str, Callable[[str], pl.Expr]] = {
 _RAW = {typed_name(c): c for c in TYPED_SUFFIX}
 
 
-def schema_problems(rows: pl.DataFrame) -> pl.DataFrame:
-    """Run the pandera model on the collected frame and word each failure."""
+def schema_problems(
+    rows: pl.DataFrame,
+    model: type[pa.DataFrameModel] = RemittanceRow,
+    messages: Mapping[str, Callable[[str], pl.Expr]] = MappingProxyType({}),
+) -> pl.DataFrame:
+    """Run a pandera model on the collected frame and word each failure (the remittance model by default).
+
+    `messages` words each check's failures by code (the remittance words when
+    empty); a failure no message words means the frame does not fit its model.
+    """
+    messages = messages or SCHEMA_MESSAGES
     try:
-        RemittanceRow.validate(rows, lazy=True)
+        model.validate(rows, lazy=True)
     except SchemaErrors as e:
         failures = e.failure_cases
     else:
         return EMPTY
-    unexpected = failures.filter(~pl.col("check").is_in(["not_nullable", *_SCHEMA_MESSAGES]))
+    unexpected = failures.filter(~pl.col("check").is_in(["not_nullable", *messages]))
     if unexpected.height:
-        raise RuntimeError(f"remittance frame does not fit its model: {unexpected.head(5)}")
+        raise RuntimeError(f"frame does not fit {model.__name__}: {unexpected.head(5)}")
     failures = failures.select(
         pl.col("index").cast(pl.Int64),
         pl.col("column").replace(_RAW).alias("column"),
@@ -186,9 +197,10 @@ def schema_problems(rows: pl.DataFrame) -> pl.DataFrame:
         if check == "not_nullable":
             # Null after parsing: an empty cell is R_REQUIRED, an unreadable one R_NUMBER.
             empty = group.filter(pl.col(column).is_null())
-            parts.append(_worded(empty, "R_REQUIRED", column, _SCHEMA_MESSAGES["R_REQUIRED"](column)))
+            parts.append(_worded(empty, "R_REQUIRED", column, messages["R_REQUIRED"](column)))
             group, check = group.filter(pl.col(column).is_not_null()), "R_NUMBER"
-        parts.append(_worded(group, check, column, _SCHEMA_MESSAGES[check](column)))
+        if group.height:
+            parts.append(_worded(group, check, column, messages[check](column)))
     problems: pl.DataFrame = pl.concat([EMPTY, *parts], how="vertical_relaxed")
     return problems
 

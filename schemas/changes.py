@@ -8,16 +8,13 @@ as are the checks against the roster of the effective month.
 
 from __future__ import annotations
 
-from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
 
 import pandera.polars as pa
 import polars as pl
 
-from schemas import formats
-from schemas.ids import ric_problem_expr
-from schemas.remittance import ID_TYPES
+from schemas.remittance import account_cells, id_type_cells, month_cells, resident_id_cells
 
 
 class Change(StrEnum):
@@ -56,11 +53,9 @@ NEEDS = MappingProxyType(
 )
 """Cells required by change type (SPEC §3.2 table); 变更类型 and 姓名 are required on every row."""
 
-_NO_FUTURE_LIMIT = date(9999, 12, 31)
-
 
 class ChangeRow(pa.DataFrameModel):
-    """One data row of a change list after parsing (`batch.changes.parse_changes`)."""
+    """One data row of a change list after parsing (`batch.changes.parse_changes`); the cell checks are shared."""
 
     row_no: pl.Int64 = pa.Field(unique=True)
     change: pl.String = pa.Field(nullable=True)
@@ -79,18 +74,16 @@ class ChangeRow(pa.DataFrameModel):
 
     @pa.check("member_account", name="R_ACCOUNT_FORMAT")
     def account_digits(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col(data.key).str.contains(formats.ACCOUNT))
+        return data.lazyframe.select(account_cells(data.key))
 
     @pa.check("id_type", name="R_ID_TYPE")
     def known_id_type(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col(data.key).is_in(list(ID_TYPES)))
+        return data.lazyframe.select(id_type_cells(data.key))
 
     @pa.check("id_number", name="R_ID_INVALID")
     def resident_id(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        number = pl.col(data.key)
-        return data.lazyframe.select((pl.col("id_type") != "01") | ric_problem_expr(number, _NO_FUTURE_LIMIT).is_null())
+        return data.lazyframe.select(resident_id_cells(data.key))
 
     @pa.check("effective_month", name="C_MONTH")
     def month_form(cls, data: pa.PolarsData) -> pl.LazyFrame:
-        month = pl.col(data.key)
-        return data.lazyframe.select(month.str.contains(formats.MONTH) & (month.str.slice(0, 4) >= "1900"))
+        return data.lazyframe.select(month_cells(data.key))
