@@ -19,6 +19,7 @@ from batch.masking import mask_id
 from batch.money import yuan_expr
 from batch.policy import next_month
 from batch.read import Table, read_table
+from batch.roster import state_at
 from batch.rules import EMPTY, SCHEMA_MESSAGES, found, schema_problems
 from schemas.changes import CHANGE_LABELS, CHANGE_TYPES, NEEDS, SEAL_REASONS, UNSEAL_REASONS, Change, ChangeRow
 from schemas.codes import Problem
@@ -155,11 +156,16 @@ def change_problems(rows: pl.DataFrame) -> pl.DataFrame:
             )
         )
     parts += pl.collect_all(rules)
+    return ordered(pl.concat([EMPTY, *parts], how="vertical_relaxed"))
+
+
+def ordered(problems: pl.DataFrame) -> pl.DataFrame:
+    """Problems by row, then in the order of the columns, then code; one of each (row, code, column)."""
     order = {c.name: i for i, c in enumerate(CHANGES.columns)}
     return (
-        pl.concat([EMPTY, *parts], how="vertical_relaxed")
-        .with_columns(pl.col("column").replace_strict(order, default=len(order)).alias("_order"))
-        .sort("row_no", "_order", "code")
+        problems.with_columns(pl.col("column").replace_strict(order, default=len(order)).alias("_order"))
+        .sort("row_no", "_order", "code", maintain_order=True)
+        .unique(["row_no", "code", "column"], keep="first", maintain_order=True)
         .drop("_order")
     )
 
@@ -169,9 +175,11 @@ def change_problems(rows: pl.DataFrame) -> pl.DataFrame:
 
 ACCOUNT_STATE = pl.Schema(
     {"row_no": pl.Int64, "member_account": pl.String, "unit_account": pl.String, "name": pl.String,
-     "id_number": pl.String, "status": pl.String, "paid_through": pl.Int64}
+     "id_number": pl.String, "status": pl.String, "paid_through": pl.Int64, "base_fen": pl.Int64,
+     "changed_after": pl.Int64}
 )  # fmt: skip
-"""For each row naming an account: that account as it stands for the row's effective month."""
+"""For each row with an account (given, or the person's found by `targets`): that account as it stood for the
+row's effective month, and the month of its latest change after that (null when none)."""
 
 PERSON_STATE = pl.Schema(
     {"row_no": pl.Int64, "member_account": pl.String, "unit_account": pl.String, "status": pl.String,
@@ -181,15 +189,80 @@ PERSON_STATE = pl.Schema(
 
 
 @dataclass(frozen=True, slots=True)
+class Bounds:
+    """The base floor (for the employer's wage tier) and cap of the months a policy period covers."""
+
+    first_month: int
+    last_month: int
+    floor_fen: int
+    cap_fen: int
+
+
+@dataclass(frozen=True, slots=True)
 class ChangeContext:
     """What the roster rules know beyond the rows."""
 
     unit_account: str
     employer_paid_through: int | None
     current_month: int
-    base_floor_fen: int | None
-    """The policy's floor for the employer's wage tier in the file's month; None without a policy."""
-    base_cap_fen: int | None
+    bounds: tuple[Bounds, ...] = ()
+    """The policy periods, for R_BASE_RANGE against the policy of each row's effective month."""
+
+
+def effective() -> pl.Expr:
+    """A row's effective month as a number; null when malformed."""
+    return pl.col("effective_month").cast(pl.Int64, strict=False)
+
+
+def targets(
+    rows: pl.DataFrame, holders: pl.DataFrame, events: pl.DataFrame, unit: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(ACCOUNT_STATE, PERSON_STATE): the account each row acts on, and each 开户 person's accounts, for its month.
+
+    A 开户 row that gives no account takes the person's sealed account (the
+    one paid most recently), which moves here; else a normal one here (which
+    C_STATE refuses); else none, and a new account is opened. `holders` are the
+    records (`schemas.master.HOLDER`) of the accounts the rows name and of the
+    people they open; `events` those of their events after the earliest month.
+    """
+    month = effective()
+    typed = rows.with_columns(month.alias("at"))
+    opening = typed.filter((pl.col("change") == Change.OPEN.value) & pl.col("id_number").is_not_null())
+    held = opening.select("row_no", "id_type", "id_number", "at").join(
+        holders.select("member_account", "id_type", "id_number"), on=["id_type", "id_number"]
+    )
+    people = state_at(
+        held.select(pl.format("{}/{}", "row_no", "member_account").alias("key"), "row_no", "member_account", "at"),
+        holders.drop("id_type", "id_number", "name"),
+        events,
+    ).filter(pl.col("status").is_not_null())
+    chosen = (
+        people.join(typed.select("row_no", pl.col("member_account").alias("given")), on="row_no")
+        .filter(pl.col("given").is_null() & pl.col("status").is_in(["sealed", "normal"]))
+        .with_columns(
+            pl.when(pl.col("status") == "sealed").then(0).otherwise(1).alias("rank"),
+        )
+        .sort(
+            "row_no",
+            "rank",
+            pl.col("paid_through").fill_null(0),
+            "member_account",
+            descending=[False, False, True, True],
+        )
+        .unique("row_no", keep="first")
+        .filter((pl.col("rank") == 0) | (pl.col("unit_account") == unit))
+        .select("row_no", pl.col("member_account").alias("chosen"))
+    )
+    acting = (
+        typed.join(chosen, on="row_no", how="left")
+        .select("row_no", pl.coalesce("member_account", "chosen").alias("member_account"), "at")
+        .filter(pl.col("member_account").is_not_null())
+    )
+    accounts = state_at(acting.with_columns(pl.col("row_no").alias("key")), holders.drop("id_type"), events)
+    return (
+        accounts.select(ACCOUNT_STATE.names()).cast(dict(ACCOUNT_STATE)),  # type: ignore[arg-type]
+        people.select(PERSON_STATE.names()).cast(dict(PERSON_STATE)),  # type: ignore[arg-type]
+    )
 
 
 def roster_problems(
@@ -198,22 +271,20 @@ def roster_problems(
     """C_STATE, C_ACTIVE_ELSEWHERE, the bounds of C_MONTH and the account, name, ID and base checks (SPEC §3.2, §4).
 
     `accounts` and `people` are the state in force for each row's effective
-    month (`ACCOUNT_STATE`, `PERSON_STATE`), looked up by whoever keeps the
-    events; rows with context-free problems are judged all the same, so the
-    employer sees everything at once.
+    month (`ACCOUNT_STATE`, `PERSON_STATE`, from `targets`); rows with
+    context-free problems are judged all the same, so the employer sees
+    everything at once.
     """
     unit = ctx.unit_account
-    change, status, month = (
-        pl.col("change"),
-        pl.col("reg_status"),
-        pl.col("effective_month").cast(pl.Int64, strict=False),
-    )
-    named = rows.lazy().filter(pl.col("member_account").is_not_null() & change.is_not_null()).join(
+    change, status, month = pl.col("change"), pl.col("reg_status"), effective()
+    named = rows.lazy().filter(change.is_not_null()).rename({"member_account": "given"}).join(
         accounts.lazy().select(
-            "row_no", *(pl.col(c).alias(f"reg_{c}") for c in ("unit_account", "name", "id_number", "status", "paid_through"))
+            "row_no", pl.col("member_account").alias("acting"),
+            *(pl.col(c).alias(f"reg_{c}") for c in ("unit_account", "name", "id_number", "status", "paid_through")),
+            "changed_after",
         ),
         on="row_no", how="left",
-    )  # fmt: skip
+    ).with_columns(pl.coalesce("acting", "given").alias("member_account"))  # fmt: skip
     known = pl.col("reg_status").is_not_null()
     here = pl.col("reg_unit_account") == unit
     opening = change == Change.OPEN.value
@@ -230,11 +301,13 @@ def roster_problems(
         | ((change == Change.BASE.value) & (status == "sealed"))
         | (opening & (status == "normal") & here)
     )
+    given = pl.col("given").is_not_null()
     parts = [
-        problems(named, ~known, "R_ACCOUNT_UNKNOWN", "member_account",
+        problems(named, given & ~known, "R_ACCOUNT_UNKNOWN", "member_account",
                  pl.format("个人账号{}未登记（不存在）", found("member_account"))),
         problems(named, known & ~here & ~opening, "R_ACCOUNT_OTHER_EMPLOYER", "member_account",
-                 pl.format(f"个人账号{{}}属于单位{{}}，不属于本单位{unit}", found("member_account"), pl.col("reg_unit_account"))),
+                 pl.format(f"个人账号{{}}在{{}}属于单位{{}}，不属于本单位{unit}", found("member_account"),
+                           pl.col("effective_month"), pl.col("reg_unit_account"))),
         problems(named, known & (status == "closed"), "R_ACCOUNT_CLOSED", "member_account",
                  pl.format("个人账号{}已销户，不能办理变更", found("member_account"))),
         problems(named, known & (pl.col("name") != pl.col("reg_name")), "R_NAME_MISMATCH", "name",
@@ -243,10 +316,13 @@ def roster_problems(
                  "R_ID_MISMATCH", "id_number",
                  pl.format("证件号码应为登记的{}，实际为{}", mask_id(pl.col("reg_id_number")), mask_id(pl.col("id_number")))),
         problems(named, known & (here | opening) & wrong_state, "C_STATE", "change_type",
-                 pl.format("{}（{}）与账户在{}的状态“{}”不符", change.replace_strict(dict(CHANGE_LABELS), default=change),
-                           found("member_account"), pl.col("effective_month"), state_words)),
+                 pl.format("{}（个人账号{}）与账户在{}的状态“{}”不符", change.replace_strict(dict(CHANGE_LABELS), default=change),
+                           pl.col("member_account"), pl.col("effective_month"), state_words)),
         problems(named, known & month.is_not_null() & (month <= pl.col("reg_paid_through")), "C_MONTH", "effective_month",
                  pl.format("生效年月应晚于该职工的缴至年月{}，实际为{}", pl.col("reg_paid_through"), pl.col("effective_month"))),
+        problems(named, known & pl.col("changed_after").is_not_null(), "C_MONTH", "effective_month",
+                 pl.format("生效年月应不早于该账户最近一次变更的生效年月{}，实际为{}（变更只能按月份先后办理）",
+                           pl.col("changed_after"), pl.col("effective_month"))),
     ]  # fmt: skip
     # 开户 of a person: refused while any of their accounts is normal at another employer.
     elsewhere = (
@@ -269,19 +345,68 @@ def roster_problems(
         problems(lazy, month.is_not_null() & (month > ctx.current_month), "C_MONTH", "effective_month",
                  pl.format(f"生效年月应不晚于当前月份{ctx.current_month}，实际为{{}}", pl.col("effective_month")))
     )  # fmt: skip
-    if ctx.base_floor_fen is not None and ctx.base_cap_fen is not None:
-        floor, cap = ctx.base_floor_fen, ctx.base_cap_fen
-        base = pl.col("base_fen")
+    base = pl.col("base_fen")
+    for b in ctx.bounds:
+        in_period = month.is_between(b.first_month, b.last_month)
         parts.append(
-            problems(lazy, base.is_not_null() & ((base < floor) | (base > cap)), "R_BASE_RANGE", "base",
-                     pl.format(f"缴存基数应在{floor // 100}元至{cap // 100}元之间，实际为{{}}元", pl.col("base")))
+            problems(lazy, in_period & base.is_not_null() & ((base < b.floor_fen) | (base > b.cap_fen)), "R_BASE_RANGE", "base",
+                     pl.format(f"缴存基数应在{b.floor_fen // 100}元至{b.cap_fen // 100}元之间（{{}}的缴存政策），实际为{{}}元",
+                               pl.col("effective_month"), pl.col("base")))
         )  # fmt: skip
-    order = {c.name: i for i, c in enumerate(CHANGES.columns)}
-    return (
-        pl.concat([EMPTY.lazy(), *parts], how="vertical_relaxed")
-        .with_columns(pl.col("column").replace_strict(order, default=len(order)).alias("_order"))
-        .sort("row_no", "_order", "code")
-        .unique(["row_no", "code", "column"], keep="first", maintain_order=True)  # one C_MONTH a row is enough
-        .drop("_order")
-        .collect()
+    return ordered(pl.concat([EMPTY.lazy(), *parts], how="vertical_relaxed").collect())  # one C_MONTH a row
+
+
+# ------------------------------------------------------------ what applying does
+
+TRANSITION = pl.Schema(
+    {
+        "row_no": pl.Int64,
+        "member_account": pl.String,
+        "change": pl.String,
+        "month": pl.Int64,
+        "reason": pl.String,
+        "name": pl.String,
+        "id_type": pl.String,
+        "id_number": pl.String,
+        "old_unit": pl.String,
+        "old_status": pl.String,
+        "old_base_fen": pl.Int64,
+        "new_unit": pl.String,
+        "new_status": pl.String,
+        "new_base_fen": pl.Int64,
+    }
+)
+"""One row's change as the database applies it: the account (null: a new one), and its state before and after."""
+
+
+def transitions(rows: pl.DataFrame, accounts: pl.DataFrame, unit: str) -> pl.DataFrame:
+    """Each row of a valid change list as the state it moves its account from and to (`TRANSITION`)."""
+    change = pl.col("change")
+    state = accounts.select(
+        "row_no",
+        pl.col("member_account").alias("target"),
+        pl.col("unit_account").alias("old_unit"),
+        pl.col("status").alias("old_status"),
+        pl.col("base_fen").alias("old_base_fen"),
     )
+    joined = rows.drop("member_account").join(state, on="row_no", how="left", maintain_order="left")
+    moves_here = change == Change.OPEN.value
+    return joined.select(
+        "row_no",
+        pl.col("target").alias("member_account"),
+        "change",
+        effective().alias("month"),
+        pl.col("reason"),
+        pl.col("name"),
+        "id_type",
+        "id_number",
+        "old_unit",
+        "old_status",
+        "old_base_fen",
+        pl.when(moves_here).then(pl.lit(unit)).otherwise(pl.col("old_unit")).alias("new_unit"),
+        pl.when(change == Change.SEAL.value).then(pl.lit("sealed")).otherwise(pl.lit("normal")).alias("new_status"),
+        pl.when(change == Change.SEAL.value)
+        .then(pl.col("old_base_fen"))
+        .otherwise(pl.col("base_fen"))
+        .alias("new_base_fen"),
+    ).cast(dict(TRANSITION))  # type: ignore[arg-type]

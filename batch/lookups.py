@@ -22,6 +22,8 @@ class Employer:
     wage_tier: int
     rounding: str | None
     paid_through: int | None
+    roster_version: int = 0
+    """Raised by every change list that touches the roster: a posting checks it is still the one validated against."""
 
 
 class Lookups(Protocol):
@@ -29,6 +31,18 @@ class Lookups(Protocol):
 
     def employer(self, unit_account: str) -> Employer | None: ...
 
-    def members(self, unit_account: str, accounts: pl.Series) -> pl.DataFrame:
-        """Every member of `unit_account`, plus those of `accounts` registered elsewhere (`schemas.master.MEMBER`)."""
+    def members(self, unit_account: str, accounts: pl.Series, *, month: int | None = None) -> pl.DataFrame:
+        """Every member of `unit_account`, plus those of `accounts` registered elsewhere (`schemas.master.MEMBER`).
+
+        With `month`, as they stood for that month (`batch.roster.roster_at`): the members
+        of the employer then, with that month's status and base.
+        """
+        ...
+
+    def holders(self, unit_account: str, accounts: pl.Series, people: pl.DataFrame) -> pl.DataFrame:
+        """The records of `accounts` and of every account held by `people` (id_type, id_number): `schemas.master.HOLDER`."""
+        ...
+
+    def events_after(self, accounts: pl.Series, month: int) -> pl.DataFrame:
+        """The events of `accounts` effective after `month` (`schemas.master.EVENT`): few, unless a change list was late."""
         ...

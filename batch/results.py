@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -26,6 +26,9 @@ from batch import xlsx
 from batch.masking import mask_id
 from batch.money import format_yuan, yuan_expr, yuan_text
 from batch.validate import Report
+
+if TYPE_CHECKING:
+    from batch.change_report import ChangeReport
 from schemas.codes import FILE_CODES
 from schemas.columns import LABEL
 from schemas.frames import ERROR, RESULT_CSV_COLUMNS, RESULT_LINE
@@ -98,7 +101,7 @@ def result_files(
     lines = detail_lines(report, status=status)  # once, for the CSV and the workbook
     return {
         json_name: result_json(report, batch_id=batch_id, status=status),
-        csv_name: _csv_bytes(lines),
+        csv_name: csv_bytes(lines),
         xlsx_name: _workbook(_head(report, batch_id, status), lines, problem_frame(report), xlsx_detail_rows),
     }
 
@@ -138,7 +141,7 @@ def result_json(report: Report, *, batch_id: int | None, status: str) -> bytes:
     return (head[:-2] + ',\n  "errors": [\n' + body + "\n  ]\n}\n").encode("utf-8")
 
 
-def problem_frame(report: Report) -> pl.DataFrame:
+def problem_frame(report: Report | ChangeReport) -> pl.DataFrame:
     """`report.problems()` as a frame (the `errors` of SPEC §6): file-level first, then row order."""
     files = pl.DataFrame([p.as_dict() for p in report.file_problems], schema=ERROR, orient="row").select(ERROR.names())
     rows = report.row_problems.select(pl.col(c).cast(t) for c, t in ERROR.items())
@@ -188,10 +191,10 @@ def guard_text(text: str) -> str:
 def result_csv(report: Report, *, status: str) -> bytes:
     """`X.result.csv` (SPEC §6): UTF-8 with BOM, RFC 4180, the header then every line of `detail_lines`."""
     _check_status(report, status)
-    return _csv_bytes(detail_lines(report, status=status))
+    return csv_bytes(detail_lines(report, status=status))
 
 
-def _csv_bytes(lines: pl.DataFrame) -> bytes:
+def csv_bytes(lines: pl.DataFrame) -> bytes:
     return lines.write_csv(include_bom=True, line_terminator="\r\n").encode("utf-8")
 
 
@@ -314,7 +317,7 @@ def _workbook(doc: dict[str, Any], lines: pl.DataFrame, problems: pl.DataFrame, 
         [
             _summary(doc, lines, problems.height, shown, title),
             _details(lines.head(shown), title),
-            _errors(doc, problems, title),
+            errors_sheet(doc, problems, title),
         ]
     )
 
@@ -402,7 +405,9 @@ def _details(lines: pl.DataFrame, title: str) -> xlsx.Sheet:
     return xlsx.Sheet("明细", DETAIL_HEADERS, columns, frame, page_title=title)
 
 
-def _table(name: str, headers: Sequence[str], widths: Sequence[int], frame: pl.DataFrame, title: str) -> xlsx.Sheet:
+def table_sheet(
+    name: str, headers: Sequence[str], widths: Sequence[int], frame: pl.DataFrame, title: str
+) -> xlsx.Sheet:
     """Rows under the header: an integer row number first, then text cells already guarded."""
     row_no, *texts = frame.columns
     columns = [xlsx.Column(pl.col(row_no).cast(pl.String), number=True, width=widths[0])]
@@ -410,7 +415,7 @@ def _table(name: str, headers: Sequence[str], widths: Sequence[int], frame: pl.D
     return xlsx.Sheet(name, headers, columns, frame, page_title=title)
 
 
-def _errors(doc: dict[str, Any], problems: pl.DataFrame, title: str) -> xlsx.Sheet:
+def errors_sheet(doc: dict[str, Any], problems: pl.DataFrame, title: str) -> xlsx.Sheet:
     shown = problems.head(MAX_ERROR_LINES).select(
         "row_no",
         # The column for people: its Chinese label (the JSON keeps the English name for machines).
@@ -421,7 +426,7 @@ def _errors(doc: dict[str, Any], problems: pl.DataFrame, title: str) -> xlsx.She
         json_name, _, _ = result_names(doc["file"])
         note = f"共{problems.height:,}处错误，此表只列出前{shown.height:,}处，全部错误见 {json_name}"
         shown = pl.concat([shown, pl.DataFrame({"message": [note]})], how="diagonal")
-    return _table("错误", ERROR_HEADERS, ERROR_WIDTHS, shown, title)
+    return table_sheet("错误", ERROR_HEADERS, ERROR_WIDTHS, shown, title)
 
 
 # ------------------------------------------------------------- restating
@@ -462,6 +467,6 @@ def restated(
     body = {**doc, "errors": errors}
     return {
         json_name: (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8"),
-        csv_name: _csv_bytes(lines),
+        csv_name: csv_bytes(lines),
         xlsx_name: _workbook(doc, lines, problems, xlsx_detail_rows),
     }

@@ -90,6 +90,8 @@ class Report:
     duplicate_of: int | None = None
     duplicate_status: str | None = None
     """The outcome of the earlier batch a DUPLICATE repeats."""
+    roster_version: int | None = None
+    """The employer's roster version the rows were checked against (`batch.lookups.Employer`)."""
 
     @property
     def ok(self) -> bool:
@@ -151,9 +153,7 @@ def _duplicate(sub: Submission, earlier: Earlier) -> Report:
 def _validate(sub: Submission, options: ValidationOptions, lookups: Lookups, watch: Stopwatch) -> Report:
     size = len(sub.data) if sub.size is None else sub.size
     sha256 = sub.sha256
-    if size > options.max_file_bytes:
-        limit, shown = _size_text(options.max_file_bytes), _size_text(size)
-        big = Problem("F_TOO_LARGE", f"文件大小应不超过{limit}，实际为{shown}，未读取")
+    if big := size_problem(size, options):
         return _report(sub, sha256, None, [big])
 
     problems: list[Problem] = []
@@ -183,9 +183,10 @@ def _validate(sub: Submission, options: ValidationOptions, lookups: Lookups, wat
         problems += manifest_problems(manifest, rows=rows.height, total_fen=total, sha256=sha256)
 
     members = None
-    if employer is not None:
-        members = lookups.members(employer.unit_account, rows["member_account"].drop_nulls().unique())
     month = name.month if name else None
+    if employer is not None:
+        members = lookups.members(employer.unit_account, rows["member_account"].drop_nulls().unique(), month=month)
+        rows = accounts_by_id(rows, members, employer.unit_account)
     ctx = rules.RuleContext(
         month=month,
         unit_account=name.unit_account if name else None,
@@ -217,7 +218,10 @@ def _validate(sub: Submission, options: ValidationOptions, lookups: Lookups, wat
         )
         for m in missing.iter_rows(named=True)
     ]
-    return _report(sub, sha256, name, problems, rows=rows, row_problems=row_problems, missing=missing)
+    return _report(
+        sub, sha256, name, problems, rows=rows, row_problems=row_problems, missing=missing,
+        roster_version=employer.roster_version if employer else None,
+    )  # fmt: skip
 
 
 def _size_text(size: int) -> str:
@@ -234,21 +238,7 @@ def _employer_and_month(
     """File-level checks of the unit and the month; the employer and period when usable."""
     if name is None:
         return None, None
-    if sub.inbox_unit is not None and sub.inbox_unit != name.unit_account:
-        problems.append(
-            Problem("F_UNIT_MISMATCH", f"文件名中的单位账号应为所在目录的{sub.inbox_unit}，实际为{name.unit_account}")
-        )
-    employer = lookups.employer(name.unit_account)
-    if employer is None:
-        problems.append(Problem("F_EMPLOYER_UNKNOWN", f"单位账号{name.unit_account}未登记"))
-    elif employer.status not in FILING_STATUSES:
-        status = EMPLOYER_STATUSES.get(employer.status, employer.status)
-        problems.append(
-            Problem(
-                "F_EMPLOYER_STATUS",
-                f"单位{name.unit_account}状态为{employer.status}（{status}），销户或封存的单位不能汇缴",
-            )
-        )
+    employer = employer_of(name, sub.inbox_unit, lookups, problems)
     if name.month > options.current_month:
         problems.append(
             Problem(
@@ -284,6 +274,56 @@ def _employer_and_month(
     return employer, period
 
 
+def accounts_by_id(rows: pl.DataFrame, members: pl.DataFrame, unit_account: str) -> pl.DataFrame:
+    """Rows that leave 个人账号 empty take the account of the employer's member with their ID type and number (SPEC §3).
+
+    Typically a new hire opened by a change list in the same cycle, whose
+    number the employer does not know yet; an ID held by two of the
+    employer's members identifies neither, and the row stays R_REQUIRED.
+    """
+    blank = rows["member_account"].is_null()
+    if not blank.any():
+        return rows
+    roster = (
+        members.filter(pl.col("unit_account") == unit_account)
+        .select("id_type", "id_number", pl.col("member_account").alias("by_id"))
+        .filter(pl.len().over("id_type", "id_number") == 1)
+    )
+    return (
+        rows.join(roster, on=["id_type", "id_number"], how="left", maintain_order="left")
+        .with_columns(pl.coalesce("member_account", "by_id").alias("member_account"))
+        .drop("by_id")
+    )
+
+
+def employer_of(name: FileName, inbox_unit: str | None, lookups: Lookups, problems: list[Problem]) -> Employer | None:
+    """The employer a file names, after F_UNIT_MISMATCH, F_EMPLOYER_UNKNOWN and F_EMPLOYER_STATUS (any kind of file)."""
+    if inbox_unit is not None and inbox_unit != name.unit_account:
+        problems.append(
+            Problem("F_UNIT_MISMATCH", f"文件名中的单位账号应为所在目录的{inbox_unit}，实际为{name.unit_account}")
+        )
+    employer = lookups.employer(name.unit_account)
+    if employer is None:
+        problems.append(Problem("F_EMPLOYER_UNKNOWN", f"单位账号{name.unit_account}未登记"))
+    elif employer.status not in FILING_STATUSES:
+        status = EMPLOYER_STATUSES.get(employer.status, employer.status)
+        problems.append(
+            Problem(
+                "F_EMPLOYER_STATUS",
+                f"单位{name.unit_account}状态为{employer.status}（{status}），销户或封存的单位不能汇缴",
+            )
+        )
+    return employer
+
+
+def size_problem(size: int, options: ValidationOptions) -> Problem | None:
+    """F_TOO_LARGE for a file over the limit, judged from its size alone (it is never read)."""
+    if size <= options.max_file_bytes:
+        return None
+    limit, shown = _size_text(options.max_file_bytes), _size_text(size)
+    return Problem("F_TOO_LARGE", f"文件大小应不超过{limit}，实际为{shown}，未读取")
+
+
 def _missing(rows: pl.DataFrame, members: pl.DataFrame | None, employer: Employer | None) -> pl.DataFrame:
     if members is None or employer is None:
         return MEMBER.to_frame()
@@ -302,6 +342,7 @@ def _report(
     missing: pl.DataFrame | None = None,
     duplicate_of: int | None = None,
     duplicate_status: str | None = None,
+    roster_version: int | None = None,
 ) -> Report:
     return Report(
         file_name=sub.file_name,
@@ -316,4 +357,5 @@ def _report(
         missing=MEMBER.to_frame() if missing is None else missing,
         duplicate_of=duplicate_of,
         duplicate_status=duplicate_status,
+        roster_version=roster_version,
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select
 
-from db.tables import entries, members
+from db.tables import entries, member_events, members
 
 
 def member(conn: Connection, account: str) -> Row[Any] | None:
@@ -24,6 +24,15 @@ def entries_of(conn: Connection, account: str, limit: int) -> list[Row[Any]]:
         .limit(limit)
     )  # fmt: skip
     return list(conn.execute(query))
+
+
+def history(conn: Connection, account: str) -> list[Row[Any]]:
+    """The account's events (open, seal, unseal, base change), oldest first: they are never edited or deleted."""
+    return list(
+        conn.execute(
+            select(member_events).where(member_events.c.member_account == account).order_by(member_events.c.id)
+        )
+    )
 
 
 def balances(conn: Connection) -> Iterator[Row[str, str, str, int, int | None]]:

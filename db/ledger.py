@@ -58,30 +58,41 @@ def exclude_postings(conn: Connection) -> None:
         conn.execute(update(control_accounts).where(control_accounts.c.code == CONTROL).values(code=CONTROL))
 
 
-def _share_postings(conn: Connection) -> None:
+def share_postings(conn: Connection) -> None:
     """Postings and reversals run side by side, never beside a master import (`exclude_postings`)."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": _POSTINGS})
 
 
-def post(conn: Connection, batch_id: int, unit_account: str, month: int, rows: pl.DataFrame) -> Posted:
+def post(
+    conn: Connection,
+    batch_id: int,
+    unit_account: str,
+    month: int,
+    rows: pl.DataFrame,
+    *,
+    roster_version: int | None = None,
+) -> Posted:
     """Deposit `rows` (member_account, employer_fen, employee_fen) for `month`, inside the caller's transaction.
 
     Raises PostingConflict (after which the caller must roll back) when the
-    employer is no longer due for `month` or a member-month is already deposited.
+    employer is no longer due for `month`, a member-month is already deposited,
+    or a change list changed the roster after the rows were checked against
+    `roster_version`.
     """
-    _share_postings(conn)
-    prior = conn.execute(
-        select(employers.c.paid_through).where(employers.c.unit_account == unit_account)
-    ).scalar_one_or_none()
+    share_postings(conn)
+    prior, version = conn.execute(
+        select(employers.c.paid_through, employers.c.roster_version).where(employers.c.unit_account == unit_account)
+    ).one_or_none() or (None, None)
+    due = employers.c.paid_through.is_(None) | (employers.c.paid_through == previous_month(month))
+    current = employers.c.roster_version == roster_version if roster_version is not None else literal(True)
     advanced = conn.execute(
         update(employers)
-        .where(
-            employers.c.unit_account == unit_account,
-            (employers.c.paid_through.is_(None)) | (employers.c.paid_through == previous_month(month)),
-        )
+        .where(employers.c.unit_account == unit_account, due, current)
         .values(paid_through=month, status=_opened_becomes_normal(), updated_at=func.now())
     ).rowcount
+    if advanced != 1 and roster_version is not None and version != roster_version:
+        raise PostingConflict(f"单位{unit_account}的职工名册在检查之后已有变更，本批次未入账，将按新名册重新检查")
     if advanced != 1:
         raise PostingConflict(f"单位{unit_account}已不是{month}的应缴单位（已缴至{prior}），可能已被另一批次入账")
     conn.execute(update(batches).where(batches.c.id == batch_id).values(prev_paid_through=prior))
@@ -93,7 +104,9 @@ def post(conn: Connection, batch_id: int, unit_account: str, month: int, rows: p
             f"有{frame.height - inserted}个个人账号已不在职工名册中（名册在检查之后被改动），本批次未入账"
         )
     _entries_for_deposits(conn, batch_id, month, kind="deposit", sign=1)
-    _apply_to_members(conn, batch_id, sign=1, paid_through=literal(month))
+    # Never backwards: a member who moved on may be paid a later month by the new employer first.
+    later = members.c.paid_through.is_not(None) & (members.c.paid_through > month)
+    _apply_to_members(conn, batch_id, sign=1, paid_through=case((later, members.c.paid_through), else_=literal(month)))
     total = int(frame["employer_fen"].sum()) + int(frame["employee_fen"].sum())
     _apply_to_control(conn, -total)
     return Posted(frame.height, total)
@@ -109,7 +122,7 @@ def reverse_latest(conn: Connection, batch_id: int, reason: str) -> Posted:
     Months are undone from the latest, one at a time: a reversal restores the
     paid-through month the batch advanced from. Raises ReversalRefused otherwise.
     """
-    _share_postings(conn)
+    share_postings(conn)
     batch = register.get(conn, batch_id, for_update=True)
     if batch is None:
         raise ReversalRefused(f"没有批次{batch_id}")

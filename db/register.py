@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -172,7 +173,13 @@ def history(conn: Connection, batch_id: int) -> list[Row[Any]]:
 
 
 def earlier_batch(
-    conn: Connection, sha256: str, unit_account: str, month: int, *, before: int | None = None
+    conn: Connection,
+    sha256: str,
+    unit_account: str,
+    month: int,
+    *,
+    before: int | None = None,
+    change_list: bool = False,
 ) -> tuple[int, BatchStatus] | None:
     """The first standing batch (older than `before`) that took these bytes for this employer and month, and its status.
 
@@ -186,6 +193,8 @@ def earlier_batch(
             batches.c.unit_account == unit_account,
             batches.c.month == month,
             batches.c.status.in_(STANDING),
+            # Of the same kind: a change list (BG_…) never repeats a remittance list, nor the other way round.
+            (func.upper(func.substr(batches.c.file_name, 1, 3)) == "BG_") == change_list,
         )
         .order_by(batches.c.id)
         .limit(1)
@@ -228,7 +237,7 @@ def decide(
     status: BatchStatus,
     month: int | None,
     sha256: str | None,
-    counts: dict[str, int],
+    counts: Mapping[str, int | None],
     duplicate_of: int | None,
     files: dict[str, bytes],
     message: str,

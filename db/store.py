@@ -16,6 +16,8 @@ from sqlalchemy import Connection, Engine, Row, Table, func, select, text
 
 from batch.lookups import Employer
 from batch.master_files import EXISTING_EMPLOYERS, EXISTING_MEMBERS, conflicts
+from batch.roster import roster_at
+from db import roster
 from db.ledger import exclude_postings
 from db.tables import employers, members
 from schemas.codes import Problem
@@ -61,21 +63,43 @@ class Store:
                     employers.c.wage_tier,
                     employers.c.rounding,
                     employers.c.paid_through,
+                    employers.c.roster_version,
                 ).where(employers.c.unit_account == unit_account)
             ).one_or_none()
         return Employer(*row) if row else None
 
-    def members(self, unit_account: str, accounts: pl.Series) -> pl.DataFrame:
-        """The employer's members, then those of `accounts` registered elsewhere (few, in chunks)."""
+    def members(self, unit_account: str, accounts: pl.Series, *, month: int | None = None) -> pl.DataFrame:
+        """The employer's members, then those of `accounts` registered elsewhere (few, in chunks).
+
+        With `month`, as they stood then (`batch.roster.roster_at`): members who
+        have left since come back, and those opened since drop out. Events after
+        the month being filed are few, so this costs one indexed query.
+        """
         own = self._employer_members(unit_account)
-        others = accounts.filter(~accounts.is_in(own["member_account"].implode()))
-        if others.len() == 0:
-            return own
-        rows: list[Row[Any]] = []
         with self.engine.connect() as conn:
-            for chunk in _chunks(others.to_list()):
+            if month is not None:
+                gone = roster.moved_away(conn, unit_account, month)
+                if gone:
+                    own = pl.concat([own, pl.DataFrame(gone, schema=MEMBER, orient="row")])
+            others = accounts.filter(~accounts.is_in(own["member_account"].implode())).to_list()
+            rows: list[Row[Any]] = []
+            for chunk in _chunks(others):
                 rows += conn.execute(select(*_MEMBER_COLUMNS).where(members.c.member_account.in_(chunk))).all()
-        return pl.concat([own, pl.DataFrame(rows, schema=MEMBER, orient="row")])
+            frame = pl.concat([own, pl.DataFrame(rows, schema=MEMBER, orient="row")]) if rows else own
+            if month is None:
+                return frame
+            events = pl.concat(
+                [roster.events_of_unit(conn, unit_account, month), roster.events_after(conn, others, month)]
+            )
+        return roster_at(frame, events, month) if events.height else frame
+
+    def holders(self, unit_account: str, accounts: pl.Series, people: pl.DataFrame) -> pl.DataFrame:
+        with self.engine.connect() as conn:
+            return roster.holders(conn, accounts.to_list(), people)
+
+    def events_after(self, accounts: pl.Series, month: int) -> pl.DataFrame:
+        with self.engine.connect() as conn:
+            return roster.events_after(conn, accounts.to_list(), month)
 
     def _employer_members(self, unit_account: str) -> pl.DataFrame:
         """All members of one employer, read as columns: a large employer has a million.

@@ -29,6 +29,7 @@ from sqlalchemy import (
     text,
 )
 
+from schemas.changes import Change
 from schemas.master import EMPLOYER_NAME_CHARS, ID_CHARS, NAME_CHARS
 from schemas.statuses import EMPLOYER_STATUSES, MEMBER_STATUSES, BatchStatus, Step
 
@@ -64,6 +65,9 @@ employers = Table(
     Column("rounding", String(16)),
     Column("paid_through", Integer),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Raised by every change list that touches the employer's roster: a posting validated against an
+    # older roster finds it moved and is refused (then validated again), never posted on stale checks.
+    Column("roster_version", Integer, nullable=False, server_default="0"),
     CheckConstraint(f"status IN ({_listed(EMPLOYER_STATUSES)})", name="status"),
     CheckConstraint("employer_rate_bp BETWEEN 0 AND 10000 AND employee_rate_bp BETWEEN 0 AND 10000", name="rates"),
 )
@@ -84,6 +88,7 @@ members = Table(
     CheckConstraint(f"status IN ({_listed(MEMBER_STATUSES)})", name="status"),
     CheckConstraint("base_fen >= 0", name="base"),
     Index(None, "unit_account"),
+    Index(None, "id_number"),  # a person is found by ID (a change list's 开户)
     # Every posting rewrites the balance of each of the employer's members, usually every
     # row of a page: with half of each page free, PostgreSQL puts the new versions beside the
     # old (HOT) and touches no index. At 80 a posting's member update took 2.2 times as long.
@@ -188,6 +193,41 @@ entries = Table(
     Index(None, "account"),
     Index(None, "batch_id"),
 )
+
+member_events = Table(
+    "member_events",
+    metadata,
+    # Append-only, like the ledger (and, like it, no foreign keys: `hpf verify` checks members and batches).
+    # A member's state for month M is the old values of its earliest event after M, else its members row.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("member_account", String(20), nullable=False),
+    Column("batch_id", Id, nullable=False),
+    Column("month", Integer, nullable=False),
+    Column("change", String(8), nullable=False),
+    Column("reason", String(2)),
+    # The old values are null for an account this event opened.
+    Column("old_unit", String(20)),
+    Column("new_unit", String(20), nullable=False),
+    Column("old_status", String(8)),
+    Column("new_status", String(8), nullable=False),
+    Column("old_base_fen", BigInteger),
+    Column("new_base_fen", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(f"change IN ({_listed(Change)})", name="change"),
+    Index(None, "member_account", "month"),
+    Index(None, "month"),
+    Index(None, "batch_id"),
+)
+
+account_numbers = Table(
+    "account_numbers",
+    metadata,
+    # The last member account number given out: new accounts are taken above it and above every account
+    # ever held, so a number is never given twice even if its member row were gone.
+    Column("name", String(16), primary_key=True),
+    Column("last", BigInteger, nullable=False),
+)
+MEMBER_SEQUENCE = "member"
 
 control_accounts = Table(
     "control_accounts",

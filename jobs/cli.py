@@ -7,6 +7,7 @@ errors, for `validate`), 2 usage error (click's own).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
@@ -16,6 +17,8 @@ from typing import NoReturn, TypeVar
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from batch.change_report import ChangeReport
+from batch.change_results import change_document
 from batch.money import format_yuan
 from batch.results import result_json
 from db.engine import make_engine, upgrade
@@ -299,7 +302,11 @@ def validate_command(ctx: App, file: Path, unit: str | None, marker: Path | None
     report = _operate(lambda: operate.validate_file(ctx.settings, ctx.store, file, unit, marker))
     if as_json:
         status = "VALID" if report.ok else "REJECTED"
-        out.file.write(result_json(report, batch_id=None, status=status).decode("utf-8"))
+        if isinstance(report, ChangeReport):
+            doc = change_document(report, batch_id=None, status=status)
+            out.file.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+        else:
+            out.file.write(result_json(report, batch_id=None, status=status).decode("utf-8"))
     else:
         render.print_report(report, out)
     sys.exit(0 if report.ok else 1)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from batch.change_report import ChangeReport
 from batch.money import format_yuan
 from batch.results import restated
 from batch.validate import Report, Submission
@@ -206,6 +207,7 @@ def member_view(store: Store, account: str, limit: int = 200) -> dict[str, Any]:
         if member is None:
             raise OperationError(f"没有个人账号{account}")
         rows = accounts.entries_of(conn, account, limit)
+        events = accounts.history(conn, account)
     return {
         "member_account": member.member_account,
         "unit_account": member.unit_account,
@@ -225,6 +227,22 @@ def member_view(store: Store, account: str, limit: int = 200) -> dict[str, Any]:
                 "at": r.created_at.isoformat() if r.created_at else None,
             }
             for r in rows
+        ],
+        "history": [
+            {
+                "month": e.month,
+                "change": e.change,
+                "reason": e.reason,
+                "batch_id": e.batch_id,
+                "old_unit": e.old_unit,
+                "new_unit": e.new_unit,
+                "old_status": e.old_status,
+                "new_status": e.new_status,
+                "old_base_fen": e.old_base_fen,
+                "new_base_fen": e.new_base_fen,
+                "at": e.created_at.isoformat() if e.created_at else None,
+            }
+            for e in events
         ],
     }
 
@@ -248,8 +266,10 @@ def verify(store: Store) -> list[Problem]:
         return ledger.verify(conn)
 
 
-def validate_file(settings: Settings, store: Store, path: Path, unit: str | None, marker: Path | None) -> Report:
-    """`hpf validate`: one local file checked exactly as the pipeline would, posting nothing."""
+def validate_file(
+    settings: Settings, store: Store, path: Path, unit: str | None, marker: Path | None
+) -> Report | ChangeReport:
+    """`hpf validate`: one local file (a remittance or change list) checked exactly as the pipeline would, applying nothing."""
     from jobs import pipeline
 
     submission = Submission(

@@ -31,18 +31,21 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
+from batch.change_report import ChangeReport, is_change_list, validate_changes
+from batch.change_results import change_result_files
 from batch.changes import parse_change_list_name
 from batch.filename import FileName, parse_file_name
 from batch.results import result_files, result_names
 from batch.stopwatch import IDLE, Stopwatch
 from batch.validate import Earlier, Report, Submission, ValidationOptions, validate
-from db import inbox, ledger, register
+from db import inbox, ledger, register, roster
 from db.engine import identity
 from db.errors import DatabaseReplaced, database_errors
 from db.locks import try_lock
 from db.register import Batch
 from db.store import Store
 from jobs.settings import PipelineOptions
+from schemas.codes import Problem
 from schemas.errors import HpfError, TransientError
 from schemas.statuses import STEP_LABELS, BatchStatus, Outcome, Step
 from sftp.client import Inbox, InboxProblem, ReadyFile, SftpClient
@@ -51,7 +54,7 @@ from sftp.errors import FileChanged
 log = logging.getLogger(__name__)
 
 CRASH_ENV = "HPF_CRASH_AT"
-"""Test hook: SIGKILL this process at the named point (claimed, fetched, posting, committed, published)."""
+"""Test hook: SIGKILL this process at the named point (claimed, fetched, posting, applying, committed, published)."""
 
 
 def crash_point(name: str) -> None:
@@ -150,19 +153,30 @@ def check(
     *,
     before: int | None = None,
     watch: Stopwatch = IDLE,
-) -> Report:
-    """Validate a submission as SPEC §4 says, duplicates judged by the register (against batches older than `before`).
+) -> Report | ChangeReport:
+    """Validate a remittance or change list as SPEC §3.2 and §4 say, duplicates judged by the register.
 
-    A duplicate is the same bytes for the same employer and month (from the
-    file's name) as a standing batch: the name must be well formed to say.
+    A duplicate is the same bytes for the same kind of file, employer and month
+    (from the file's name) as a standing batch older than `before`: the name
+    must be well formed to say.
     """
     earlier = None
-    name = parse_file_name(submission.file_name)
+    changes = is_change_list(submission.file_name)
+    name = file_name_of(submission.file_name)
     if submission.sha256 and isinstance(name, FileName):
         with store.engine.connect() as conn:
-            found = register.earlier_batch(conn, submission.sha256, name.unit_account, name.month, before=before)
+            found = register.earlier_batch(
+                conn, submission.sha256, name.unit_account, name.month, before=before, change_list=changes
+            )
         earlier = Earlier(*found) if found else None
+    if changes:
+        return validate_changes(submission, options, store, watch, duplicate_of=earlier)
     return validate(submission, options, store, watch, duplicate_of=earlier)
+
+
+def file_name_of(name: str) -> FileName | Problem:
+    """What a remittance or change list's name declares (unit, month, tag)."""
+    return parse_change_list_name(name) if is_change_list(name) else parse_file_name(name)
 
 
 def in_order(ready_files: list[ReadyFile]) -> list[ReadyFile]:
@@ -428,11 +442,13 @@ def _decide(
             if options.settle and not client.unchanged(ready):
                 raise FileChanged(f"{ready.name} 在读取过程中被修改，待其稳定后作为新文件处理")
         submission = Submission(ready.name, data, inbox_unit=ready.unit, marker=ready.marker)
-    name = parse_file_name(ready.name)
+    name = file_name_of(ready.name)
     with database_errors():
         register.fetched(store.engine, batch_id, submission.sha256, name.month if isinstance(name, FileName) else None)
     crash_point("fetched")
     report = check(submission, validation, store, before=batch_id, watch=watch)
+    if isinstance(report, ChangeReport):
+        return _decide_changes(report, options, store, ready, batch_id, watch)
     status = (
         BatchStatus.DUPLICATE
         if report.duplicate_of is not None
@@ -451,7 +467,10 @@ def _decide(
     with watch.stage("post"), store.engine.begin() as conn:
         if status == BatchStatus.POSTED:
             assert report.unit_account is not None and report.month is not None
-            ledger.post(conn, batch_id, report.unit_account, report.month, _deposit_rows(report))
+            ledger.post(
+                conn, batch_id, report.unit_account, report.month, _deposit_rows(report),
+                roster_version=report.roster_version,
+            )  # fmt: skip
             crash_point("posting")
         register.decide(
             conn,
@@ -466,6 +485,71 @@ def _decide(
         )
     crash_point("committed")
     return status
+
+
+def _decide_changes(
+    report: ChangeReport, options: PipelineOptions, store: Store, ready: ReadyFile, batch_id: int, watch: Stopwatch
+) -> BatchStatus:
+    """Commit a change list's outcome: its changes (all or none), the batch's status and its result files together.
+
+    The result files of an applied list give the new accounts, which only the
+    transaction that opens them knows: they are built inside it.
+    """
+    status = (
+        BatchStatus.DUPLICATE
+        if report.duplicate_of is not None
+        else BatchStatus.APPLIED
+        if report.ok
+        else BatchStatus.REJECTED
+    )
+    with store.engine.connect() as conn:
+        taken = register.result_owner(conn, ready.unit, result_names(ready.name)[0], other_than=batch_id) is not None
+    files: dict[str, bytes] = {}
+    if status != BatchStatus.APPLIED:
+        with watch.stage("results"):
+            files = change_result_files(
+                report, batch_id=batch_id, status=status, xlsx_detail_rows=options.xlsx_detail_rows, own_names=taken
+            )
+    with watch.stage("post"), store.engine.begin() as conn:
+        if status == BatchStatus.APPLIED:
+            applied = roster.apply(conn, batch_id, report.transitions())
+            crash_point("applying")
+            with watch.stage("results"):
+                files = change_result_files(
+                    report, batch_id=batch_id, status=status, xlsx_detail_rows=options.xlsx_detail_rows,
+                    applied=applied, own_names=taken,
+                )  # fmt: skip
+        rejected = report.rejected_rows
+        register.decide(
+            conn,
+            batch_id,
+            status=status,
+            month=report.month,
+            sha256=report.sha256 or None,
+            counts={
+                "rows": report.rows.height,
+                "posted_rows": report.rows.height if status == BatchStatus.APPLIED else 0,
+                "rejected_rows": rejected,
+                "total_fen": None,
+                "posted_fen": None,
+            },
+            duplicate_of=report.duplicate_of,
+            files=files,
+            message=_change_message(report, status),
+        )
+    crash_point("committed")
+    return status
+
+
+def _change_message(report: ChangeReport, status: BatchStatus) -> str:
+    if status == BatchStatus.APPLIED:
+        kinds = Counter(report.rows["change_type"].str.strip_chars().to_list())
+        return f"已办理变更{report.rows.height}行：" + "、".join(f"{k}{n}行" for k, n in kinds.most_common())
+    if status == BatchStatus.DUPLICATE:
+        return f"重复文件，与批次{report.duplicate_of}（{report.duplicate_status}）相同"
+    codes = Counter(p.code for p in report.file_problems)
+    codes.update(dict(report.row_problems["code"].value_counts().iter_rows()))
+    return "拒绝：" + "、".join(f"{c}×{n}" for c, n in codes.most_common())
 
 
 def _publish(engine: Engine, client: SftpClient, ready: ReadyFile, batch_id: int, *, sweep: bool) -> None:

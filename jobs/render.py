@@ -18,10 +18,12 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from batch.change_report import ChangeReport
 from batch.money import format_yuan
 from batch.results import problem_frame
 from batch.validate import Report
 from jobs.report import ReportOutcome
+from schemas.changes import CHANGE_LABELS, SEAL_REASONS, UNSEAL_REASONS, Change
 from schemas.codes import CODES
 from schemas.statuses import MEMBER_STATUSES, STATUS_LABELS, BatchStatus
 
@@ -49,7 +51,7 @@ def print_json(document: Any, console: Console) -> None:
     console.file.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
 
 
-def print_report(report: Report, console: Console) -> None:
+def print_report(report: Report | ChangeReport, console: Console) -> None:
     problems = problem_frame(report)  # a frame: only the rows shown become Python values
     status = ("通过（VALID）", "green") if report.ok else ("拒绝（REJECTED）", "red")
     console.print(
@@ -97,6 +99,31 @@ def print_member(view: dict[str, Any], console: Console) -> None:
             str(e["id"]), str(e["batch_id"]), e["kind"], e["part"], str(e["month"]), format_yuan(e["amount_fen"])
         )
     console.print(table)
+    if view.get("history"):
+        console.print(history_table(view["history"]))
+
+
+def history_table(events: list[dict[str, Any]]) -> Table:
+    """The member's changes, oldest first: month in force, what changed from what to what, why, which list."""
+    table = Table(title="变更记录", header_style="bold")
+    for header in ("生效年月", "变更", "单位", "状态", "基数（元）", "原因", "批次"):
+        table.add_column(header)
+
+    def moved(old: Any, new: Any, shown: Any = str) -> str:
+        return shown(new) if old is None or old == new else f"{shown(old)} → {shown(new)}"
+
+    for e in events:
+        reasons = SEAL_REASONS if e["change"] == Change.SEAL else UNSEAL_REASONS if e["change"] == Change.UNSEAL else {}
+        table.add_row(
+            str(e["month"]),
+            CHANGE_LABELS[Change(e["change"])],
+            moved(e["old_unit"], e["new_unit"]),
+            moved(e["old_status"], e["new_status"], lambda s: MEMBER_STATUSES.get(s, s)),
+            moved(e["old_base_fen"], e["new_base_fen"], format_yuan),
+            f"{e['reason']} {reasons.get(e['reason'], '')}".strip() if e["reason"] else "",
+            str(e["batch_id"]),
+        )
+    return table
 
 
 def status_text(status: str) -> str:

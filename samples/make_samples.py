@@ -383,6 +383,16 @@ def write_valid(root: Path) -> list[tuple[str, str]]:
         write(root / "valid" / name, data)
         write(root / "valid" / f"{name}.done", marker_text(data, rows))
         listing.append((f"valid/{name}", what))
+    data = valid_changes()
+    write(root / "valid" / CHANGES_NAME, data)
+    write(root / "valid" / f"{CHANGES_NAME}.done", change_marker(data))
+    listing.append(
+        (
+            f"valid/{CHANGES_NAME}",
+            "A's change list (人员变更清册), UTF-8 with BOM: 开户 of a new hire (no account: the centre assigns one), "
+            "封存 of 杨丽 (reason 3 调动暂不转移), 启封 of 赵敏 with her base (reason 1), 基数调整 of 王建国 to 9,000.00",
+        )
+    )
     return listing
 
 
@@ -778,7 +788,7 @@ def sort_key(code: dict[str, Any]) -> tuple[Any, ...]:
 
 def write_invalid(root: Path) -> list[tuple[str, str, str]]:
     listing = []
-    for case in cases():
+    for case in [*cases(), *change_cases()]:
         folder = root / "invalid" / case.folder
         write(folder / case.file_name, case.data)
         codes = sorted(({"code": k, "row_no": r, "column": col} for k, r, col in case.codes), key=sort_key)
@@ -794,6 +804,102 @@ def write_invalid(root: Path) -> list[tuple[str, str, str]]:
             for k, r, col in ((x["code"], x["row_no"], x["column"]) for x in codes)
         )
         listing.append((f"invalid/{case.folder}/{case.file_name}", case.what, shown))
+    return listing
+
+
+# ------------------------------------------------------------------ change lists
+
+CHANGE_FIELDS = ("change_type", "member_account", "name", "id_type", "id_number", "base", "reason", "effective_month")
+CHANGE_CHINESE = ("变更类型", "个人账号", "姓名", "证件类型", "证件号码", "缴存基数", "原因", "生效年月")
+HIRE = Member("", A.unit_account, "孙悦", "01", RID("510107", "19980521", "142"), "7000.00", "normal", "")
+"""A's new hire in November: no account yet, so the centre opens one (SPEC §3.2)."""
+DM = {m.member_account[-1]: m for m in D_MEMBERS}
+
+
+def change(kind: str, m: Member, **cells: str) -> dict[str, str]:
+    """One change list row for `m`; an opening carries the ID, the others the account."""
+    opening = kind == "开户"
+    return {
+        "change_type": kind,
+        "member_account": "" if opening else m.member_account,
+        "name": m.name,
+        "id_type": m.id_type if opening else "",
+        "id_number": m.id_number if opening else "",
+        **cells,
+    }
+
+
+def change_csv(rows: list[dict[str, str]]) -> bytes:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(CHANGE_CHINESE)
+    for r in rows:
+        w.writerow([r.get(c, "") for c in CHANGE_FIELDS])
+    return "\ufeff".encode() + out.getvalue().encode("utf-8")
+
+
+def change_marker(data: bytes) -> str:
+    """A change list's marker: its rows (the header excluded) and its digest; it has no amounts."""
+    rows = data.count(b"\n") - 1
+    return f"rows={rows}\nsha256={hashlib.sha256(data).hexdigest()}\n"
+
+
+def valid_changes() -> bytes:
+    return change_csv(
+        [
+            change("开户", HIRE, base="7000.00"),
+            change("封存", AM["6"], reason="3", effective_month=MONTH),
+            change("启封", AM["7"], base="4800.00", reason="1"),
+            change("基数调整", AM["1"], base="9,000.00"),
+        ]
+    )
+
+
+CHANGES_NAME = f"BG_{A.unit_account}_{MONTH}.csv"
+
+
+def change_cases() -> list[Case]:
+    hire = change("开户", HIRE, base="7000.00")
+    he_xue = DM["4"]
+    defects = (
+        ("c_type", change("入职", AM["1"], base="9000.00"), "row 3: 变更类型 “入职” (not one of 开户、封存、启封、基数调整)",
+         ("C_TYPE", 3, "change_type")),
+        ("c_state", change("封存", AM["7"], reason="1"), "row 3: 赵敏 (100123000007) is already sealed",
+         ("C_STATE", 3, "change_type")),
+        ("c_active_elsewhere", change("开户", he_xue, base="6000.00"),
+         "row 3: 何雪 is opened at A while her account 100321000004 is still normal at D: D must seal it first",
+         ("C_ACTIVE_ELSEWHERE", 3, "id_number")),
+        ("c_reason", change("封存", AM["6"], reason="5"), "row 3: seal reason 5 (only 1, 2, 3 exist)",
+         ("C_REASON", 3, "reason")),
+        ("c_month", change("基数调整", AM["1"], base="9000.00", effective_month="202610"),
+         "row 3: effective 202610, a month A has already paid (paid through 202610)", ("C_MONTH", 3, "effective_month")),
+    )  # fmt: skip
+    return [
+        Case(folder, CHANGES_NAME, change_csv([hire, bad]), what, (ROW_ERRORS, code))
+        for folder, bad, what, code in defects
+    ]
+
+
+def write_cycle(root: Path) -> list[tuple[str, str]]:
+    """`cycle/<unit>/`: change lists and the remittance lists that need them, sent in one cycle (the demo's)."""
+    a_rows_hired = [*a_rows(), row(HIRE, member_account="")]
+    d_rows = [row(m) for m in normal(D_MEMBERS) if m != DM["4"]]
+    files = (
+        (A.unit_account, CHANGES_NAME, change_csv([change("开户", HIRE, base="7000.00")]), None,
+         "A opens an account for its new hire 孙悦 (no account yet: the centre assigns one)"),
+        (A.unit_account, A_NAME, utf8(a_rows_hired), a_rows_hired,
+         "A's November list with 孙悦 on it, 个人账号 empty: matched by ID type and number"),
+        (D.unit_account, f"BG_{D.unit_account}_{MONTH}.csv",
+         change_csv([change("封存", DM["4"], reason="3")]), None, "D seals 何雪 (100321000004), who left: 调动暂不转移"),
+        (D.unit_account, f"{D.unit_account}_{MONTH}.csv", utf8(d_rows), d_rows,
+         "D's November list without 何雪, who is sealed from 202611"),
+    )  # fmt: skip
+    listing = []
+    for unit, name, data, rows, what in files:
+        write(root / "cycle" / unit / name, data)
+        marker = marker_text(data, rows) if rows else change_marker(data)
+        write(root / "cycle" / unit / f"{name}.done", marker)
+        listing.append((f"cycle/{unit}/{name}", what))
     return listing
 
 
@@ -821,7 +927,9 @@ Employers (policy `chengdu` 2026: base 2330 tier 1 / 2200 tier 2 to 32969, rates
 """
 
 
-def write_readme(root: Path, valid: list[tuple[str, str]], invalid: list[tuple[str, str, str]]) -> None:
+def write_readme(
+    root: Path, valid: list[tuple[str, str]], invalid: list[tuple[str, str, str]], cycle: list[tuple[str, str]]
+) -> None:
     lines = [README_HEAD]
     for label, e in zip("ABCD", EMPLOYERS, strict=True):
         ms = [m for m in MEMBERS if m.unit_account == e.unit_account]
@@ -844,6 +952,12 @@ def write_readme(root: Path, valid: list[tuple[str, str]], invalid: list[tuple[s
     lines.append("\n## Invalid files\n\n| file | defect | expected codes |\n|---|---|---|\n")
     lines += [f"| `{f}` | {w} | {s} |\n" for f, w, s in invalid]
     lines.append(
+        "\n## One cycle\n\nFiles that depend on each other, sent together (`hpf demo` uploads them): each "
+        "employer's change list is applied before its remittance list for the month (SPEC §2).\n\n"
+        "| file | what it shows |\n|---|---|\n"
+    )
+    lines += [f"| `{f}` | {w} |\n" for f, w in cycle]
+    lines.append(
         "\nNot covered: F_DUPLICATE_FILE (needs a database of processed batches) and F_TOO_LARGE "
         "(needs small `limits`).\n"
     )
@@ -851,12 +965,13 @@ def write_readme(root: Path, valid: list[tuple[str, str]], invalid: list[tuple[s
 
 
 def main(root: Path = HERE) -> None:
-    for sub in ("master", "valid", "invalid"):
+    for sub in ("master", "valid", "invalid", "cycle"):
         shutil.rmtree(root / sub, ignore_errors=True)
     write_master(root)
     valid = write_valid(root)
     invalid = write_invalid(root)
-    write_readme(root, valid, invalid)
+    cycle = write_cycle(root)
+    write_readme(root, valid, invalid, cycle)
 
 
 if __name__ == "__main__":

@@ -49,3 +49,18 @@ MEMBER = pl.Schema(
     }
 )
 """A registered member as validation sees it."""
+
+HOLDER = pl.Schema([*MEMBER.items(), ("paid_through", pl.Int64)])
+"""A member record as a change list is judged against it: the record and its paid-through month."""
+
+EVENT = pl.Schema(
+    {
+        "id": pl.Int64,
+        "member_account": pl.String,
+        "month": pl.Int64,
+        "old_unit": pl.String,
+        "old_status": pl.String,
+        "old_base_fen": pl.Int64,
+    }
+)
+"""A member event as the roster of an earlier month needs it: when it took effect and what it replaced."""

@@ -17,6 +17,8 @@ class BatchStatus(StrEnum):
     RECEIVED = "RECEIVED"
     """Claimed; its outcome is not decided yet."""
     POSTED = "POSTED"
+    APPLIED = "APPLIED"
+    """A member change list whose changes are in force (SPEC §3.2)."""
     REJECTED = "REJECTED"
     DUPLICATE = "DUPLICATE"
     FAILED = "FAILED"
@@ -57,12 +59,17 @@ class RowStatus(StrEnum):
     """The row is fine but its file was not posted."""
     MISSING = "MISSING"
     """An active member with no row."""
+    APPLIED = "APPLIED"
+    """A change list's row that took effect."""
+    NOT_APPLIED = "NOT_APPLIED"
+    """A change list's row that is fine, in a list that was rejected."""
 
 
 class Outcome(StrEnum):
     """What one call of the pipeline did with one ready file."""
 
     POSTED = "POSTED"
+    APPLIED = "APPLIED"
     REJECTED = "REJECTED"
     DUPLICATE = "DUPLICATE"
     REVERSED = "REVERSED"
@@ -81,17 +88,19 @@ class Outcome(StrEnum):
         return cls(status.value)
 
 
-STANDING = frozenset({BatchStatus.POSTED, BatchStatus.RECEIVED, BatchStatus.FAILED})
+STANDING = frozenset({BatchStatus.POSTED, BatchStatus.APPLIED, BatchStatus.RECEIVED, BatchStatus.FAILED})
 """A batch that stands: its outcome holds, or it is still in progress (SPEC §4 F_DUPLICATE_FILE).
 
 A file whose earlier batches all ended otherwise (REJECTED, REVERSED, …) is
 validated afresh when sent again.
 """
-OWNS_RESULTS = frozenset({BatchStatus.POSTED})
+OWNS_RESULTS = frozenset({BatchStatus.POSTED, BatchStatus.APPLIED})
 """A batch whose result files no other batch may replace (SPEC §6 result names)."""
 
 RESULT_STATUSES = (BatchStatus.POSTED, BatchStatus.REJECTED, BatchStatus.DUPLICATE, BatchStatus.REVERSED)
-"""The statuses of a file whose results go back to the employer."""
+"""The statuses of a remittance list whose results go back to the employer."""
+CHANGE_RESULT_STATUSES = (BatchStatus.APPLIED, BatchStatus.REJECTED, BatchStatus.DUPLICATE)
+"""The statuses of a member change list whose results go back to the employer (SPEC §6)."""
 
 EMPLOYER_STATUSES = MappingProxyType({"01": "正常", "02": "开户", "03": "缓缴", "04": "销户", "05": "封存"})
 FILING_STATUSES = frozenset({"01", "02", "03"})
@@ -104,6 +113,7 @@ STATUS_LABELS = MappingProxyType(
     {
         BatchStatus.RECEIVED: "处理中",
         BatchStatus.POSTED: "已入账",
+        BatchStatus.APPLIED: "已办理变更",
         BatchStatus.REJECTED: "已退回，未入账",
         BatchStatus.DUPLICATE: "重复文件，未处理",
         BatchStatus.FAILED: "处理失败，待重试",
@@ -119,6 +129,8 @@ ROW_STATUS_LABELS = MappingProxyType(
         RowStatus.REJECTED: "有错误",
         RowStatus.NOT_POSTED: "未入账",
         RowStatus.MISSING: "缺少缴存行",
+        RowStatus.APPLIED: "已办理",
+        RowStatus.NOT_APPLIED: "未办理",
     }
 )
 """Chinese beside the status of each line of a result file."""

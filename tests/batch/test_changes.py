@@ -116,16 +116,16 @@ def test_types_are_matched_case_insensitively_in_english() -> None:
 
 # ------------------------------------------------------------ against the roster
 
-from batch.changes import ACCOUNT_STATE, PERSON_STATE, ChangeContext, roster_problems  # noqa: E402
+from batch.changes import ACCOUNT_STATE, PERSON_STATE, Bounds, ChangeContext, roster_problems  # noqa: E402
 
 UNIT = "0101000123"
-CONTEXT = ChangeContext(UNIT, 202611, 202612, 233_000, 3_296_900)
+CONTEXT = ChangeContext(UNIT, 202611, 202612, (Bounds(202607, 202706, 233_000, 3_296_900),))
 
 
 def _roster(changes: ChangeList, accounts: list[tuple], people: list[tuple] = ()) -> list[tuple[int, str, str]]:  # type: ignore[type-arg,assignment]
     found = roster_problems(
         changes.rows,
-        pl.DataFrame(accounts, schema=ACCOUNT_STATE, orient="row"),
+        pl.DataFrame([(*a, None, None) for a in accounts], schema=ACCOUNT_STATE, orient="row"),
         pl.DataFrame(list(people), schema=PERSON_STATE, orient="row"),
         CONTEXT,
     )

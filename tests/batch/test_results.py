@@ -69,7 +69,9 @@ class Lookups:
     def employer(self, unit_account: str) -> Employer | None:
         return Employer(UNIT, "单位", "01", 1200, 1200, 1, None, 202610) if unit_account == UNIT else None
 
-    def members(self, unit_account: str, accounts: pl.Series | Sequence[str]) -> pl.DataFrame:
+    def members(
+        self, unit_account: str, accounts: pl.Series | Sequence[str], *, month: int | None = None
+    ) -> pl.DataFrame:
         wanted = pl.Series(list(accounts), dtype=pl.String).implode()
         return self.frame.filter((pl.col("unit_account") == unit_account) | pl.col("member_account").is_in(wanted))
 

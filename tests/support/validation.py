@@ -74,7 +74,9 @@ class MemoryLookups:
         self.calls.append("employer")
         return self.employers.get(unit_account)
 
-    def members(self, unit_account: str, accounts: pl.Series | Sequence[str]) -> pl.DataFrame:
+    def members(
+        self, unit_account: str, accounts: pl.Series | Sequence[str], *, month: int | None = None
+    ) -> pl.DataFrame:
         self.calls.append("members")
         wanted = pl.Series(list(accounts), dtype=pl.String).implode()
         return self.frame.filter((pl.col("unit_account") == unit_account) | pl.col("member_account").is_in(wanted))

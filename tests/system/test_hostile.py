@@ -81,7 +81,9 @@ class SampleLookups:
     def employer(self, unit_account: str) -> Employer | None:
         return self.employers.get(unit_account)
 
-    def members(self, unit_account: str, accounts: pl.Series | Sequence[str]) -> pl.DataFrame:
+    def members(
+        self, unit_account: str, accounts: pl.Series | Sequence[str], *, month: int | None = None
+    ) -> pl.DataFrame:
         wanted = pl.Series(list(accounts), dtype=pl.String).implode()
         return self.frame.filter((pl.col("unit_account") == unit_account) | pl.col("member_account").is_in(wanted))
 
