@@ -233,10 +233,10 @@ EXISTING_MEMBERS = pl.Schema(
     {"member_account": pl.String, "unit_account": pl.String, "id_type": pl.String, "id_number": pl.String,
      "status": pl.String, "base_fen": pl.Int64, "paid_through": pl.Int64, "touched": pl.Boolean}
 )  # fmt: skip
-"""What import must know of the members already stored (`touched`: it has a standing deposit)."""
+"""What import must know of the members already stored (`touched`: a standing deposit, or a change list's event)."""
 
-_OWNED = {"status": "状态", "base_fen": "缴存基数", "paid_through": "缴至年月"}
-_CSV_COLUMN = {"status": "status", "base_fen": "base", "paid_through": "paid_through"}
+_OWNED = {"status": "状态", "base_fen": "缴存基数", "paid_through": "缴至年月", "unit_account": "所属单位"}
+_CSV_COLUMN = {"status": "status", "base_fen": "base", "paid_through": "paid_through", "unit_account": "unit_account"}
 
 
 def conflicts(
@@ -265,7 +265,11 @@ def conflicts(
         problems += _leading_zeros(employer_rows, existing_employers, "unit_account", "单位账号", sources[0])
     if member_rows is not None and member_rows.height:
         problems += _owned(
-            member_rows, existing_members, "member_account", ("status", "base_fen", "paid_through"), sources[1]
+            member_rows,
+            existing_members,
+            "member_account",
+            ("unit_account", "status", "base_fen", "paid_through"),
+            sources[1],
         )
         problems += _held_elsewhere(
             member_rows.filter(pl.col("status") == "normal"), existing_members.filter(pl.col("status") == "normal"),
@@ -287,7 +291,7 @@ def _owned(rows: pl.DataFrame, stored: pl.DataFrame, key: str, owned: tuple[str,
             found.append(
                 Problem(
                     "M_VALUE",
-                    f"{r[key]}已有批次入账，{_OWNED[col]}由业务办理决定（现为{now}），导入不能改为{wanted}："
+                    f"{r[key]}已有入账或人员变更记录，{_OWNED[col]}由业务办理决定（现为{now}），导入不能改为{wanted}："
                     "请改回现值，或通过变更清册办理",
                     r["line"],
                     _CSV_COLUMN[col],

@@ -35,6 +35,19 @@ def history(conn: Connection, account: str) -> list[Row[Any]]:
     )
 
 
+def opened(conn: Connection) -> list[Row[Any]]:
+    """Accounts a change list opened (no state before it): account, name, unit, batch."""
+    return list(
+        conn.execute(
+            select(member_events.c.member_account, members.c.name, member_events.c.new_unit.label("unit_account"),
+                   member_events.c.batch_id)
+            .join(members, members.c.member_account == member_events.c.member_account)
+            .where(member_events.c.change == "open", member_events.c.old_status.is_(None))
+            .order_by(member_events.c.id)
+        )
+    )  # fmt: skip
+
+
 def balances(conn: Connection) -> Iterator[Row[str, str, str, int, int | None]]:
     """Every member in account order: account, unit, status, balance (fen), paid-through; streamed."""
     result = conn.execution_options(yield_per=50_000).execute(

@@ -126,6 +126,10 @@ def reverse_latest(conn: Connection, batch_id: int, reason: str) -> Posted:
     batch = register.get(conn, batch_id, for_update=True)
     if batch is None:
         raise ReversalRefused(f"没有批次{batch_id}")
+    if batch.status == BatchStatus.APPLIED:
+        raise ReversalRefused(
+            f"批次{batch_id}是人员变更清册，不能冲销：变更由新的变更清册更正（如以启封、原因2撤销错误的封存）"
+        )
     if batch.status != BatchStatus.POSTED:
         raise ReversalRefused(f"批次{batch_id}的状态是{batch.status}，只有已入账（POSTED）的批次可以冲销")
     paid = conn.execute(select(employers.c.paid_through).where(employers.c.unit_account == batch.unit_account)).scalar()
@@ -341,7 +345,7 @@ def verify(conn: Connection) -> list[Problem]:
         .having(func.count() > 1)
     ):
         problems.append(Problem("L_DOUBLE_DEPOSIT", f"个人账户{account}在{month}有{n}笔未冲销的缴存（应至多一笔）"))
-    return problems + _paid_through_problems(conn)
+    return problems + _paid_through_problems(conn) + _event_problems(conn)
 
 
 def _paid_through_problems(conn: Connection) -> list[Problem]:
@@ -367,6 +371,60 @@ def _paid_through_problems(conn: Connection) -> list[Problem]:
             .limit(1000)
         ):
             problems.append(Problem("L_PAID_THROUGH", words.format(who, paid or "空白", month)))
+    return problems
+
+
+_REPLAYED = text(
+    "SELECT m.member_account, m.unit_account, m.status, m.base_fen, e.new_unit, e.new_status, e.new_base_fen "
+    "FROM members m JOIN (SELECT member_account, max(id) AS id FROM member_events GROUP BY member_account) l "
+    "ON l.member_account = m.member_account JOIN member_events e ON e.id = l.id "
+    "WHERE m.unit_account <> e.new_unit OR m.status <> e.new_status OR m.base_fen <> e.new_base_fen "
+    "ORDER BY m.member_account LIMIT 1000"
+)
+_CHAINED = text(
+    "SELECT member_account, id, month, prev_month FROM ("
+    " SELECT member_account, id, month, old_unit, old_status, old_base_fen,"
+    "  LAG(id) OVER w AS prev_id, LAG(month) OVER w AS prev_month, LAG(new_unit) OVER w AS prev_unit,"
+    "  LAG(new_status) OVER w AS prev_status, LAG(new_base_fen) OVER w AS prev_base"
+    " FROM member_events WINDOW w AS (PARTITION BY member_account ORDER BY id)) AS chained "
+    "WHERE prev_id IS NOT NULL AND (month < prev_month OR coalesce(old_unit, '') <> prev_unit "
+    "OR coalesce(old_status, '') <> prev_status OR coalesce(old_base_fen, -1) <> prev_base) "
+    "ORDER BY member_account, id LIMIT 1000"
+)
+_UNANCHORED = text(
+    "SELECT count(*) FROM member_events e WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.member_account = "
+    "e.member_account) OR NOT EXISTS (SELECT 1 FROM batches b WHERE b.id = e.batch_id AND b.status = 'APPLIED')"
+)
+
+
+def _event_problems(conn: Connection) -> list[Problem]:
+    """Every member's state is the replay of its events (SPEC §3.2), and the events follow one another.
+
+    The members row must hold what its latest event made it; each event must
+    start from what the one before it left, never earlier in the month order;
+    and each belongs to a member and to an applied change list.
+    """
+    words = {"normal": "正常", "sealed": "封存", "closed": "销户"}
+
+    def state(unit: str, status: str, base: int) -> str:
+        return f"单位{unit}、{words.get(status, status)}、基数{_yuan(base)}元"
+
+    problems = [
+        Problem(
+            "L_EVENTS",
+            f"个人账户{r[0]}的当前状态（{state(r[1], r[2], r[3])}）不是其变更记录的结果（{state(r[4], r[5], r[6])}）",
+        )
+        for r in conn.execute(_REPLAYED)
+    ]
+    problems += [
+        Problem(
+            "L_EVENTS",
+            f"个人账户{account}的变更{event}（{month}）没有接续上一条变更（{prev}）的结果，或生效年月早于上一条",
+        )
+        for account, event, month, prev in conn.execute(_CHAINED)
+    ]
+    if n := conn.execute(_UNANCHORED).scalar_one():
+        problems.append(Problem("L_ORPHAN", f"有{n}条变更记录不属于任何个人账户或已办理的变更清册"))
     return problems
 
 

@@ -174,6 +174,7 @@ _STORED_EMPLOYERS = (
 _STORED_MEMBERS = (
     "SELECT m.member_account, m.unit_account, m.id_type, m.id_number, m.status, m.base_fen, m.paid_through, "
     "CASE WHEN EXISTS (SELECT 1 FROM deposits d WHERE d.member_account = m.member_account AND NOT d.reversed) "
+    "OR EXISTS (SELECT 1 FROM member_events e WHERE e.member_account = m.member_account) "
     "THEN 1 ELSE 0 END AS touched FROM members m"
 )
 

@@ -37,10 +37,14 @@ DEMO_TODAY = "2026-11-22"
 UPLOADS = (
     # (unit, sample, name in the inbox): in upload order
     ("0101000123", "invalid/r_amount/0101000123_202611.csv", "0101000123_202611_draft.csv"),
-    ("0101000123", "valid/0101000123_202611.csv", "0101000123_202611.csv"),
-    ("0101000123", "valid/0101000123_202611.csv", "0101000123_202611_resent.csv"),
+    # A hires 孙悦: her change list and the list she is paid on (account left empty) are sent together.
+    ("0101000123", "cycle/0101000123/0101000123_202611.csv", "0101000123_202611.csv"),
+    ("0101000123", "cycle/0101000123/BG_0101000123_202611.csv", "BG_0101000123_202611.csv"),
+    ("0101000123", "cycle/0101000123/0101000123_202611.csv", "0101000123_202611_resent.csv"),
     ("0101000456", "valid/0101000456_202611.csv", "0101000456_202611.csv"),
-    ("0101000321", "valid/0101000321_202611.xlsx", "0101000321_202611.xlsx"),
+    # D seals 何雪, who left, and files November without her.
+    ("0101000321", "cycle/0101000321/BG_0101000321_202611.csv", "BG_0101000321_202611.csv"),
+    ("0101000321", "cycle/0101000321/0101000321_202611.csv", "0101000321_202611.csv"),
     ("0101000789", "invalid/f_employer_status/0101000789_202611.csv", "0101000789_202611.csv"),
 )
 
@@ -113,13 +117,17 @@ root = "/"
     for b in sorted(operate.list_batches(store), key=lambda b: b["id"]):
         shown = operate.show_batch(store, b["id"])
         codes = sorted({e["code"] for e in shown["errors"]} - {"F_ROW_ERRORS"})
-        color = {"POSTED": "green", "REJECTED": "red", "DUPLICATE": "yellow"}.get(b["status"], "")
+        color = {"POSTED": "green", "APPLIED": "green", "REJECTED": "red", "DUPLICATE": "yellow"}.get(b["status"], "")
         table.add_row(
             str(b["id"]), b["file_name"], Text(b["status"], style=color), str(b["rows"] or 0),
-            format_yuan(b["posted_fen"] or 0), " ".join(codes) or "-",
+            "-" if b["posted_fen"] is None else format_yuan(b["posted_fen"]), " ".join(codes) or "-",
         )  # fmt: skip
     console.print(table)
     console.print("每个文件的结果在该单位的 outbox/ 中：文件名.result.json、.csv、.xlsx。")
+    for hire in operate.opened_accounts(store):
+        console.print(
+            f"新开户：{hire['name']} 个人账号{hire['member_account']}（单位{hire['unit_account']}，批次{hire['batch_id']}）"
+        )
     problems = operate.verify(store)
     if problems:
         console.print(styled(("账务检查未通过：", "red"), "；".join(p.message for p in problems)))

@@ -261,6 +261,12 @@ def export_accounts(store: Store, path: Path) -> int:
     return n
 
 
+def opened_accounts(store: Store) -> list[dict[str, Any]]:
+    """The accounts change lists opened, oldest first (the demo names them)."""
+    with store.engine.connect() as conn:
+        return [dict(r._mapping) for r in accounts.opened(conn)]
+
+
 def verify(store: Store) -> list[Problem]:
     with store.engine.connect() as conn:
         return ledger.verify(conn)

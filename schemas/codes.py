@@ -83,10 +83,11 @@ LEDGER_CODES = MappingProxyType(
         "L_CONTROL": "控制账户与个人账户不对应",
         "L_UNBALANCED": "批次分录借贷不平衡",
         "L_BATCH_TOTAL": "批次入账金额与分录不符",
-        "L_ORPHAN": "分录或缴存无所属",
+        "L_ORPHAN": "分录、缴存或变更记录无所属",
         "L_DOUBLE_DEPOSIT": "同一职工同一月份重复缴存",
         "L_MONTH_TOTAL": "本月入账合计与账本不符",
         "L_PAID_THROUGH": "缴至年月与入账记录不符",
+        "L_EVENTS": "账户状态与变更记录不符",
     }
 )
 """Ledger invariants that do not hold (`hpf verify`, the reconciliation's control totals)."""

@@ -13,7 +13,7 @@ import io
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from db import tables
 from db.engine import make_engine
@@ -213,4 +213,28 @@ def test_the_annual_base_adjustment_changes_every_base(job: Job) -> None:
     job.upload(A, new, mtime=1_790_000_200)
     assert job.run("run-once").exit_code == 0
     assert job.result(A, new.name)["status"] == "POSTED", job.result(A, new.name)["errors"]
+    _verified(job)
+
+
+def test_verify_finds_a_member_that_is_not_the_replay_of_its_events(job: Job) -> None:
+    job.upload(D, CYCLE / D / f"BG_{D}_202611.csv")
+    assert job.run("run-once").exit_code == 0
+    _verified(job)
+    engine = make_engine(job.db_url)
+    with engine.begin() as conn:  # a hand edit unseals her behind the events' back
+        conn.execute(update(tables.members).where(tables.members.c.member_account == HE_XUE).values(status="normal"))
+    engine.dispose()
+    result = job.run("verify")
+    assert result.exit_code == 1
+    assert "变更记录的结果" in result.output and HE_XUE in result.output, result.output
+
+
+def test_master_import_never_contradicts_the_events(job: Job) -> None:
+    """Re-importing last month's members.csv would unseal her: refused, and nothing is written."""
+    job.upload(D, CYCLE / D / f"BG_{D}_202611.csv")
+    assert job.run("run-once").exit_code == 0
+    result = job.run("accounts", "import", "--members", str(SAMPLES / "master" / "members.csv"))
+    assert result.exit_code == 1, result.output
+    assert HE_XUE in result.output and "变更清册" in result.output, result.output
+    assert _member(job, HE_XUE)["status"] == "sealed"
     _verified(job)

@@ -79,10 +79,19 @@ def test_demo_runs_the_whole_job(tmp_path: Path) -> None:
     result = CliRunner().invoke(hpf, ["demo", "--keep", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "账务检查通过" in result.output
-    for status in ("POSTED", "REJECTED", "DUPLICATE"):
+    for status in ("POSTED", "APPLIED", "REJECTED", "DUPLICATE"):
         assert status in result.output
     outbox = tmp_path / "sftp" / "0101000123" / "outbox"
+    stems = ("0101000123_202611", "0101000123_202611_draft", "0101000123_202611_resent", "BG_0101000123_202611")
     assert sorted(p.name for p in outbox.iterdir()) == sorted(
-        f"0101000123_202611{tag}.result.{ext}" for tag in ("", "_draft", "_resent") for ext in ("csv", "json", "xlsx")
+        f"{stem}.result.{ext}" for stem in stems for ext in ("csv", "json", "xlsx")
     )
     assert not list((tmp_path / "sftp" / "0101000123" / "inbox").iterdir())
+    # The hire opened by the change list is paid by the list sent with it, the leaver's list posts without her.
+    (hire,) = [line for line in (outbox / "BG_0101000123_202611.result.csv").read_text("utf-8-sig").splitlines()[1:]]
+    account = hire.split(",")[2]
+    assert f"新开户：孙悦 个人账号{account}" in result.output
+    paid = (outbox / "0101000123_202611.result.csv").read_text("utf-8-sig").splitlines()[-1]
+    assert paid.startswith(f"8,{account},孙悦,") and ",POSTED," in paid
+    d = json.loads((tmp_path / "sftp" / "0101000321" / "outbox" / "0101000321_202611.result.json").read_text("utf-8"))
+    assert (d["status"], d["rows"]) == ("POSTED", 3)
