@@ -86,6 +86,17 @@ def remittance(members: pl.DataFrame) -> bytes:
     return b"\xef\xbb\xbf" + frame.write_csv().encode()
 
 
+def base_adjustment(members: pl.DataFrame, raise_fen: int = 10_000) -> bytes:
+    """The annual adjustment as one change list (SPEC §3.2): a 基数调整 row per member, each base up by `raise_fen`."""
+    frame = members.select(
+        pl.lit("基数调整").alias("变更类型"),
+        pl.col("member_account").alias("个人账号"),
+        pl.col("name").alias("姓名"),
+        _yuan(pl.col("base_fen") + raise_fen).alias("缴存基数"),
+    )
+    return frame.write_csv().encode("utf-8")
+
+
 def write_master(folder: Path, employers: pl.DataFrame, members: pl.DataFrame) -> list[str]:
     employers.write_csv(folder / "employers.csv")
     members.drop("base_fen").select(

@@ -65,3 +65,58 @@ def test_run_once_with_workers_shares_the_employers(sftp_env: SftpEnv, job: Job)
     assert summary["files"] == 3 and summary["outcomes"] == {"POSTED": 3} and summary["busy"] == 0
     assert summary["seconds"]["post"] > 0
     assert_books_and_files_are_whole(job)
+
+
+def _roster_counts(job: Job) -> tuple[int, int, int]:
+    """(events, members, accounts given out so far) in the database now."""
+    from sqlalchemy import func, select
+
+    from db import tables
+    from db.engine import make_engine
+
+    engine = make_engine(job.db_url)
+    with engine.connect() as conn:
+        counts = (
+            conn.execute(select(func.count()).select_from(tables.member_events)).scalar_one(),
+            conn.execute(select(func.count()).select_from(tables.members)).scalar_one(),
+            conn.execute(select(tables.account_numbers.c.last)).scalar_one(),
+        )
+    engine.dispose()
+    return counts
+
+
+@pytest.mark.parametrize("sftp_env", ["openssh"], indirect=True)
+@pytest.mark.parametrize("point", ["applying", "committed"])
+def test_a_change_list_killed_while_applied_is_all_or_nothing(sftp_env: SftpEnv, job: Job, point: str) -> None:
+    """Killed inside the transaction that applies it (nothing stands) or just after it committed (all of it stands)."""
+    from tests.support.samples import A
+
+    adjust = job.home / f"BG_{A}_202611.csv"
+    rows = [f"基数调整,10012300000{n},{name},,,10000.00,," for n, name in
+            ((1, "王建国"), (2, "李晓燕"), (3, "张伟"), (4, "刘芳"), (5, "陈志强"), (6, "杨丽"))]  # fmt: skip
+    adjust.write_text(
+        "变更类型,个人账号,姓名,证件类型,证件号码,缴存基数,原因,生效年月\n"
+        + "开户,,孙悦,01,510107199805211421,7000.00,,\n"
+        + "".join(f"{r}\n" for r in rows),
+        "utf-8",
+    )
+    job.upload(A, adjust)
+    members_before = _roster_counts(job)[1]
+    crashed = hpf_process(job, crash_at=point)
+    crashed.wait(120)
+    assert crashed.returncode == -signal.SIGKILL
+    events, members, _ = _roster_counts(job)
+    assert (events, members) == ((0, members_before) if point == "applying" else (7, members_before + 1))
+
+    again = hpf_process(job)
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err.decode()
+    events, members, last = _roster_counts(job)
+    assert (events, members) == (7, members_before + 1)  # applied once, whichever side of the commit it died
+    result = json.loads((job.env.root / A / "outbox" / f"BG_{A}_202611.result.json").read_text("utf-8"))
+    assert result["status"] == "APPLIED"
+    opened = (job.env.root / A / "outbox" / f"BG_{A}_202611.result.csv").read_text("utf-8-sig").splitlines()[1]
+    assert opened.split(",")[2] == str(last)  # the one number given out is the one the employer was told
+    assert not list((job.env.root / A / "inbox").iterdir())
+    verified = subprocess.run([HPF, "verify"], env={**os.environ, **job.environ}, capture_output=True, timeout=120)
+    assert verified.returncode == 0, verified.stdout.decode()
