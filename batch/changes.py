@@ -24,7 +24,7 @@ from batch.rules import EMPTY, SCHEMA_MESSAGES, found, schema_problems
 from schemas.changes import CHANGE_LABELS, CHANGE_TYPES, NEEDS, SEAL_REASONS, UNSEAL_REASONS, Change, ChangeRow
 from schemas.codes import Problem
 from schemas.columns import CHANGES
-from schemas.formats import valid_month
+from schemas.formats import ACCOUNT, valid_month
 
 _NAME = re.compile(r"^BG_([0-9]{1,20})_([0-9]{6})(?:_([0-9A-Za-z\u4e00-\u9fff-]{1,32}))?\.(csv|xlsx)$", re.IGNORECASE)
 
@@ -303,7 +303,7 @@ def roster_problems(
     )
     given = pl.col("given").is_not_null()
     parts = [
-        problems(named, given & ~known, "R_ACCOUNT_UNKNOWN", "member_account",
+        problems(named, given & pl.col("given").str.contains(ACCOUNT) & ~known, "R_ACCOUNT_UNKNOWN", "member_account",
                  pl.format("个人账号{}未登记（不存在）", found("member_account"))),
         problems(named, known & ~here & ~opening, "R_ACCOUNT_OTHER_EMPLOYER", "member_account",
                  pl.format(f"个人账号{{}}在{{}}属于单位{{}}，不属于本单位{unit}", found("member_account"),

@@ -238,3 +238,55 @@ def test_master_import_never_contradicts_the_events(job: Job) -> None:
     assert HE_XUE in result.output and "变更清册" in result.output, result.output
     assert _member(job, HE_XUE)["status"] == "sealed"
     _verified(job)
+
+
+def test_every_change_code_and_the_reused_row_codes_at_once(job: Job) -> None:
+    """One change list with a defect on each row: every problem is reported, with its row and column."""
+    he_xue_id = str(_member(job, HE_XUE)["id_number"])
+    bad = _changes(
+        job, f"BG_{A}_202611.csv",
+        "入职,100123000001,王建国,,,9000.00,,",                 # 2 C_TYPE
+        "封存,100123000007,赵敏,,,,1,",                        # 3 C_STATE: already sealed
+        f"开户,,何雪,01,{he_xue_id},6000.00,,",               # 4 C_ACTIVE_ELSEWHERE
+        "封存,100123000006,杨丽,,,,5,",                        # 5 C_REASON
+        "基数调整,100123000002,李晓燕,,,9000.00,,202610",        # 6 C_MONTH: already paid
+        "基数调整,,张伟,,,9000.00,,",                          # 7 R_REQUIRED: no account
+        "基数调整,12345X,张伟,,,9000.00,,",                     # 8 R_ACCOUNT_FORMAT
+        "基数调整,100123999999,无名,,,9000.00,,",                # 9 R_ACCOUNT_UNKNOWN
+        f"基数调整,{HE_XUE},何雪,,,9000.00,,",                  # 10 R_ACCOUNT_OTHER_EMPLOYER
+        "基数调整,100123000008,黄磊,,,9000.00,,",               # 11 R_ACCOUNT_CLOSED
+        "基数调整,100123000004,刘芳芳,,,9000.00,,",              # 12 R_NAME_MISMATCH
+        "开户,,新人,07,510107199805211421,7000.00,,",          # 13 R_ID_TYPE
+        "开户,,新人二,01,510107199805211422,7000.00,,",         # 14 R_ID_INVALID (check character)
+        "基数调整,100123000005,陈志强,,,九千,,",                 # 15 R_NUMBER
+        "基数调整,100123000003,张伟,,,99999.00,,",              # 16 R_BASE_RANGE: above the cap
+    )  # fmt: skip
+    job.upload(A, bad)
+    assert job.run("run-once").exit_code == 0
+    result = job.result(A, bad.name)
+    assert result["status"] == "REJECTED" and result["posted_rows"] == 0
+    found = {(e["code"], e["row_no"]) for e in result["errors"]}  # type: ignore[union-attr]
+    assert found == {
+        ("F_ROW_ERRORS", None), ("C_TYPE", 2), ("C_STATE", 3), ("C_ACTIVE_ELSEWHERE", 4), ("C_REASON", 5),
+        ("C_MONTH", 6), ("R_REQUIRED", 7), ("R_ACCOUNT_FORMAT", 8), ("R_ACCOUNT_UNKNOWN", 9),
+        ("R_ACCOUNT_OTHER_EMPLOYER", 10), ("R_ACCOUNT_CLOSED", 11), ("R_NAME_MISMATCH", 12), ("R_ID_TYPE", 13),
+        ("R_ID_INVALID", 14), ("R_NUMBER", 15), ("R_BASE_RANGE", 16),
+    }  # fmt: skip
+    assert all(line["status"] == "REJECTED" for line in _lines(job, A, bad.name))
+    xlsx = job.env.root / A / "outbox" / f"BG_{A}_202611.result.xlsx"
+    assert xlsx.read_bytes()[:2] == b"PK"
+
+
+def test_a_change_list_for_a_paid_month_and_a_blank_account_that_identifies_nobody(job: Job) -> None:
+    late = _changes(job, f"BG_{A}_202610.csv", "基数调整,100123000001,王建国,,,9000.00,,")
+    job.upload(A, late)
+    nobody = job.home / f"{A}_202611.csv"
+    rows = (CYCLE / A / f"{A}_202611.csv").read_text("utf-8")  # 孙悦's row has no account, and she was never opened
+    nobody.write_text(rows, "utf-8")
+    job.upload(A, nobody, mtime=1_790_000_100)
+    assert job.run("run-once").exit_code == 0
+    refused = job.result(A, late.name)
+    assert refused["status"] == "REJECTED"
+    assert "202611" in next(e["message"] for e in refused["errors"] if e["code"] == "F_MONTH_NOT_DUE")  # type: ignore[union-attr]
+    unmatched = job.result(A, nobody.name)
+    assert ("R_REQUIRED", 8, "member_account") in {(e["code"], e["row_no"], e["column"]) for e in unmatched["errors"]}  # type: ignore[union-attr]
