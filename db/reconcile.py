@@ -17,6 +17,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine, and_, case, func, literal, or_, select, union
 
 from batch.reconcile import REFUSED, Reconciliation, build, filing_lines
+from db.register import CHANGE_LIST
 from db.tables import CONTROL, batches, control_accounts, employers, entries, members
 from schemas.formats import valid_month
 from schemas.frames import RECONCILIATION_LINE
@@ -99,12 +100,15 @@ def _lines(conn: Connection, month: int) -> pl.DataFrame:
 
 
 def _of_month(month: int) -> Any:
-    """The batches of the month: by the month recorded with the outcome, else by the file's name."""
+    """The remittance lists of the month: by the month recorded with the outcome, else by the file's name.
+
+    Change lists (`BG_…`) are not lists received: they move no money and file nothing.
+    """
     named = [
         batches.c.file_name.like(batches.c.unit_account + literal(f"\\_{month}{rest}"), escape="\\")
         for rest in (".%", "\\_%")
     ]
-    return or_(batches.c.month == month, and_(batches.c.month.is_(None), or_(*named)))
+    return and_(~CHANGE_LIST, or_(batches.c.month == month, and_(batches.c.month.is_(None), or_(*named))))
 
 
 def _totals_query(month: int) -> Any:

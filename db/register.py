@@ -172,6 +172,10 @@ def history(conn: Connection, batch_id: int) -> list[Row[Any]]:
     )
 
 
+CHANGE_LIST = func.upper(func.substr(batches.c.file_name, 1, 3)) == "BG_"
+"""A batch of a member change list (`BG_…`, SPEC §3.2) rather than a remittance list."""
+
+
 def earlier_batch(
     conn: Connection,
     sha256: str,
@@ -194,7 +198,7 @@ def earlier_batch(
             batches.c.month == month,
             batches.c.status.in_(STANDING),
             # Of the same kind: a change list (BG_…) never repeats a remittance list, nor the other way round.
-            (func.upper(func.substr(batches.c.file_name, 1, 3)) == "BG_") == change_list,
+            CHANGE_LIST if change_list else ~CHANGE_LIST,
         )
         .order_by(batches.c.id)
         .limit(1)

@@ -132,7 +132,12 @@ def status_text(status: str) -> str:
     return f"{label}（{status}）" if label else status
 
 
-_STATUS_COLORS = {BatchStatus.FAILED: "red", BatchStatus.REJECTED: "yellow", BatchStatus.POSTED: "green"}
+_STATUS_COLORS = {
+    BatchStatus.FAILED: "red",
+    BatchStatus.REJECTED: "yellow",
+    BatchStatus.POSTED: "green",
+    BatchStatus.APPLIED: "green",
+}
 
 
 def print_batches(rows: list[dict[str, Any]], console: Console, *, wide: bool = False) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -290,3 +291,15 @@ def test_a_change_list_for_a_paid_month_and_a_blank_account_that_identifies_nobo
     assert "202611" in next(e["message"] for e in refused["errors"] if e["code"] == "F_MONTH_NOT_DUE")  # type: ignore[union-attr]
     unmatched = job.result(A, nobody.name)
     assert ("R_REQUIRED", 8, "member_account") in {(e["code"], e["row_no"], e["column"]) for e in unmatched["errors"]}  # type: ignore[union-attr]
+
+
+def test_the_reconciliation_counts_remittance_lists_not_change_lists(job: Job) -> None:
+    job.upload(D, CYCLE / D / f"BG_{D}_202611.csv")
+    job.upload(D, CYCLE / D / f"{D}_202611.csv", mtime=1_790_000_100)
+    assert job.run("run-once").exit_code == 0
+    result = job.run("report", "reconcile", "--month", "202611", "--json", "--out", str(job.home / "out"))
+    assert result.exit_code == 0, result.output
+    (csv_path,) = [f for f in json.loads(result.output)["files"] if f.endswith(".csv")]
+    lines = list(csv.DictReader(io.StringIO(Path(csv_path).read_text("utf-8-sig"))))
+    (line,) = [x for x in lines if x["unit_account"] == D]
+    assert (line["files"], line["rows_received"], line["rows_posted"]) == ("1", "3", "3"), line
