@@ -454,10 +454,6 @@ def _blanked(frame: pl.LazyFrame, column: str) -> pl.LazyFrame:
     )
 
 
-SUGGEST_FROM = 200_000
-"""Up to this many members, a mistyped account is matched to the roster one digit at a time."""
-
-
 RULES: tuple[Callable[[pl.LazyFrame, RuleContext], pl.LazyFrame], ...] = (
     duplicate_accounts,
     row_month,
