@@ -88,11 +88,25 @@ LEDGER_CODES = MappingProxyType(
         "L_MONTH_TOTAL": "本月入账合计与账本不符",
         "L_PAID_THROUGH": "缴至年月与入账记录不符",
         "L_EVENTS": "账户状态与变更记录不符",
+        "L_FUNDS": "资金去向与到账不符",
+        "L_SUSPENSE": "单位暂收余额与其分录不符或为负",
     }
 )
 """Ledger invariants that do not hold (`hpf verify`, the reconciliation's control totals)."""
 
-CODES = MappingProxyType({**FILE_CODES, **ROW_CODES, **CHANGE_CODES, **MASTER_CODES, **LEDGER_CODES})
+BANK_CODES = MappingProxyType(
+    {
+        "B_FORMAT": "到账通知格式错误",
+        "B_ENCODING": "到账通知编码无法识别",
+        "B_MANIFEST": "标记文件与到账通知不符",
+        "B_ACCOUNT": "到账通知的帐号不是本中心的收款账号",
+        "B_CURRENCY": "币别不是人民币",
+        "B_CONFLICT": "同一银行流水号内容不同",
+    }
+)
+"""An arrival file's problems (SPEC §9): any of them rejects the whole file, nothing booked."""
+
+CODES = MappingProxyType({**FILE_CODES, **ROW_CODES, **CHANGE_CODES, **MASTER_CODES, **LEDGER_CODES, **BANK_CODES})
 
 
 @dataclass(frozen=True, slots=True)
