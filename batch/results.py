@@ -89,20 +89,28 @@ _LONGEST_SUFFIX = ".result.xlsx"
 
 
 def result_files(
-    report: Report, *, batch_id: int | None, status: str, xlsx_detail_rows: int, own_names: bool = False
+    report: Report,
+    *,
+    batch_id: int | None,
+    status: str,
+    xlsx_detail_rows: int,
+    own_names: bool = False,
+    payment: dict[str, Any] | None = None,
 ) -> dict[str, bytes]:
     """The three result files for source `X.csv` / `X.xlsx`: {"X.result.json": …, "X.result.csv": …, "X.result.xlsx": …}.
 
     status is POSTED, REJECTED or DUPLICATE. For POSTED, posted_rows = all rows and posted_fen = total_fen.
     `own_names`: named `X.{batch_id}.result.*`, because a standing batch owns the plain names.
+    `payment`: the payment notice of an AWAITING_FUNDS list (SPEC §6).
     """
     _check_status(report, status)
     json_name, csv_name, xlsx_name = result_names(report.file_name, batch_id if own_names else None)
     lines = detail_lines(report, status=status)  # once, for the CSV and the workbook
+    head = _head(report, batch_id, status, payment=payment)
     return {
-        json_name: result_json(report, batch_id=batch_id, status=status),
+        json_name: result_json(report, batch_id=batch_id, status=status, payment=payment),
         csv_name: csv_bytes(lines),
-        xlsx_name: _workbook(_head(report, batch_id, status), lines, problem_frame(report), xlsx_detail_rows),
+        xlsx_name: _workbook(head, lines, problem_frame(report), xlsx_detail_rows),
     }
 
 
@@ -126,13 +134,13 @@ def result_document(
     return {**head, "errors": [p.as_dict() for p in report.problems()]}
 
 
-def result_json(report: Report, *, batch_id: int | None, status: str) -> bytes:
+def result_json(report: Report, *, batch_id: int | None, status: str, payment: dict[str, Any] | None = None) -> bytes:
     """`X.result.json`: `result_document` as UTF-8 JSON, Chinese as written, indented.
 
     Each error is one compact line, written by polars: a million errors take a
     second, not the minute of `json.dumps(indent=…)` over a million dicts.
     """
-    head = json.dumps(_head(report, batch_id, status), ensure_ascii=False, indent=2)
+    head = json.dumps(_head(report, batch_id, status, payment=payment), ensure_ascii=False, indent=2)
     errors = problem_frame(report).write_ndjson()
     if not errors:
         return (head[:-2] + ',\n  "errors": []\n}\n').encode("utf-8")
@@ -149,7 +157,13 @@ def problem_frame(report: Report | ChangeReport) -> pl.DataFrame:
 
 
 def _head(
-    report: Report, batch_id: int | None, status: str, posted_rows: int | None = None, posted_fen: int | None = None
+    report: Report,
+    batch_id: int | None,
+    status: str,
+    posted_rows: int | None = None,
+    posted_fen: int | None = None,
+    *,
+    payment: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The result document without its errors."""
     posted = status == BatchStatus.POSTED
@@ -172,6 +186,8 @@ def _head(
     }
     if report.duplicate_of is not None:
         head["duplicate_of"] = {"batch_id": report.duplicate_of, "status": report.duplicate_status}
+    if payment is not None:
+        head["payment"] = payment
     return head
 
 
@@ -219,7 +235,9 @@ def detail_lines(report: Report, *, status: str) -> pl.DataFrame:
         .otherwise(pl.lit((RowStatus.POSTED if status == BatchStatus.POSTED else RowStatus.NOT_POSTED).value))
     )
     message = pl.col("message")
-    if status != BatchStatus.POSTED:
+    if status == BatchStatus.AWAITING_FUNDS:
+        message = message.fill_null(pl.lit(AWAITING_MESSAGE))
+    elif status != BatchStatus.POSTED:
         message = message.fill_null(pl.lit(_not_posted_message(report)))
     rows = (
         report.rows.lazy()
@@ -262,6 +280,7 @@ def detail_lines(report: Report, *, status: str) -> pl.DataFrame:
 
 
 _AMOUNTS = ("employer_amount", "employee_amount", "total_amount")
+AWAITING_MESSAGE = "本行无误；清册待缴款到账后入账，请按汇总表中的汇缴通知缴款（附言填写缴款识别码）"
 _EMPTY_LINES = RESULT_LINE.to_frame()
 
 
@@ -344,6 +363,25 @@ def _summary(doc: dict[str, Any], lines: pl.DataFrame, errors: int, shown: int, 
     ]
     if doc.get("reason"):
         items.append(("原因", doc["reason"], False))
+    if payment := doc.get("payment"):
+        items += [
+            ("汇缴通知：缴款识别码（附言）", payment["reference"], False),
+            ("汇缴通知：清册金额（元）", payment["amount_fen"], True),
+            ("汇缴通知：尚需缴款（元）", payment["outstanding_fen"], True),
+            ("汇缴通知：缴款截止日期", payment["pay_by"], False),
+            ("汇缴通知：收款户名", payment["account_name"], False),
+            ("汇缴通知：收款账号", payment["account"], False),
+            ("汇缴通知：开户银行", payment["bank"], False),
+        ]
+    if funded := doc.get("funded_by"):
+        items.append(("资金来源（银行流水号）", "、".join(funded), False))
+    if receipt := doc.get("receipt"):
+        items += [
+            ("入账时间", receipt["posted_at"], False),
+            ("本月入账人数", receipt["members_posted"], False),
+            ("本月封存人数", receipt["members_sealed"], False),
+            ("入账后单位暂收余额（元）", receipt["suspense_fen"], True),
+        ]
     if earlier := doc.get("duplicate_of"):
         items.append(("此前处理该文件的批次", earlier["batch_id"], False))
         items.append(
@@ -433,13 +471,22 @@ def errors_sheet(doc: dict[str, Any], problems: pl.DataFrame, title: str) -> xls
 
 
 def restated(
-    files: dict[str, bytes], *, status: str, reason: str, posted_rows: int, posted_fen: int, xlsx_detail_rows: int
+    files: dict[str, bytes],
+    *,
+    status: str,
+    reason: str,
+    posted_rows: int,
+    posted_fen: int,
+    xlsx_detail_rows: int,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, bytes]:
-    """A published result told again with a new status (SPEC §6): REVERSED now, EXPIRED or SUPERSEDED later.
+    """A published result told again with a new status (SPEC §6): POSTED, AWAITING_FUNDS again, EXPIRED, …
 
     Built from the batch's own stored result files, under the same names (the
-    source was archived long ago): every line that was posted is NOT_POSTED
-    with the reason, and `posted_rows` / `posted_fen` say what stands now.
+    source was archived long ago). POSTED: every line waiting for money is
+    posted. Otherwise every line that was posted is NOT_POSTED with the reason;
+    `posted_rows` / `posted_fen` say what stands now. `extra` replaces or adds
+    fields of the document (the payment notice, `funded_by`, `receipt`; None removes one).
     """
     json_name = next(n for n in files if n.endswith(".result.json"))
     csv_name = next(n for n in files if n.endswith(".result.csv"))
@@ -447,20 +494,30 @@ def restated(
     doc = json.loads(files[json_name])
     errors = doc.pop("errors")
     label = STATUS_LABELS.get(status, status)
-    doc.update(status=status, posted_rows=posted_rows, posted_fen=posted_fen, reason=reason)
+    doc.update(status=status, posted_rows=posted_rows, posted_fen=posted_fen, reason=reason or None)
+    for key, value in (extra or {}).items():
+        if value is None:
+            doc.pop(key, None)
+        else:
+            doc[key] = value
+    if not doc["reason"]:
+        del doc["reason"]
     lines = pl.read_csv(files[csv_name], infer_schema=False, encoding="utf8").select(RESULT_CSV_COLUMNS)
-    why = f"本批次{label}（{status}）：{reason}；本行未入账"
+    if status == BatchStatus.POSTED:
+        before, after, why = RowStatus.NOT_POSTED, RowStatus.POSTED, pl.lit(None, pl.String)
+    elif status == BatchStatus.AWAITING_FUNDS:
+        before, after, why = RowStatus.POSTED, RowStatus.NOT_POSTED, pl.lit(f"{reason}；{AWAITING_MESSAGE}")
+    else:
+        before, after, why = RowStatus.POSTED, RowStatus.NOT_POSTED, pl.lit(f"本批次{label}（{status}）：{reason}；本行未入账")
+    if status in (BatchStatus.EXPIRED, BatchStatus.SUPERSEDED):
+        moved = pl.col("status").is_in([RowStatus.POSTED, RowStatus.NOT_POSTED])
+    else:
+        moved = pl.col("status") == before
     lines = _guarded(
         lines.lazy().with_columns(
             pl.col("row_no").cast(pl.Int64),
-            pl.when(pl.col("status") == RowStatus.POSTED)
-            .then(pl.lit(RowStatus.NOT_POSTED.value))
-            .otherwise(pl.col("status"))
-            .alias("status"),
-            pl.when(pl.col("status") == RowStatus.POSTED)
-            .then(pl.lit(why))
-            .otherwise(pl.col("message"))
-            .alias("message"),
+            pl.when(moved).then(pl.lit(after.value)).otherwise(pl.col("status")).alias("status"),
+            pl.when(moved).then(why).otherwise(pl.col("message")).alias("message"),
         )
     ).collect()
     problems = pl.DataFrame(errors, schema=ERROR, orient="row") if errors else ERROR.to_frame()

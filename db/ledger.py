@@ -25,7 +25,17 @@ from sqlalchemy import Connection, and_, case, func, insert, literal, select, te
 from batch.money import format_yuan
 from batch.policy import previous_month
 from db import register
-from db.tables import CONTROL, batches, control_accounts, deposits, employers, entries, members
+from db.tables import (
+    CONTROL,
+    EXCEPTIONS,
+    UNIDENTIFIED,
+    batches,
+    control_accounts,
+    deposits,
+    employers,
+    entries,
+    members,
+)
 from schemas.codes import Problem
 from schemas.errors import TerminalError
 from schemas.statuses import OPENED, BatchStatus
@@ -72,8 +82,12 @@ def post(
     rows: pl.DataFrame,
     *,
     roster_version: int | None = None,
+    counter: str = CONTROL,
 ) -> Posted:
     """Deposit `rows` (member_account, employer_fen, employee_fen) for `month`, inside the caller's transaction.
+
+    `counter` is the account the money comes from: CONTROL in immediate mode,
+    the employer's suspense in arrival mode (SPEC §9).
 
     Raises PostingConflict (after which the caller must roll back) when the
     employer is no longer due for `month`, a member-month is already deposited,
@@ -103,12 +117,12 @@ def post(
         raise PostingConflict(
             f"有{frame.height - inserted}个个人账号已不在职工名册中（名册在检查之后被改动），本批次未入账"
         )
-    _entries_for_deposits(conn, batch_id, month, kind="deposit", sign=1)
+    _entries_for_deposits(conn, batch_id, month, kind="deposit", sign=1, counter=counter)
     # Never backwards: a member who moved on may be paid a later month by the new employer first.
     later = members.c.paid_through.is_not(None) & (members.c.paid_through > month)
     _apply_to_members(conn, batch_id, sign=1, paid_through=case((later, members.c.paid_through), else_=literal(month)))
     total = int(frame["employer_fen"].sum()) + int(frame["employee_fen"].sum())
-    _apply_to_control(conn, -total)
+    _apply_to_control(conn, -total, counter)
     return Posted(frame.height, total)
 
 
@@ -155,7 +169,8 @@ def reverse_latest(conn: Connection, batch_id: int, reason: str) -> Posted:
 def reverse(conn: Connection, batch_id: int) -> Posted:
     """Append the opposite of a posted batch's entries and restore the paid-through months."""
     batch = conn.execute(select(batches).where(batches.c.id == batch_id)).one()
-    _entries_for_deposits(conn, batch_id, batch.month, kind="reversal", sign=-1)
+    counter = counter_of(conn, batch_id)
+    _entries_for_deposits(conn, batch_id, batch.month, kind="reversal", sign=-1, counter=counter)
     _apply_to_members(conn, batch_id, sign=-1, paid_through=deposits.c.prev_paid_through)
     total = conn.execute(
         select(func.coalesce(func.sum(deposits.c.employer_fen + deposits.c.employee_fen), 0)).where(
@@ -163,13 +178,23 @@ def reverse(conn: Connection, batch_id: int) -> Posted:
         )
     ).scalar_one()
     rows = conn.execute(update(deposits).where(deposits.c.batch_id == batch_id).values(reversed=True)).rowcount
-    _apply_to_control(conn, int(total))
+    _apply_to_control(conn, int(total), counter)
     conn.execute(
         update(employers)
         .where(employers.c.unit_account == batch.unit_account)
         .values(paid_through=batch.prev_paid_through, updated_at=func.now())
     )
     return Posted(rows, int(total))
+
+
+def counter_of(conn: Connection, batch_id: int) -> str:
+    """The account a posted batch's money came from: its deposit entries' negative side (CONTROL or a suspense)."""
+    found = conn.execute(
+        select(entries.c.account)
+        .where(entries.c.batch_id == batch_id, entries.c.kind == "deposit", entries.c.amount_fen < 0)
+        .limit(1)
+    ).scalar()
+    return str(found) if found is not None else CONTROL
 
 
 def _opened_becomes_normal() -> Any:
@@ -221,8 +246,10 @@ def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.Data
     return inserted
 
 
-def _entries_for_deposits(conn: Connection, batch_id: int, month: int, *, kind: str, sign: int) -> None:
-    """Member entries per part and the two CONTROL entries, set-based from the deposits."""
+def _entries_for_deposits(
+    conn: Connection, batch_id: int, month: int, *, kind: str, sign: int, counter: str = CONTROL
+) -> None:
+    """Member entries per part and the two entries of the counter account, set-based from the deposits."""
     standing = and_(deposits.c.batch_id == batch_id, deposits.c.reversed.is_(False))
     columns = [
         entries.c.batch_id,
@@ -236,7 +263,7 @@ def _entries_for_deposits(conn: Connection, batch_id: int, month: int, *, kind: 
         # The member's entry per deposit, then the CONTROL entry for the batch's total.
         for account, value in (
             (deposits.c.member_account, amount * sign),
-            (literal(CONTROL), -sign * func.coalesce(func.sum(amount), 0)),
+            (literal(counter), -sign * func.coalesce(func.sum(amount), 0)),
         ):
             row = select(literal(batch_id), literal(kind), account, literal(part), literal(month), value)
             conn.execute(insert(entries).from_select(columns, row.where(standing)))
@@ -258,12 +285,15 @@ def _apply_to_members(conn: Connection, batch_id: int, *, sign: int, paid_throug
     )
 
 
-def _apply_to_control(conn: Connection, amount_fen: int) -> None:
-    conn.execute(
+def _apply_to_control(conn: Connection, amount_fen: int, code: str = CONTROL) -> None:
+    """Add to a centre account's balance (CONTROL, a suspense, …), creating its row the first time."""
+    changed = conn.execute(
         update(control_accounts)
-        .where(control_accounts.c.code == CONTROL)
+        .where(control_accounts.c.code == code)
         .values(balance_fen=control_accounts.c.balance_fen + amount_fen)
-    )
+    ).rowcount
+    if not changed:
+        conn.execute(insert(control_accounts).values(code=code, balance_fen=amount_fen))
 
 
 # ---------------------------------------------------------------- invariants
@@ -284,24 +314,7 @@ def verify(conn: Connection) -> list[Problem]:
         problems.append(
             Problem("L_BALANCE", f"个人账户{account}的余额{_yuan(balance)}元不等于其分录之和{_yuan(total)}元")
         )
-    control_balance = conn.execute(
-        select(control_accounts.c.balance_fen).where(control_accounts.c.code == CONTROL)
-    ).scalar_one()
-    control_entries = conn.execute(
-        select(func.coalesce(func.sum(entries.c.amount_fen), 0)).where(entries.c.account == CONTROL)
-    ).scalar_one()
-    if control_balance != control_entries:
-        problems.append(
-            Problem("L_BALANCE", f"控制账户余额{_yuan(control_balance)}元不等于其分录之和{_yuan(control_entries)}元")
-        )
-    member_total = conn.execute(select(func.coalesce(func.sum(members.c.balance_fen), 0))).scalar_one()
-    if control_balance != -member_total:
-        problems.append(
-            Problem(
-                "L_CONTROL",
-                f"控制账户余额{_yuan(control_balance)}元与个人账户余额合计{_yuan(member_total)}元不对应（应互为相反数）",
-            )
-        )
+    problems += _centre_account_problems(conn)
     for batch_id, total in conn.execute(
         select(entries.c.batch_id, func.sum(entries.c.amount_fen))
         .group_by(entries.c.batch_id)
@@ -346,6 +359,85 @@ def verify(conn: Connection) -> list[Problem]:
     ):
         problems.append(Problem("L_DOUBLE_DEPOSIT", f"个人账户{account}在{month}有{n}笔未冲销的缴存（应至多一笔）"))
     return problems + _paid_through_problems(conn) + _event_problems(conn)
+
+
+_CENTRE_SUMS = text(
+    "SELECT a.code, a.balance_fen, coalesce(e.total, 0) + coalesce(c.total, 0) - coalesce(d.total, 0) "
+    "FROM control_accounts a "
+    "LEFT JOIN (SELECT account, sum(amount_fen) AS total FROM entries WHERE account NOT IN "
+    "  (SELECT member_account FROM members) GROUP BY account) e ON e.account = a.code "
+    "LEFT JOIN (SELECT credit, sum(amount_fen) AS total FROM fund_moves GROUP BY credit) c ON c.credit = a.code "
+    "LEFT JOIN (SELECT debit, sum(amount_fen) AS total FROM fund_moves GROUP BY debit) d ON d.debit = a.code "
+    "WHERE a.balance_fen <> coalesce(e.total, 0) + coalesce(c.total, 0) - coalesce(d.total, 0) ORDER BY a.code"
+)
+_UNKNOWN_ACCOUNTS = text(
+    "SELECT count(*) FROM (SELECT debit AS code FROM fund_moves UNION SELECT credit FROM fund_moves) m "
+    "WHERE NOT EXISTS (SELECT 1 FROM control_accounts a WHERE a.code = m.code)"
+)
+_BANK_LINES = text(
+    "SELECT coalesce(sum(CASE WHEN kind = 'credit' THEN amount_fen ELSE 0 END), 0), "
+    "coalesce(sum(CASE WHEN kind = 'reversal' THEN -amount_fen ELSE 0 END), 0) FROM bank_lines"
+)
+
+
+def _centre_account_problems(conn: Connection) -> list[Problem]:
+    """The centre's accounts (CONTROL, banks, suspense, unidentified, exceptions) and the identities of SPEC §9."""
+    problems = [
+        Problem("L_BALANCE", f"账户{code}的余额{_yuan(balance)}元不等于其分录之和{_yuan(total)}元")
+        for code, balance, total in conn.execute(_CENTRE_SUMS)
+    ]
+    if n := conn.execute(_UNKNOWN_ACCOUNTS).scalar_one():
+        problems.append(Problem("L_ORPHAN", f"有{n}个资金分录的账户不在账户表中"))
+    member_total = int(conn.execute(select(func.coalesce(func.sum(members.c.balance_fen), 0))).scalar_one())
+    centre_total = int(conn.execute(select(func.coalesce(func.sum(control_accounts.c.balance_fen), 0))).scalar_one())
+    if member_total + centre_total:
+        problems.append(
+            Problem(
+                "L_CONTROL",
+                f"全部账户合计应为0，实际为{_yuan(member_total + centre_total)}元"
+                f"（个人账户{_yuan(member_total)}元，中心各账户{_yuan(centre_total)}元）",
+            )
+        )
+    posted = int(
+        conn.execute(
+            select(func.coalesce(func.sum(batches.c.posted_fen), 0)).where(batches.c.status == BatchStatus.POSTED)
+        ).scalar_one()
+    )
+    if posted != member_total:
+        problems.append(
+            Problem(
+                "L_CONTROL",
+                f"个人账户余额合计{_yuan(member_total)}元应等于已入账清册合计减已冲销（{_yuan(posted)}元）",
+            )
+        )
+    balances = {
+        str(c): int(b) for c, b in conn.execute(select(control_accounts.c.code, control_accounts.c.balance_fen))
+    }
+    credited, reversed_ = (int(v) for v in conn.execute(_BANK_LINES).one())
+    held = -sum(int(b) for code, b in balances.items() if code.startswith("B"))
+    if held != credited - reversed_:
+        problems.append(
+            Problem(
+                "L_FUNDS",
+                f"银行账户余额{_yuan(held)}元应等于登记的到账{_yuan(credited)}元减冲正{_yuan(reversed_)}元",
+            )
+        )
+    suspense = sum(int(b) for code, b in balances.items() if code.startswith("S"))
+    waiting = suspense + int(balances.get(UNIDENTIFIED, 0)) + int(balances.get(EXCEPTIONS, 0))
+    from_suspense = member_total + int(balances.get(CONTROL, 0))  # what members hold that did not come via CONTROL
+    if credited - reversed_ != waiting + from_suspense:
+        problems.append(
+            Problem(
+                "L_FUNDS",
+                f"到账减冲正{_yuan(credited - reversed_)}元应等于单位暂收{_yuan(suspense)}元 + 未识别"
+                f"{_yuan(int(balances.get(UNIDENTIFIED, 0)))}元 + 异常{_yuan(int(balances.get(EXCEPTIONS, 0)))}元"
+                f" + 由暂收入账的清册净额{_yuan(from_suspense)}元",
+            )
+        )
+    for code, balance in sorted(balances.items()):
+        if (code.startswith("S") or code == UNIDENTIFIED) and balance < 0:
+            problems.append(Problem("L_SUSPENSE", f"暂收账户{code}的余额为负（{_yuan(int(balance))}元）"))
+    return problems
 
 
 def _paid_through_problems(conn: Connection) -> list[Problem]:

@@ -14,7 +14,7 @@ import dataclasses
 import gzip
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, case, func, insert, select, update
@@ -60,6 +60,8 @@ class Batch:
     created_at: datetime
     updated_at: datetime
     republish: bool
+    awaiting_since: date | None
+    roster_version: int | None
 
     @classmethod
     def of(cls, row: Row[Any]) -> Batch:
@@ -209,6 +211,24 @@ def earlier_batch(
     return (row.id, BatchStatus(row.status)) if row else None
 
 
+def earlier_arrival_file(
+    conn: Connection, sha256: str, unit_account: str, *, before: int
+) -> tuple[int, BatchStatus] | None:
+    """The first standing batch older than `before` that took these bytes from this inbox (the bank's)."""
+    row = conn.execute(
+        select(batches.c.id, batches.c.status)
+        .where(
+            batches.c.sha256 == sha256,
+            batches.c.unit_account == unit_account,
+            batches.c.status.in_(STANDING),
+            batches.c.id < before,
+        )
+        .order_by(batches.c.id)
+        .limit(1)
+    ).one_or_none()
+    return (row.id, BatchStatus(row.status)) if row else None
+
+
 def fetched(engine: Engine, batch_id: int, sha256: str, month: int | None) -> None:
     """Record what a batch holds as soon as it is read, so a batch still in progress already makes a duplicate."""
     with engine.begin() as conn:
@@ -263,6 +283,13 @@ def decide(
     )
     _store_results(conn, batch_id, files)
     event(conn, batch_id, status, Step.DECIDED, message)
+
+
+def awaiting(conn: Connection, batch_id: int, *, since: date, roster_version: int | None) -> None:
+    """A valid list now waits for its money: its expiry clock and the roster it was checked against."""
+    conn.execute(
+        update(batches).where(batches.c.id == batch_id).values(awaiting_since=since, roster_version=roster_version)
+    )
 
 
 def _store_results(conn: Connection, batch_id: int, files: dict[str, bytes]) -> None:

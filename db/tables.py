@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -68,6 +69,8 @@ employers = Table(
     # Raised by every change list that touches the employer's roster: a posting validated against an
     # older roster finds it moved and is refused (then validated again), never posted on stale checks.
     Column("roster_version", Integer, nullable=False, server_default="0"),
+    # The employer's paying bank account (发薪账号), for matching a credit that names nothing else (SPEC §9 rule 4).
+    Column("payer_account", String(40)),
     CheckConstraint(f"status IN ({_listed(EMPLOYER_STATUSES)})", name="status"),
     CheckConstraint("employer_rate_bp BETWEEN 0 AND 10000 AND employee_rate_bp BETWEEN 0 AND 10000", name="rates"),
 )
@@ -105,7 +108,7 @@ batches = Table(
     Column("file_mtime", BigInteger, nullable=False),
     Column("month", Integer),
     Column("sha256", String(64)),
-    Column("status", String(12), nullable=False),
+    Column("status", String(16), nullable=False),
     Column("step", String(12), nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
@@ -120,11 +123,16 @@ batches = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # Its result files changed after they were published (a reversal): the next cycle uploads them again.
     Column("republish", Boolean, nullable=False, server_default="0"),
+    # The day (centre's time zone) it last became AWAITING_FUNDS: its expiry clock (SPEC §9).
+    Column("awaiting_since", Date),
+    # The roster version a valid list was checked against: a change list since then supersedes it.
+    Column("roster_version", Integer),
     CheckConstraint(f"status IN ({_listed(BatchStatus)})", name="status"),
     CheckConstraint(f"step IN ({_listed(Step)})", name="step"),
     # One batch per arrival: two workers that see the same upload cannot both take it.
     UniqueConstraint("unit_account", "file_name", "file_size", "file_mtime", name="uq_batches_arrival"),
     Index(None, "sha256"),
+    Index("ix_batches_status", "status", "unit_account", "month"),
 )
 
 batch_events = Table(
@@ -133,7 +141,7 @@ batch_events = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("batch_id", Id, ForeignKey("batches.id"), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("status", String(12), nullable=False),
+    Column("status", String(16), nullable=False),
     Column("step", String(12), nullable=False),
     Column("message", Text),
     Index(None, "batch_id"),
@@ -229,6 +237,92 @@ account_numbers = Table(
 )
 MEMBER_SEQUENCE = "member"
 
+bank_lines = Table(
+    "bank_lines",
+    metadata,
+    # Every movement of a collection account the bank reported, once: (account, serial) is unique, and a
+    # repeat with the same content is skipped as a duplicate. Credits carry where their money was booked.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("batch_id", Id, nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("account", String(32), nullable=False),
+    Column("serial", String(64), nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("trade_date", Date, nullable=False),
+    Column("payer_account", Text),
+    Column("payer_name", Text),
+    Column("memo", Text),
+    Column("summary", Text),
+    Column("content", Text, nullable=False),
+    Column("matched_by", String(16), nullable=False),
+    Column("unit_account", String(20)),
+    # The suspense account its money went to (a credit) or came from (a reversal).
+    Column("suspense", String(24)),
+    Column("reverses", Id),
+    Column("reversed_by", Id),
+    Column("booked_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("kind IN ('credit','reversal','other')", name="kind"),
+    UniqueConstraint("account", "serial", name="uq_bank_lines_movement"),
+    Index(None, "batch_id"),
+    Index(None, "unit_account"),
+)
+
+fund_moves = Table(
+    "fund_moves",
+    metadata,
+    # Money moving between the centre's accounts (bank, suspense, unidentified, exceptions): each row is one
+    # double-entry transfer with its two sides as columns, so it balances by construction. Append-only.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", String(12), nullable=False),
+    Column("line_id", Id),
+    Column("batch_id", Id),
+    Column("debit", String(24), nullable=False),
+    Column("credit", String(24), nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("actor", String(64)),
+    Column("reason", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("kind IN ('credit','reversal','assign','transfer','exception')", name="kind"),
+    CheckConstraint("amount_fen > 0 AND debit <> credit", name="amount"),
+    Index(None, "debit"),
+    Index(None, "credit"),
+)
+
+list_rows = Table(
+    "list_rows",
+    metadata,
+    # A valid list's deposits, kept from the day it is decided until its money comes (and after, for a
+    # list that waits again when a credit that paid it is reversed).
+    Column("batch_id", Id, primary_key=True),
+    Column("member_account", String(20), primary_key=True),
+    Column("employer_fen", BigInteger, nullable=False),
+    Column("employee_fen", BigInteger, nullable=False),
+)
+
+fundings = Table(
+    "fundings",
+    metadata,
+    # The credits whose money a posted list took (its result's `funded_by`).
+    Column("batch_id", Id, primary_key=True),
+    Column("line_id", Id, primary_key=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    # Who did what, from the command line (the OS user) or the console (its user), and why.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("actor", String(64), nullable=False),
+    Column("via", String(8), nullable=False),
+    Column("action", String(24), nullable=False),
+    Column("target", String(64)),
+    Column("reason", Text),
+    Column("detail", Text),
+    Index(None, "at"),
+)
+
 control_accounts = Table(
     "control_accounts",
     metadata,
@@ -236,6 +330,20 @@ control_accounts = Table(
     Column("balance_fen", BigInteger, nullable=False, server_default="0"),
 )
 CONTROL = "CONTROL"
+"""The centre's deposits control account: the other side of postings made in immediate mode."""
+UNIDENTIFIED = "UNIDENTIFIED"
+EXCEPTIONS = "EXCEPTIONS"
+
+
+def suspense_of(unit_account: str) -> str:
+    """The ledger code of an employer's suspense account (暂收/未分摊)."""
+    return f"S{unit_account}"
+
+
+def bank_of(account: str) -> str:
+    """The ledger code of a collection account's money at the bank."""
+    return f"B{account}"
+
 
 job_runs = Table(
     "job_runs",

@@ -331,6 +331,8 @@ def run_once(ctx: App, as_json: bool, workers: int, part: str) -> None:
 
     settings = ctx.settings
     with _reported():
+        settings.require_sftp()
+        settings.require_accounts()
         if workers > 1:
             summary = run_workers(ctx.config, workers)
         else:
@@ -362,6 +364,7 @@ def scheduler_command(ctx: App) -> None:
     settings = ctx.settings
     with _reported():
         settings.require_sftp()
+        settings.require_accounts()
         Scheduler(settings, ctx.store).run()
 
 

@@ -78,6 +78,9 @@ username = "hpf"
 private_key = "{server.private_key}"
 known_hosts = "{server.known_hosts}"
 root = "/"
+
+[funds]
+mode = "immediate"
 """,
         "utf-8",
     )

@@ -35,20 +35,22 @@ from batch.change_report import ChangeReport, is_change_list, validate_changes
 from batch.change_results import change_result_files
 from batch.changes import parse_change_list_name
 from batch.filename import FileName, parse_file_name
+from batch.money import format_yuan
 from batch.results import result_files, result_names
 from batch.stopwatch import IDLE, Stopwatch
 from batch.validate import Earlier, Report, Submission, ValidationOptions, validate
-from db import inbox, ledger, register, roster
+from db import funds, inbox, ledger, register, roster
 from db.engine import identity
 from db.errors import DatabaseReplaced, database_errors
 from db.locks import try_lock
 from db.register import Batch
 from db.store import Store
+from jobs import funding
 from jobs.settings import PipelineOptions
 from schemas.codes import Problem
 from schemas.errors import HpfError, TransientError
 from schemas.statuses import STEP_LABELS, BatchStatus, Outcome, Step
-from sftp.client import Inbox, InboxProblem, ReadyFile, SftpClient
+from sftp.client import BANK, Inbox, InboxProblem, ReadyFile, SftpClient
 from sftp.errors import FileChanged
 
 log = logging.getLogger(__name__)
@@ -225,7 +227,13 @@ def run_cycle(
         troubled = inbox.known(conn)
     if index == 0:
         summary.failed += republish(store, client, database)
-    for unit in client.units()[index::parts]:
+    units = client.units()[index::parts]
+    if options.funds.arrival:
+        if index == 0:
+            units = [BANK, *units]
+        # Expiry first: a list that waited too long is not posted by money that came after its time.
+        _settle(store, options, summary, expire_only=True)
+    for unit in units:
         try:
             scanned = client.scan(unit)
         except TransientError:
@@ -258,8 +266,19 @@ def run_cycle(
                 summary.failed.append(failure)
             else:
                 summary.outcomes[outcome.value] += 1
+    if options.funds.arrival:
+        _settle(store, options, summary)
+        summary.failed += republish(store, client, database)
     log.info(summary.line())
     return summary
+
+
+def _settle(store: Store, options: PipelineOptions, summary: CycleSummary, *, expire_only: bool = False) -> None:
+    """Post what the money now covers (and expire what waited too long), counted in the cycle's outcomes."""
+    with summary.watch.stage("settle"):
+        settled = funding.settle(store, options, post=not expire_only)
+    for status, n in settled.outcomes.items():
+        summary.outcomes[f"{status}（资金）"] += n
 
 
 def _report_inbox(store: Store, client: SftpClient, unit: str, problems: list[InboxProblem]) -> None:
@@ -434,7 +453,8 @@ def _decide(
     watch: Stopwatch,
 ) -> BatchStatus:
     """Fetch, validate, and commit the outcome with its postings and result files; returns the status."""
-    if ready.size > validation.max_file_bytes:  # never pulled into memory: rejected from its listed size
+    too_large = ready.size > validation.max_file_bytes
+    if too_large:  # never pulled into memory: rejected from its listed size
         submission = Submission(ready.name, b"", inbox_unit=ready.unit, marker=ready.marker, size=ready.size)
     else:
         with watch.stage("fetch"):
@@ -442,6 +462,15 @@ def _decide(
             if options.settle and not client.unchanged(ready):
                 raise FileChanged(f"{ready.name} 在读取过程中被修改，待其稳定后作为新文件处理")
         submission = Submission(ready.name, data, inbox_unit=ready.unit, marker=ready.marker)
+    if ready.unit == BANK:
+        with database_errors():
+            register.fetched(store.engine, batch_id, submission.sha256, None)
+        crash_point("fetched")
+        limit = f"文件大小{ready.size}字节，超过上限{validation.max_file_bytes}字节" if too_large else None
+        return funding.decide_arrivals(
+            options, store, ready.name, submission.data, ready.marker, batch_id,
+            max_rows=validation.max_rows, too_large=limit, watch=watch,
+        )  # fmt: skip
     name = file_name_of(ready.name)
     with database_errors():
         register.fetched(store.engine, batch_id, submission.sha256, name.month if isinstance(name, FileName) else None)
@@ -449,22 +478,28 @@ def _decide(
     report = check(submission, validation, store, before=batch_id, watch=watch)
     if isinstance(report, ChangeReport):
         return _decide_changes(report, options, store, ready, batch_id, watch)
-    status = (
-        BatchStatus.DUPLICATE
-        if report.duplicate_of is not None
-        else BatchStatus.POSTED
-        if report.ok
-        else BatchStatus.REJECTED
-    )
+    valid = BatchStatus.AWAITING_FUNDS if options.funds.arrival else BatchStatus.POSTED
+    status = BatchStatus.DUPLICATE if report.duplicate_of is not None else valid if report.ok else BatchStatus.REJECTED
+    notice = None
     with store.engine.connect() as conn:
         # A standing batch's results are never replaced by another batch's (SPEC §6).
         taken = register.result_owner(conn, ready.unit, result_names(ready.name)[0], other_than=batch_id)
+        if status == BatchStatus.AWAITING_FUNDS:
+            assert report.unit_account is not None and report.month is not None
+            notice = funding.awaiting_notice(
+                conn, options.funds, report.unit_account, report.month, report.total_fen or 0, funding.today_of(options)
+            )
     with watch.stage("results"):
         files = result_files(
             report, batch_id=batch_id, status=status, xlsx_detail_rows=options.xlsx_detail_rows,
-            own_names=taken is not None,
+            own_names=taken is not None, payment=notice,
         )  # fmt: skip
     with watch.stage("post"), store.engine.begin() as conn:
+        if status == BatchStatus.AWAITING_FUNDS:
+            assert report.unit_account is not None and report.month is not None
+            funds.keep_rows(conn, batch_id, _deposit_rows(report))
+            funding.supersede(conn, report.unit_account, report.month, batch_id, options)
+            register.awaiting(conn, batch_id, since=funding.today_of(options), roster_version=report.roster_version)
         if status == BatchStatus.POSTED:
             assert report.unit_account is not None and report.month is not None
             ledger.post(
@@ -573,7 +608,7 @@ def _deposit_rows(report: Report) -> pl.DataFrame:
     )
 
 
-def _counts(report: Report, status: BatchStatus) -> dict[str, int]:
+def _counts(report: Report, status: BatchStatus) -> dict[str, int | None]:
     posted = status == BatchStatus.POSTED
     return {
         "rows": report.rows.height,
@@ -587,6 +622,8 @@ def _counts(report: Report, status: BatchStatus) -> dict[str, int]:
 def _message(report: Report, status: BatchStatus) -> str:
     if status == BatchStatus.POSTED:
         return f"已入账{report.rows.height}行"
+    if status == BatchStatus.AWAITING_FUNDS:
+        return f"检查通过{report.rows.height}行，合计{format_yuan(report.total_fen or 0)}元，待缴款到账后入账"
     if status == BatchStatus.DUPLICATE:
         return f"重复文件，与批次{report.duplicate_of}（{report.duplicate_status}）相同"
     codes = Counter(p.code for p in report.file_problems)

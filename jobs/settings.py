@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from batch.money import parse_rate, parse_yuan
+from batch.notice import ARRIVAL, IMMEDIATE, Funds
 from batch.policy import PROFILES, ROUNDING_METHODS, Period, Policy, profile_periods
 from batch.validate import ValidationOptions
 from schemas.errors import TerminalError
@@ -59,6 +60,9 @@ class Schedule:
         return ZoneInfo(self.timezone)
 
 
+IMMEDIATE_FUNDS = Funds(mode=IMMEDIATE)
+
+
 @dataclass(frozen=True, slots=True)
 class PipelineOptions:
     """What the pipeline needs of the settings beyond validation: a small value, not the whole `Settings`."""
@@ -67,6 +71,10 @@ class PipelineOptions:
     """Files become ready by settling (`sftp.ready = "settle"`): a fetched file is checked unchanged."""
     xlsx_detail_rows: int
     """Rows of the 明细 sheet in a result workbook."""
+    funds: Funds = IMMEDIATE_FUNDS
+    """How a valid list is paid: at once (immediate), or from money the bank reported (arrival)."""
+    today: date | None = None
+    """The centre's today, for expiry clocks and pay-by dates (None: the validation options' today)."""
 
 
 class ConfigError(TerminalError):
@@ -87,6 +95,7 @@ class Settings:
     policy: Policy
     limits: Limits
     schedule: Schedule
+    funds: Funds
     today: date
     """HPF_TODAY when set, so replays and tests see a fixed date."""
     config_path: Path | None
@@ -111,7 +120,22 @@ class Settings:
     def pipeline(self) -> PipelineOptions:
         """What the pipeline needs of these settings beyond validation."""
         settle = self.sftp is not None and self.sftp.ready == "settle"
-        return PipelineOptions(settle=settle, xlsx_detail_rows=self.limits.xlsx_detail_rows)
+        return PipelineOptions(
+            settle=settle, xlsx_detail_rows=self.limits.xlsx_detail_rows, funds=self.funds, today=self.today
+        )
+
+    def require_funds(self) -> Funds:
+        """The funds settings, for commands that only make sense with bank data (`hpf funds …`)."""
+        if not self.funds.arrival:
+            raise ConfigError(['funds.mode = "immediate"：本中心不登记银行到账，没有暂收资金可查询或处理'])
+        return self.funds
+
+    def require_accounts(self) -> None:
+        """Arrival mode cannot run a cycle without knowing which accounts are the centre's (SPEC §8)."""
+        if self.funds.arrival and not self.funds.accounts:
+            raise ConfigError(
+                ['funds.accounts: funds.mode = "arrival" 时必须配置至少一个收款账号，否则无法登记银行到账']
+            )
 
     def require_sftp(self) -> SftpSettings:
         """The SFTP settings, for commands that cannot run without a server."""
@@ -139,6 +163,8 @@ _SECTIONS: Mapping[str, frozenset[str]] = {
     "policy": frozenset({"profile", "rounding", "periods"}),
     "limits": frozenset({"max_file_mb", "max_rows", "xlsx_detail_rows"}),
     "schedule": frozenset({"poll_seconds", "reconcile_cron", "retry_seconds", "max_attempts", "timezone"}),
+    "funds": frozenset({"mode", "accounts", "account_name", "bank", "pay_days", "expire_days"}),
+    "web": frozenset({"host", "port", "session_hours"}),
 }
 _PERIOD_REQUIRED = ("first_month", "last_month", "base_cap", "base_floor", "rate_min", "rate_max")
 _PERIOD_KEYS = frozenset({*_PERIOD_REQUIRED, "whole_percent", "rounding"})
@@ -213,6 +239,7 @@ def load_settings(config: str | Path | None = None, environ: Mapping[str, str] |
         policy=_policy(r, s["policy"]),
         limits=Limits(**{k: r.integer(f"limits.{k}", s["limits"].get(k, d), d) for k, d in _LIMITS.items()}),
         schedule=schedule,
+        funds=_funds(r, s["funds"]),
         today=_today(r, env.get("HPF_TODAY"), schedule.zone),
         today_pinned=bool(env.get("HPF_TODAY")),
         config_path=path,
@@ -220,6 +247,24 @@ def load_settings(config: str | Path | None = None, environ: Mapping[str, str] |
     if r.problems:
         raise ConfigError(r.problems)
     return settings
+
+
+def _funds(r: _Reader, t: Mapping[str, Any]) -> Funds:
+    d = Funds()
+    accounts = t.get("accounts", [])
+    if not isinstance(accounts, list) or not all(
+        isinstance(a, str) and re.fullmatch(r"[0-9]{1,32}", a) for a in accounts
+    ):
+        r.fail("funds.accounts", f"应为收款账号（数字字符串）的列表，实际为{_show(accounts)}")
+        accounts = []
+    return Funds(
+        mode=r.text("funds.mode", t.get("mode", d.mode), d.mode, (ARRIVAL, IMMEDIATE)),
+        accounts=tuple(accounts),
+        account_name=r.text("funds.account_name", t.get("account_name", d.account_name), d.account_name),
+        bank=r.text("funds.bank", t.get("bank", d.bank), d.bank),
+        pay_days=r.integer("funds.pay_days", t.get("pay_days", d.pay_days), d.pay_days, low=0, high=366),
+        expire_days=r.integer("funds.expire_days", t.get("expire_days", d.expire_days), d.expire_days, high=3660),
+    )
 
 
 def _locate(config: str | Path | None, env: Mapping[str, str], r: _Reader) -> Path | None:

@@ -16,6 +16,8 @@ class BatchStatus(StrEnum):
 
     RECEIVED = "RECEIVED"
     """Claimed; its outcome is not decided yet."""
+    AWAITING_FUNDS = "AWAITING_FUNDS"
+    """A valid remittance list waiting for its money (SPEC §9)."""
     POSTED = "POSTED"
     APPLIED = "APPLIED"
     """A member change list whose changes are in force (SPEC §3.2)."""
@@ -24,6 +26,12 @@ class BatchStatus(StrEnum):
     FAILED = "FAILED"
     """A technical failure, never bad data; retried."""
     REVERSED = "REVERSED"
+    BOOKED = "BOOKED"
+    """A bank arrival file whose movements are booked (SPEC §9)."""
+    EXPIRED = "EXPIRED"
+    """A list whose money did not come within `funds.expire_days`."""
+    SUPERSEDED = "SUPERSEDED"
+    """An awaiting list replaced by a later valid list for the same month."""
 
 
 class Step(StrEnum):
@@ -70,10 +78,14 @@ class Outcome(StrEnum):
 
     POSTED = "POSTED"
     APPLIED = "APPLIED"
+    AWAITING_FUNDS = "AWAITING_FUNDS"
+    BOOKED = "BOOKED"
     REJECTED = "REJECTED"
     DUPLICATE = "DUPLICATE"
     REVERSED = "REVERSED"
     """Already finished earlier, and reversed since."""
+    EXPIRED = "EXPIRED"
+    SUPERSEDED = "SUPERSEDED"
     FAILED = "FAILED"
     BUSY = "BUSY"
     """Another worker holds the batch right now."""
@@ -88,16 +100,24 @@ class Outcome(StrEnum):
         return cls(status.value)
 
 
-STANDING = frozenset({BatchStatus.POSTED, BatchStatus.APPLIED, BatchStatus.RECEIVED, BatchStatus.FAILED})
+STANDING = frozenset(
+    {
+        BatchStatus.POSTED, BatchStatus.APPLIED, BatchStatus.AWAITING_FUNDS, BatchStatus.BOOKED,
+        BatchStatus.RECEIVED, BatchStatus.FAILED,
+    }
+)  # fmt: skip
 """A batch that stands: its outcome holds, or it is still in progress (SPEC §4 F_DUPLICATE_FILE).
 
 A file whose earlier batches all ended otherwise (REJECTED, REVERSED, …) is
 validated afresh when sent again.
 """
-OWNS_RESULTS = frozenset({BatchStatus.POSTED, BatchStatus.APPLIED})
+OWNS_RESULTS = frozenset({BatchStatus.POSTED, BatchStatus.APPLIED, BatchStatus.AWAITING_FUNDS, BatchStatus.BOOKED})
 """A batch whose result files no other batch may replace (SPEC §6 result names)."""
 
-RESULT_STATUSES = (BatchStatus.POSTED, BatchStatus.REJECTED, BatchStatus.DUPLICATE, BatchStatus.REVERSED)
+RESULT_STATUSES = (
+    BatchStatus.POSTED, BatchStatus.AWAITING_FUNDS, BatchStatus.REJECTED, BatchStatus.DUPLICATE,
+    BatchStatus.EXPIRED, BatchStatus.SUPERSEDED, BatchStatus.REVERSED,
+)  # fmt: skip
 """The statuses of a remittance list whose results go back to the employer."""
 CHANGE_RESULT_STATUSES = (BatchStatus.APPLIED, BatchStatus.REJECTED, BatchStatus.DUPLICATE)
 """The statuses of a member change list whose results go back to the employer (SPEC §6)."""
@@ -118,6 +138,10 @@ STATUS_LABELS = MappingProxyType(
         BatchStatus.DUPLICATE: "重复文件，未处理",
         BatchStatus.FAILED: "处理失败，待重试",
         BatchStatus.REVERSED: "已冲销",
+        BatchStatus.AWAITING_FUNDS: "待到账入账",
+        BatchStatus.BOOKED: "到账已登记",
+        BatchStatus.EXPIRED: "逾期未到账，已失效",
+        BatchStatus.SUPERSEDED: "已被新清册取代",
         "VALID": "检查通过",
     }
 )

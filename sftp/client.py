@@ -42,6 +42,8 @@ NAGLE_FROM_BYTES = 1 << 20
 file's few read requests would instead wait for delayed ACKs."""
 MAX_MARKER_BYTES = 64 << 10
 FINANCE = "_finance"
+BANK = "_bank"
+"""The bank settlement platform's folder: arrival notices in its inbox, their results in its outbox (SPEC §9)."""
 
 T = TypeVar("T")
 

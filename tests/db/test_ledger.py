@@ -159,7 +159,7 @@ def test_verify_finds_a_corrupted_balance(store: Store) -> None:
     with store.engine.connect() as conn:
         problems = ledger.verify(conn)
     assert any("100001" in p.message and "分录之和" in p.message for p in problems)
-    assert any("控制账户" in p.message for p in problems)
+    assert any(p.code == "L_CONTROL" and "合计应为0" in p.message for p in problems)
 
 
 def test_claim_is_once_per_arrival(store: Store) -> None:

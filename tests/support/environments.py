@@ -79,10 +79,14 @@ class SftpEnv:
         self.server.start()
 
 
+COLLECTION_ACCOUNT = "51050188360000000001"
+
+
 class Job:
     """hpf.toml for one SFTP server and one database, with the sample master data imported."""
 
-    def __init__(self, env: SftpEnv, db_url: str, home: Path) -> None:
+    def __init__(self, env: SftpEnv, db_url: str, home: Path, *, funds: str = "immediate") -> None:
+        """`funds`: "immediate" posts a valid list at once (the first milestone's tests), "arrival" waits for money."""
         self.env, self.db_url, self.home = env, db_url, home
         s = env.settings()
         (home / "hpf.toml").write_text(
@@ -97,6 +101,10 @@ private_key = "{s.private_key}"
 known_hosts = "{s.known_hosts}"
 root = "{s.root}"
 connect_timeout = 5
+
+[funds]
+mode = "{funds}"
+accounts = ["{COLLECTION_ACCOUNT}"]
 """,
             "utf-8",
         )

@@ -1,0 +1,313 @@
+"""Funds in the cycle (SPEC §9): arrival files booked, awaiting lists posted from suspense, expired, superseded.
+
+The pipeline hands a file from `_bank/inbox` to `decide_arrivals`, which
+books it in one transaction with its outcome and result; `settle` then posts
+each employer's awaiting lists in month order while its suspense covers the
+next one, each posting its own transaction under the batch's lock, and
+expires the lists that waited too long. Every list whose status changes has
+its result files restated in the same transaction and uploaded again by the
+cycle (`pipeline.republish`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+
+from batch.arrivals import ArrivalFile, read_arrivals
+from batch.money import format_yuan
+from batch.notice import Funds, payment_notice
+from batch.results import restated, result_names
+from batch.stopwatch import IDLE, Stopwatch
+from db import funds, ledger, register
+from db.errors import database_errors
+from db.locks import try_lock
+from db.store import Store
+from db.tables import batches, employers, member_events, suspense_of
+from jobs.settings import PipelineOptions
+from schemas.codes import Problem
+from schemas.statuses import BatchStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Settled:
+    """What one settling pass did."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    failed: list[str] = field(default_factory=list)
+
+
+def today_of(options: PipelineOptions) -> date:
+    assert options.today is not None, "arrival mode needs the centre's today"
+    return options.today
+
+
+# ---------------------------------------------------------------- arrival files
+
+
+def decide_arrivals(
+    options: PipelineOptions,
+    store: Store,
+    file_name: str,
+    data: bytes,
+    marker: bytes | None,
+    batch_id: int,
+    *,
+    max_rows: int,
+    too_large: str | None = None,
+    watch: Stopwatch = IDLE,
+) -> BatchStatus:
+    """Book one arrival file with its outcome and result in one transaction; returns its status."""
+    from jobs.pipeline import crash_point
+
+    with watch.stage("validate"):
+        arrival = read_arrivals(file_name, data, accounts=options.funds.accounts, marker=marker, max_rows=max_rows)
+    problems = list(arrival.problems)
+    if too_large:
+        problems = [Problem("F_TOO_LARGE", too_large)]
+    with store.engine.connect() as conn:
+        earlier = register.earlier_arrival_file(conn, arrival.sha256, "_bank", before=batch_id)
+    if earlier is not None and not too_large:
+        problems = [Problem("F_DUPLICATE_FILE", f"与批次{earlier[0]}（{earlier[1]}）的文件内容完全相同，未再次登记")]
+    with watch.stage("post"), store.engine.begin() as conn:
+        booking = None
+        if not problems:
+            booked = funds.book(conn, batch_id, arrival, today=today_of(options))
+            if isinstance(booked, list):
+                problems = booked
+            else:
+                booking = booked
+                crash_point("booking")
+                _wait_again(conn, booking.unposted, options)
+        status = (
+            BatchStatus.BOOKED
+            if booking is not None
+            else BatchStatus.DUPLICATE
+            if earlier is not None and not too_large
+            else BatchStatus.REJECTED
+        )
+        files = {result_names(file_name)[0]: _arrival_result(arrival, batch_id, status, booking, problems)}
+        register.decide(
+            conn,
+            batch_id,
+            status=status,
+            month=None,
+            sha256=arrival.sha256,
+            counts={
+                "rows": arrival.lines.height,
+                "posted_rows": booking.credits + booking.reversals if booking else 0,
+                "rejected_rows": len({p.row_no for p in problems if p.row_no}),
+                "total_fen": int(arrival.lines["amount_fen"].sum()) if arrival.ok else None,
+                "posted_fen": booking.booked_fen if booking else 0,
+            },
+            duplicate_of=earlier[0] if earlier is not None and status == BatchStatus.DUPLICATE else None,
+            files=files,
+            message=_arrival_message(status, booking, problems),
+        )
+    crash_point("committed")
+    return status
+
+
+def _arrival_result(
+    arrival: ArrivalFile, batch_id: int, status: BatchStatus, booking: funds.Booking | None, problems: list[Problem]
+) -> bytes:
+    doc: dict[str, Any] = {
+        "file": arrival.file_name,
+        "sha256": arrival.sha256,
+        "account": arrival.account,
+        "date": arrival.day.isoformat() if arrival.day else None,
+        "batch_id": batch_id,
+        "status": status,
+        "lines": arrival.lines.height,
+        "credits": booking.credits if booking else 0,
+        "debits": booking.debits if booking else 0,
+        "reversals": booking.reversals if booking else 0,
+        "duplicates": booking.duplicates if booking else 0,
+        "booked_fen": booking.booked_fen if booking else 0,
+        "errors": [{"code": p.code, "line_no": p.row_no, "field": p.column, "message": p.message} for p in problems],
+        "items": booking.items.to_dicts() if booking else [],
+    }
+    return (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def _arrival_message(status: BatchStatus, booking: funds.Booking | None, problems: list[Problem]) -> str:
+    if booking is not None:
+        return (
+            f"已登记到账{booking.credits}笔、冲正{booking.reversals}笔、其他{booking.debits}笔，"
+            f"重复{booking.duplicates}笔，金额{format_yuan(booking.booked_fen)}元"
+        )
+    codes = Counter(p.code for p in problems)
+    return ("重复文件：" if status == BatchStatus.DUPLICATE else "拒绝：") + "、".join(
+        f"{c}×{n}" for c, n in codes.most_common()
+    )
+
+
+# ---------------------------------------------------------------- lists
+
+
+def awaiting_notice(
+    conn: Connection, funds_settings: Funds, unit: str, month: int, total_fen: int, since: date
+) -> dict[str, Any]:
+    return payment_notice(funds_settings, unit, month, total_fen, funds.suspense_balance(conn, unit), since)
+
+
+def supersede(conn: Connection, unit: str, month: int, by: int, options: PipelineOptions) -> None:
+    """An awaiting list for the same month, replaced by a later valid one (in its decide transaction)."""
+    older = conn.execute(
+        select(batches.c.id).where(
+            batches.c.unit_account == unit,
+            batches.c.month == month,
+            batches.c.status == BatchStatus.AWAITING_FUNDS,
+            batches.c.id != by,
+        )
+    ).scalars()
+    for batch_id in list(older):
+        _restate(conn, int(batch_id), BatchStatus.SUPERSEDED, f"已被批次{by}的清册取代", options)
+
+
+def _restate(
+    conn: Connection, batch_id: int, status: BatchStatus, reason: str, options: PipelineOptions, **extra: Any
+) -> None:
+    files = register.results(conn, batch_id)
+    batch = register.get(conn, batch_id)
+    assert batch is not None
+    posted = status == BatchStatus.POSTED
+    new = restated(
+        files, status=status, reason="" if posted else reason,
+        posted_rows=(batch.rows or 0) if posted else 0, posted_fen=(batch.total_fen or 0) if posted else 0,
+        xlsx_detail_rows=options.xlsx_detail_rows, extra=extra or None,
+    ) if files else {}  # fmt: skip
+    register.restate(conn, batch_id, status, new, reason)
+
+
+def _wait_again(conn: Connection, batch_ids: list[int], options: PipelineOptions) -> None:
+    """Lists unposted because a credit that paid them was reversed: results say they wait again, with a new notice."""
+    today = today_of(options)
+    for batch_id in batch_ids:
+        batch = register.get(conn, batch_id)
+        assert batch is not None and batch.month is not None
+        notice = awaiting_notice(conn, options.funds, batch.unit_account, batch.month, batch.total_fen or 0, today)
+        _restate(
+            conn, batch_id, BatchStatus.AWAITING_FUNDS, "付款到账被银行冲正，本清册的入账已冲销，待重新缴款",
+            options, payment=notice, funded_by=None, receipt=None,
+        )  # fmt: skip
+
+
+def settle(store: Store, options: PipelineOptions, *, units: list[str] | None = None, post: bool = True) -> Settled:
+    """Expire what waited too long, then post each employer's awaiting lists in month order while its suspense covers them."""
+    done = Settled()
+    today = today_of(options)
+    with database_errors(), store.engine.connect() as conn:
+        stale = funds.expiring(conn, today, options.funds.expire_days)
+    for batch in stale:
+        with try_lock(store.engine, f"batch-{batch.id}") as mine:
+            if not mine:
+                continue
+            with database_errors(), store.engine.begin() as conn:
+                now = register.get(conn, batch.id)
+                if now is None or now.status != BatchStatus.AWAITING_FUNDS:
+                    continue
+                reason = f"自{now.awaiting_since}起超过{options.funds.expire_days}天未收到足额缴款，清册已失效"
+                _restate(conn, batch.id, BatchStatus.EXPIRED, reason, options)
+            done.outcomes[BatchStatus.EXPIRED] += 1
+    if not post:
+        return done
+    with database_errors(), store.engine.connect() as conn:
+        waiting = funds.awaiting(conn, units)
+    blocked: set[str] = set()
+    for batch in waiting:
+        if batch.unit_account in blocked:
+            continue
+        outcome = post_awaiting(store, options, batch.id)
+        if outcome is None or outcome == BatchStatus.AWAITING_FUNDS:
+            blocked.add(batch.unit_account)  # the first list not covered stops its employer
+        else:
+            done.outcomes[outcome] += 1
+            if outcome != BatchStatus.POSTED:
+                blocked.add(batch.unit_account)
+    return done
+
+
+def post_awaiting(store: Store, options: PipelineOptions, batch_id: int) -> BatchStatus | None:
+    """Post one awaiting list from its employer's suspense if it is due and covered; its status after, None if busy."""
+    from jobs.pipeline import crash_point
+
+    with try_lock(store.engine, f"batch-{batch_id}") as mine:
+        if not mine:
+            return None
+        try:
+            with database_errors(), store.engine.begin() as conn:
+                ledger.share_postings(conn)
+                batch = register.get(conn, batch_id)
+                if batch is None or batch.status != BatchStatus.AWAITING_FUNDS:
+                    return batch.status if batch else None
+                assert batch.month is not None
+                unit = batch.unit_account
+                paid, version = conn.execute(
+                    select(employers.c.paid_through, employers.c.roster_version).where(employers.c.unit_account == unit)
+                ).one()
+                if batch.roster_version is not None and version != batch.roster_version:
+                    _restate(
+                        conn,
+                        batch_id,
+                        BatchStatus.SUPERSEDED,
+                        "清册检查之后单位职工名册已变更，请按新名册重新报送清册",
+                        options,
+                    )
+                    return BatchStatus.SUPERSEDED
+                if paid is not None and paid >= batch.month:
+                    _restate(
+                        conn,
+                        batch_id,
+                        BatchStatus.SUPERSEDED,
+                        f"单位已缴至{paid}，本清册的月份已由其他清册入账",
+                        options,
+                    )
+                    return BatchStatus.SUPERSEDED
+                total = batch.total_fen or 0
+                held = funds.suspense_balance(conn, unit, for_update=True)
+                if held < total:
+                    return BatchStatus.AWAITING_FUNDS
+                ledger.post(
+                    conn, batch_id, unit, batch.month, funds.list_deposits(conn, batch_id),
+                    roster_version=batch.roster_version, counter=suspense_of(unit),
+                )  # fmt: skip
+                crash_point("posting")
+                serials = funds.fund(conn, batch_id, unit, total)
+                conn.execute(
+                    update(batches)
+                    .where(batches.c.id == batch_id)
+                    .values(posted_rows=batch.rows, posted_fen=total, updated_at=func.now())
+                )
+                sealed = conn.execute(
+                    select(func.count()).where(
+                        member_events.c.old_unit == unit,
+                        member_events.c.month == batch.month,
+                        member_events.c.change == "seal",
+                    )
+                ).scalar_one()
+                receipt = {
+                    "posted_at": today_of(options).isoformat(),
+                    "members_posted": batch.rows or 0,
+                    "members_sealed": int(sealed),
+                    "suspense_fen": held - total,
+                }
+                _restate(conn, batch_id, BatchStatus.POSTED, f"已由暂收资金入账（{'、'.join(serials)}）", options,
+                         funded_by=serials, receipt=receipt)  # fmt: skip
+            crash_point("committed")
+            return BatchStatus.POSTED
+        except ledger.PostingConflict as e:
+            with database_errors(), store.engine.begin() as conn:
+                now = register.get(conn, batch_id)
+                assert now is not None
+                register.event(conn, batch_id, BatchStatus.AWAITING_FUNDS, now.step, f"未能入账：{e}")
+            log.warning("批次%s未能入账：%s", batch_id, e)
+            return BatchStatus.AWAITING_FUNDS
