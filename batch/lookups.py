@@ -24,6 +24,18 @@ class Employer:
     paid_through: int | None
     roster_version: int = 0
     """Raised by every change list that touches the roster: a posting checks it is still the one validated against."""
+    awaiting: frozenset[int] = frozenset()
+    """Months of its lists waiting for money (arrival mode): the month after them may be filed too."""
+
+    def due_months(self) -> list[int]:
+        """The months a list may be filed for now: the next unpaid one, each awaiting after it, and the one after those."""
+        from batch.policy import next_month
+
+        assert self.paid_through is not None
+        due = [next_month(self.paid_through)]
+        while due[-1] in self.awaiting:
+            due.append(next_month(due[-1]))
+        return due
 
 
 class Lookups(Protocol):

@@ -28,8 +28,13 @@ _CONTROL = r"[\x00-\x1f\x7f]"
 """Control characters have no place in a name, and the bulk reader relies on their absence."""
 
 
-def _read(data: bytes, source: str, columns: tuple[str, ...]) -> pl.DataFrame | list[Problem]:
-    """Text cells with a `line` column (header = line 1), or why the file cannot be read."""
+def _read(
+    data: bytes, source: str, columns: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> pl.DataFrame | list[Problem]:
+    """Text cells with a `line` column (header = line 1), or why the file cannot be read.
+
+    An `optional` column may be left out: it is then empty on every line.
+    """
     bom = data.startswith(b"\xef\xbb\xbf")
     decoded = decode_text(data[3:] if bom else data, bom)
     if isinstance(decoded, Problem):
@@ -45,15 +50,16 @@ def _read(data: bytes, source: str, columns: tuple[str, ...]) -> pl.DataFrame | 
     frame = frame.rename(lambda c: c.strip())
     problems = [Problem("M_COLUMNS", "缺少该列", 1, c, source=source) for c in columns if c not in frame.columns]
     problems += [
-        Problem("M_COLUMNS", f"未知的列（应为：{','.join(columns)}）", 1, c, source=source)
+        Problem("M_COLUMNS", f"未知的列（应为：{','.join(columns + optional)}）", 1, c, source=source)
         for c in frame.columns
-        if c not in columns
+        if c not in columns + optional
     ]
     if problems:
         return problems
+    frame = frame.with_columns(pl.lit(None, pl.String).alias(c) for c in optional if c not in frame.columns)
     cells = frame.select(
         pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("line"),
-        *(pl.col(c).str.strip_chars().replace("", None).alias(c) for c in columns),
+        *(pl.col(c).str.strip_chars().replace("", None).alias(c) for c in columns + optional),
     )
     return cells
 
@@ -162,7 +168,7 @@ def parse_members(data: bytes, source: str, known_units: Collection[str], today:
 
 def parse_employers(data: bytes, source: str) -> pl.DataFrame | list[Problem]:
     """employers.csv -> rows for the employers table, or every bad line."""
-    cells = _read(data, source, EMPLOYER_COLUMNS)
+    cells = _read(data, source, EMPLOYER_COLUMNS, optional=("payer_account",))
     if isinstance(cells, list):
         return cells
     problems: list[Problem] = []
@@ -199,6 +205,9 @@ def parse_employers(data: bytes, source: str) -> pl.DataFrame | list[Problem]:
         paid = r["paid_through"]
         if paid and not (re.fullmatch(r"[0-9]{6}", paid) and valid_month(int(paid))):
             bad.append(("paid_through", f"缴至年月应为YYYYMM或空白，实际为“{paid}”"))
+        payer = r["payer_account"]
+        if payer and not re.fullmatch(r"[0-9]{1,40}", payer):
+            bad.append(("payer_account", f"付款账号应为空白或1至40位数字，实际为“{payer}”"))
         problems += [Problem("M_VALUE", msg, line, col, source=source) for col, msg in bad]
         if not bad:
             rows.append(
@@ -213,6 +222,7 @@ def parse_employers(data: bytes, source: str) -> pl.DataFrame | list[Problem]:
                     "wage_tier": int(tier),
                     "rounding": r["rounding"],
                     "paid_through": int(paid) if paid else None,
+                    "payer_account": payer,
                 }
             )
     if problems:

@@ -28,7 +28,9 @@ class Funds:
         return self.mode == ARRIVAL
 
 
-def payment_notice(funds: Funds, unit: str, month: int, total_fen: int, suspense_fen: int, since: date) -> dict[str, Any]:
+def payment_notice(
+    funds: Funds, unit: str, month: int, total_fen: int, suspense_fen: int, since: date
+) -> dict[str, Any]:
     """`result.json`'s `payment`: pay `outstanding_fen` by `pay_by` to the account, the reference in the memo."""
     return {
         "reference": reference(unit, month),

@@ -508,7 +508,11 @@ def restated(
     elif status == BatchStatus.AWAITING_FUNDS:
         before, after, why = RowStatus.POSTED, RowStatus.NOT_POSTED, pl.lit(f"{reason}；{AWAITING_MESSAGE}")
     else:
-        before, after, why = RowStatus.POSTED, RowStatus.NOT_POSTED, pl.lit(f"本批次{label}（{status}）：{reason}；本行未入账")
+        before, after, why = (
+            RowStatus.POSTED,
+            RowStatus.NOT_POSTED,
+            pl.lit(f"本批次{label}（{status}）：{reason}；本行未入账"),
+        )
     if status in (BatchStatus.EXPIRED, BatchStatus.SUPERSEDED):
         moved = pl.col("status").is_in([RowStatus.POSTED, RowStatus.NOT_POSTED])
     else:

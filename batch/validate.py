@@ -21,7 +21,7 @@ from batch.filename import FileName, parse_file_name
 from batch.lookups import Employer, Lookups
 from batch.manifest import Manifest, manifest_problems, parse_manifest
 from batch.parse import parse_rows
-from batch.policy import Period, Policy, next_month
+from batch.policy import Period, Policy
 from batch.read import Table, read_table
 from batch.stopwatch import IDLE, Stopwatch
 from schemas.codes import Problem
@@ -247,12 +247,14 @@ def _employer_and_month(
             )
         )
     elif employer is not None and employer.paid_through is not None:
-        due = next_month(employer.paid_through)
-        if name.month != due:
+        due = employer.due_months()
+        if name.month not in due:
+            waiting = f"，{'、'.join(map(str, sorted(employer.awaiting)))}的清册待缴款到账" if employer.awaiting else ""
             problems.append(
                 Problem(
                     "F_MONTH_NOT_DUE",
-                    f"汇缴年月应为单位的应缴月份{due}（已缴至{employer.paid_through}），实际为{name.month}",
+                    f"汇缴年月应为单位的应缴月份{'或'.join(map(str, due))}（已缴至{employer.paid_through}{waiting}），"
+                    f"实际为{name.month}",
                 )
             )
     period = options.policy.period_for(name.month)

@@ -103,7 +103,12 @@ def book(conn: Connection, batch_id: int, arrival: ArrivalFile, *, today: date) 
     credits = fresh.filter(pl.col("kind") == CREDIT)
     matched = match_credits(credits, _employers(conn)) if credits.height else _no_matches()
     fresh = fresh.join(matched, on="line_no", how="left").with_columns(
-        pl.when(pl.col("kind") == OTHER).then(pl.lit(OTHER)).otherwise(pl.col("matched_by")).alias("matched_by")
+        pl.when(pl.col("kind") == CREDIT)
+        .then(pl.col("matched_by"))
+        .when(pl.col("kind") == REVERSAL)
+        .then(pl.lit("reversal"))
+        .otherwise(pl.lit(OTHER))
+        .alias("matched_by")
     )
     _insert_lines(conn, batch_id, fresh)
     conn.execute(

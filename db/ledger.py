@@ -323,7 +323,7 @@ def verify(conn: Connection) -> list[Problem]:
         problems.append(Problem("L_UNBALANCED", f"批次{batch_id}的分录借贷不平衡（合计{_yuan(total)}元）"))
     member_entries = (
         select(entries.c.batch_id, func.sum(entries.c.amount_fen).label("credited"))
-        .where(entries.c.account != CONTROL, entries.c.kind == "deposit")
+        .where(~entries.c.account.in_(select(control_accounts.c.code)), entries.c.kind == "deposit")
         .group_by(entries.c.batch_id)
         .subquery()
     )

@@ -19,9 +19,10 @@ from batch.master_files import EXISTING_EMPLOYERS, EXISTING_MEMBERS, conflicts
 from batch.roster import roster_at
 from db import roster
 from db.ledger import exclude_postings
-from db.tables import employers, members
+from db.tables import batches, employers, members
 from schemas.codes import Problem
 from schemas.master import MEMBER
+from schemas.statuses import BatchStatus
 
 CHUNK = 5_000
 """Rows per executemany and keys per IN list: under SQLite's bound-parameter limit."""
@@ -66,7 +67,13 @@ class Store:
                     employers.c.roster_version,
                 ).where(employers.c.unit_account == unit_account)
             ).one_or_none()
-        return Employer(*row) if row else None
+            waiting = conn.execute(
+                select(batches.c.month).where(
+                    batches.c.unit_account == unit_account, batches.c.status == BatchStatus.AWAITING_FUNDS
+                )
+            ).scalars()
+            awaiting = frozenset(int(m) for m in waiting if m is not None)
+        return Employer(*row, awaiting=awaiting) if row else None
 
     def members(self, unit_account: str, accounts: pl.Series, *, month: int | None = None) -> pl.DataFrame:
         """The employer's members, then those of `accounts` registered elsewhere (few, in chunks).

@@ -204,7 +204,8 @@ def batches_show(ctx: App, batch_id: int, as_json: bool) -> None:
 @pass_context
 def batches_rerun(ctx: App, batch_id: int) -> None:
     """从失败处重试一个FAILED批次（源文件须仍在收件目录中）。"""
-    status = _operate(lambda: operate.rerun_batch(ctx.settings, ctx.store, batch_id))
+    by = operate.os_user()
+    status = _operate(lambda: operate.rerun_batch(ctx.settings, ctx.store, batch_id, by=by))
     if status == Outcome.FAILED:
         fail(f"批次{batch_id}再次失败，见 hpf batches show {batch_id}")
     out.print(f"批次{batch_id}：{status}")
@@ -235,6 +236,78 @@ def batches_reverse(ctx: App, batch_id: int, reason: str, yes: bool) -> None:
         f"批次{batch_id}已冲销：{done['rows']}行，{format_yuan(done['amount_fen'])}元；缴至年月已恢复（操作人：{by}）。"
     )
     out.print(_operate(lambda: operate.republish(ctx.settings, ctx.store)))
+
+
+@hpf.group()
+def funds() -> None:
+    """银行到账与暂收资金（SPEC §9）：查询、分摊未识别到账、单位间转移。"""
+
+
+@funds.command("list")
+@click.option("--unidentified", is_flag=True, help="只列未识别（三无）且未冲正的到账")
+@click.option("--unit", help="只列该单位的到账")
+@click.option("--json", "as_json", is_flag=True, help="输出JSON")
+@pass_context
+def funds_list(ctx: App, unidentified: bool, unit: str | None, as_json: bool) -> None:
+    """银行到账（及其匹配方式）和各单位暂收余额。"""
+    view = _operate(lambda: operate.funds_view(ctx.settings, ctx.store, unit=unit, unidentified=unidentified))
+    if as_json:
+        render.print_json(view, out)
+        return
+    render.print_funds(view, out)
+
+
+@funds.command("assign")
+@click.argument("credit", type=int)
+@click.option("--unit", required=True, help="分摊给的单位账号")
+@click.option("--reason", required=True, help="分摊原因（记入审计日志）")
+@pass_context
+def funds_assign(ctx: App, credit: int, unit: str, reason: str) -> None:
+    """把一笔未识别到账分摊给单位的暂收（暂收分摊）；其足额的待到账清册随即入账。"""
+    by = operate.os_user()
+    done = _operate(lambda: operate.assign_credit(ctx.settings, ctx.store, credit, unit, reason, by=by))
+    out.print(
+        f"到账{credit}（{format_yuan(done['amount_fen'])}元）已分摊给单位{unit}；入账清册{done['posted']}个（操作人：{by}）。"
+    )
+    out.print(_operate(lambda: operate.republish(ctx.settings, ctx.store)))
+
+
+@funds.command("transfer")
+@click.option("--from", "source", required=True, help="转出单位账号")
+@click.option("--to", "target", required=True, help="转入单位账号")
+@click.option("--amount", required=True, help="金额（元）")
+@click.option("--reason", required=True, help="转移原因（记入审计日志）")
+@pass_context
+def funds_transfer(ctx: App, source: str, target: str, amount: str, reason: str) -> None:
+    """在两个单位的暂收余额之间转移资金（未分摊转移），转出方余额不能为负。"""
+    by = operate.os_user()
+    done = _operate(lambda: operate.transfer_suspense(ctx.settings, ctx.store, source, target, amount, reason, by=by))
+    out.print(
+        f"已从单位{source}转移{format_yuan(done['amount_fen'])}元到单位{target}；入账清册{done['posted']}个（操作人：{by}）。"
+    )
+    out.print(_operate(lambda: operate.republish(ctx.settings, ctx.store)))
+
+
+@hpf.command("audit")
+@click.option("--since", "since", help="起始日期 YYYY-MM-DD（中心时区）")
+@click.option("--json", "as_json", is_flag=True, help="输出JSON")
+@pass_context
+def audit_command(ctx: App, since: str | None, as_json: bool) -> None:
+    """谁在何时做了什么：重试、冲销、分摊、转移、用户变更与控制台登录。"""
+    from datetime import datetime
+
+    zone = ctx.settings.schedule.zone
+    moment = None
+    if since:
+        try:
+            moment = datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=zone)
+        except ValueError:
+            raise click.UsageError(f"--since 应为 YYYY-MM-DD，实际为“{since}”") from None
+    rows = _operate(lambda: operate.audit_view(ctx.store, moment, zone))
+    if as_json:
+        render.print_json(rows, out)
+        return
+    render.print_audit(rows, out)
 
 
 @hpf.group()

@@ -23,7 +23,7 @@ from sqlalchemy import Connection, func, select, update
 from batch.arrivals import ArrivalFile, read_arrivals
 from batch.money import format_yuan
 from batch.notice import Funds, payment_notice
-from batch.results import restated, result_names
+from batch.results import restated
 from batch.stopwatch import IDLE, Stopwatch
 from db import funds, ledger, register
 from db.errors import database_errors
@@ -94,7 +94,7 @@ def decide_arrivals(
             if earlier is not None and not too_large
             else BatchStatus.REJECTED
         )
-        files = {result_names(file_name)[0]: _arrival_result(arrival, batch_id, status, booking, problems)}
+        files = {arrival_result_name(file_name): _arrival_result(arrival, batch_id, status, booking, problems)}
         register.decide(
             conn,
             batch_id,
@@ -114,6 +114,12 @@ def decide_arrivals(
         )
     crash_point("committed")
     return status
+
+
+def arrival_result_name(file_name: str) -> str:
+    """`_bank/outbox/{stem}.result.json` (SPEC §9)."""
+    stem = file_name[: -len(".txt")] if file_name.endswith(".txt") else file_name
+    return f"{stem}.result.json"
 
 
 def _arrival_result(
@@ -156,7 +162,14 @@ def _arrival_message(status: BatchStatus, booking: funds.Booking | None, problem
 def awaiting_notice(
     conn: Connection, funds_settings: Funds, unit: str, month: int, total_fen: int, since: date
 ) -> dict[str, Any]:
-    return payment_notice(funds_settings, unit, month, total_fen, funds.suspense_balance(conn, unit), since)
+    """The payment notice; the suspense first pays the employer's earlier awaiting months, so only the rest counts."""
+    ahead = conn.execute(
+        select(func.coalesce(func.sum(batches.c.total_fen), 0)).where(
+            batches.c.unit_account == unit, batches.c.status == BatchStatus.AWAITING_FUNDS, batches.c.month < month
+        )
+    ).scalar_one()
+    held = funds.suspense_balance(conn, unit) - int(ahead)
+    return payment_notice(funds_settings, unit, month, total_fen, held, since)
 
 
 def supersede(conn: Connection, unit: str, month: int, by: int, options: PipelineOptions) -> None:

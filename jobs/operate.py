@@ -17,10 +17,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from batch.change_report import ChangeReport
-from batch.money import format_yuan
+from batch.money import format_yuan, parse_yuan
 from batch.results import restated
 from batch.validate import Report, Submission
-from db import accounts, inbox, ledger, register
+from db import accounts, audit, funds, inbox, ledger, register
 from db.register import Batch
 from db.store import Store
 from jobs.files import write_atomically
@@ -140,6 +140,8 @@ def reverse_batch(store: Store, batch_id: int, reason: str, *, by: str, xlsx_det
         raise OperationError("冲销必须说明原因（--reason）")
     with store.engine.begin() as conn:
         reversed_ = ledger.reverse_latest(conn, batch_id, f"{reason}（操作人：{by}）")
+        audit.record(conn, by, "reverse", target=f"batch {batch_id}", reason=reason,
+                     detail=f"{reversed_.rows}行 {format_yuan(reversed_.total_fen)}元")  # fmt: skip
         files = register.results(conn, batch_id)
         if files:
             new = restated(
@@ -148,6 +150,75 @@ def reverse_batch(store: Store, batch_id: int, reason: str, *, by: str, xlsx_det
             )  # fmt: skip
             register.restate(conn, batch_id, BatchStatus.REVERSED, new, "结果文件已改为“已冲销”，待重新上传")
     return {"id": batch_id, "status": BatchStatus.REVERSED, "rows": reversed_.rows, "amount_fen": reversed_.total_fen}
+
+
+# ---------------------------------------------------------------- funds (SPEC §7, §9)
+
+
+def funds_view(settings: Settings, store: Store, *, unit: str | None, unidentified: bool) -> dict[str, Any]:
+    """`hpf funds list`: bank movements with how each was matched, and the suspense balances."""
+    settings.require_funds()
+    with store.engine.connect() as conn:
+        lines = funds.credits(conn, unit=unit, unidentified=unidentified)
+        centre = funds.centre_balances(conn)
+    suspense = {
+        code[1:]: b for code, b in centre.items() if code.startswith("S") and (unit is None or code[1:] == unit)
+    }
+    return {
+        "credits": lines,
+        "suspense": dict(sorted(suspense.items())),
+        "unidentified_fen": centre.get("UNIDENTIFIED", 0),
+        "exceptions_fen": centre.get("EXCEPTIONS", 0),
+    }
+
+
+def _reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason:
+        raise OperationError("必须说明原因（--reason）")
+    return reason
+
+
+def assign_credit(
+    settings: Settings, store: Store, line_id: int, unit: str, reason: str, *, by: str, via: str = audit.CLI
+) -> dict[str, Any]:
+    """Give an unidentified credit to an employer (暂收分摊), then post the lists it now covers."""
+    from jobs import funding
+
+    settings.require_funds()
+    reason = _reason(reason)
+    with store.engine.begin() as conn:
+        amount = funds.assign(conn, line_id, unit, actor=by, reason=reason)
+        audit.record(conn, by, "assign", target=f"credit {line_id}", reason=reason,
+                     detail=f"分摊给单位{unit} {format_yuan(amount)}元", via=via)  # fmt: skip
+    settled = funding.settle(store, settings.pipeline(), units=[unit])
+    return {"credit": line_id, "unit_account": unit, "amount_fen": amount, "posted": settled.outcomes.get("POSTED", 0)}
+
+
+def transfer_suspense(
+    settings: Settings, store: Store, source: str, target: str, amount: str, reason: str, *, by: str,
+    via: str = audit.CLI,
+) -> dict[str, Any]:  # fmt: skip
+    """Move suspense money between two employers (未分摊转移), then post what the receiver's money now covers."""
+    from jobs import funding
+
+    settings.require_funds()
+    reason = _reason(reason)
+    fen = parse_yuan(amount)
+    if fen is None or fen <= 0:
+        raise OperationError(f"金额应为大于0的元金额（至多两位小数），实际为“{amount}”")
+    with store.engine.begin() as conn:
+        funds.transfer(conn, source, target, fen, actor=by, reason=reason)
+        audit.record(conn, by, "transfer", target=f"{source} -> {target}", reason=reason,
+                     detail=f"{format_yuan(fen)}元", via=via)  # fmt: skip
+    settled = funding.settle(store, settings.pipeline(), units=[target])
+    return {"from": source, "to": target, "amount_fen": fen, "posted": settled.outcomes.get("POSTED", 0)}
+
+
+def audit_view(store: Store, since: datetime | None, zone: ZoneInfo) -> list[dict[str, Any]]:
+    with store.engine.connect() as conn:
+        rows = audit.since(conn, since)
+    return [{**r, "at": local_time(r["at"], zone)} for r in rows]
 
 
 def os_user() -> str:
@@ -180,7 +251,7 @@ def republish(settings: Settings, store: Store) -> str:
     return "已把“已冲销”的结果文件重新上传到单位的outbox。"
 
 
-def rerun_batch(settings: Settings, store: Store, batch_id: int) -> Outcome:
+def rerun_batch(settings: Settings, store: Store, batch_id: int, *, by: str, via: str = audit.CLI) -> Outcome:
     """Resume a FAILED batch from its step; its source must still be in the employer's inbox."""
     from jobs import pipeline
     from sftp.client import SftpClient
@@ -191,6 +262,8 @@ def rerun_batch(settings: Settings, store: Store, batch_id: int) -> Outcome:
         raise OperationError(f"没有批次{batch_id}")
     if not batch.failed_before:
         raise OperationError(f"批次{batch_id}的状态是{batch.status}，没有需要重试的失败")
+    with store.engine.begin() as conn:
+        audit.record(conn, by, "rerun", target=f"batch {batch_id}", detail=batch.file_name, via=via)
     with SftpClient(settings.require_sftp()) as client:
         for ready in client.ready_files(batch.unit_account):
             if (ready.name, ready.size, ready.mtime) == (batch.file_name, batch.file_size, batch.file_mtime):

@@ -257,3 +257,42 @@ def print_reconciliation(outcome: ReportOutcome, console: Console) -> None:
     )
     console.print(f"报表：{outcome.csv_path}、{outcome.xlsx_path}", highlight=False)
     console.print(f"已上传：{', '.join(outcome.uploaded)}" if outcome.uploaded else f"未上传：{outcome.not_uploaded}")
+
+
+MATCHED_BY = {
+    "reference": "缴款识别码", "unit_account": "单位账号", "name": "单位名称", "payer_account": "付款账号",
+    "unidentified": "未识别", "reversal": "冲正", "other": "其他交易", "duplicate": "重复",
+}  # fmt: skip
+
+
+def print_funds(view: dict[str, Any], console: Console) -> None:
+    """`hpf funds list`: the movements (newest first), then each employer's suspense and the centre's own."""
+    table = Table(header_style="bold", title="银行到账")
+    for header in ("编号", "日期", "流水号", "金额（元）", "付款人", "附言/摘要", "匹配", "单位", "状态"):
+        table.add_column(header)
+    for c in view["credits"]:
+        state = "已冲正" if c["reversed_by"] else ""
+        text = " / ".join(t for t in (c["memo"], c["summary"]) if t)
+        table.add_row(
+            str(c["id"]), c["trade_date"], c["serial"], format_yuan(c["amount_fen"]), c["payer_name"] or "",
+            text, MATCHED_BY.get(c["matched_by"], c["matched_by"]), c["unit_account"] or "", state,
+        )  # fmt: skip
+    console.print(table)
+    suspense = Table(header_style="bold", title="暂收余额")
+    suspense.add_column("单位")
+    suspense.add_column("余额（元）", justify="right")
+    for unit, fen in view["suspense"].items():
+        suspense.add_row(unit, format_yuan(fen))
+    suspense.add_row("未识别（三无）", format_yuan(view["unidentified_fen"]))
+    suspense.add_row("异常", format_yuan(view["exceptions_fen"]))
+    console.print(suspense)
+
+
+def print_audit(rows: list[dict[str, Any]], console: Console) -> None:
+    table = Table(header_style="bold", title="审计日志")
+    for header in ("时间", "操作人", "途径", "操作", "对象", "原因", "说明"):
+        table.add_column(header)
+    for r in rows:
+        table.add_row(r["at"] or "", r["actor"], r["via"], r["action"], r["target"] or "", r["reason"] or "",
+                      r["detail"] or "")  # fmt: skip
+    console.print(table)

@@ -33,6 +33,7 @@ EMPLOYER_ROWS = pl.Schema(
         "wage_tier": pl.Int64,
         "rounding": pl.String,
         "paid_through": pl.Int64,
+        "payer_account": pl.String,
     }
 )
 """`employers.csv` parsed: the rows of the employers table."""

@@ -110,6 +110,10 @@ accounts = ["{COLLECTION_ACCOUNT}"]
         )
         self.environ = {"HPF_CONFIG": str(home / "hpf.toml"), "HPF_TODAY": TODAY}
         prepare_database(self.environ)
+        if funds == "arrival":  # the bank's folder, as the platform's SFTP account has it
+            for folder in ("inbox", "outbox", "archive"):
+                (env.root / "_bank" / folder).mkdir(parents=True, exist_ok=True)
+            env.own()
 
     def run(self, *args: str) -> Result:
         return CliRunner().invoke(hpf, list(args), env=self.environ, catch_exceptions=False)
