@@ -229,8 +229,8 @@ def run_cycle(
         summary.failed += republish(store, client, database)
     units = client.units()[index::parts]
     if options.funds.arrival:
-        if index == 0:
-            units = [BANK, *units]
+        if index == 0:  # after the employers' lists, so money that came today finds the lists sent today
+            units = [*units, BANK]
         # Expiry first: a list that waited too long is not posted by money that came after its time.
         _settle(store, options, summary, expire_only=True)
     for unit in units:
@@ -266,6 +266,8 @@ def run_cycle(
                 summary.failed.append(failure)
             else:
                 summary.outcomes[outcome.value] += 1
+                if outcome == Outcome.BOOKED:  # SPEC §9: after booking a file, post what its money covers
+                    _settle(store, options, summary)
     if options.funds.arrival:
         _settle(store, options, summary)
         summary.failed += republish(store, client, database)

@@ -120,3 +120,77 @@ def test_a_change_list_killed_while_applied_is_all_or_nothing(sftp_env: SftpEnv,
     assert not list((job.env.root / A / "inbox").iterdir())
     verified = subprocess.run([HPF, "verify"], env={**os.environ, **job.environ}, capture_output=True, timeout=120)
     assert verified.returncode == 0, verified.stdout.decode()
+
+
+def _funds_counts(job: Job) -> tuple[int, int, list[str], int]:
+    """(bank lines, credit moves, the lists' statuses, deposits standing) in the database now."""
+    from sqlalchemy import func, select
+
+    from db import tables
+    from db.engine import make_engine
+
+    engine = make_engine(job.db_url)
+    with engine.connect() as conn:
+        t = tables
+        counts = (
+            conn.execute(select(func.count()).select_from(t.bank_lines)).scalar_one(),
+            conn.execute(select(func.count()).where(t.fund_moves.c.kind == "credit")).scalar_one(),
+            sorted(conn.execute(select(t.batches.c.status).where(t.batches.c.unit_account != "_bank")).scalars()),
+            conn.execute(select(func.count()).where(t.deposits.c.reversed.is_(False))).scalar_one(),
+        )
+    engine.dispose()
+    return counts
+
+
+def _arrival_job(sftp_env: SftpEnv, db_url: str, home) -> Job:  # type: ignore[no-untyped-def]
+    """The three sample lists, and one bank file that pays each exactly, by reference."""
+    from batch.reference import reference
+    from tests.support.environments import COLLECTION_ACCOUNT
+    from tests.support.samples import A, B, D
+
+    job = Job(sftp_env, db_url, home, funds="arrival")
+    upload_all(job)
+    lines = [
+        "|".join([str(n), COLLECTION_ACCOUNT, f"H{n:04d}", "0001", "", "", amount, "20261122", "101500", "0", "",
+                  reference(unit, 202611), "156", "1", "0", "0", "", "", "", "", "N", "1", "1"]) + "|"
+        for n, (unit, amount) in enumerate(((A, "16230.00"), (B, "1454.00"), (D, "5654.00")), 1)
+    ]  # fmt: skip
+    name = f"DZTZ_{COLLECTION_ACCOUNT}_20261122_001.txt"
+    job.env.put("_bank", name, "\r\n".join(lines).encode("gb18030"))
+    return job
+
+
+@pytest.mark.parametrize("sftp_env", ["openssh"], indirect=True)
+@pytest.mark.parametrize("point", ["booking", "posting", "committed"])
+def test_an_arrival_file_killed_while_booked_or_posting_books_each_credit_once(
+    sftp_env: SftpEnv, db_url: str, tmp_path, point: str
+) -> None:  # type: ignore[no-untyped-def]
+    """SIGKILL inside the booking transaction, inside a posting from suspense, or after the first commit."""
+    job = _arrival_job(sftp_env, db_url, tmp_path)
+    crashed = hpf_process(job, crash_at=point)
+    crashed.wait(120)
+    assert crashed.returncode == -signal.SIGKILL
+    lines, credits, _, _ = _funds_counts(job)
+    assert (lines, credits) in ((0, 0), (3, 3))  # all of the file or nothing of it
+    for _ in range(2):  # a second cycle does nothing more
+        again = hpf_process(job)
+        _, err = again.communicate(timeout=300)
+        assert again.returncode == 0, err.decode()
+    lines, credits, statuses, deposits = _funds_counts(job)
+    assert (lines, credits, statuses, deposits) == (3, 3, ["POSTED"] * 3, 14)
+    verified = subprocess.run([HPF, "verify"], env={**os.environ, **job.environ}, capture_output=True, timeout=120)
+    assert verified.returncode == 0, verified.stdout.decode()
+
+
+@pytest.mark.parametrize("sftp_env", ["openssh"], indirect=True)
+def test_two_workers_on_the_bank_and_the_employers_never_post_twice(sftp_env: SftpEnv, db_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    job = _arrival_job(sftp_env, db_url, tmp_path)
+    workers = [hpf_process(job) for _ in range(2)]
+    for worker in workers:
+        _, err = worker.communicate(timeout=300)
+        assert worker.returncode == 0, err.decode()
+    last = hpf_process(job)
+    last.communicate(timeout=300)
+    assert _funds_counts(job) == (3, 3, ["POSTED"] * 3, 14)
+    verified = subprocess.run([HPF, "verify"], env={**os.environ, **job.environ}, capture_output=True, timeout=120)
+    assert verified.returncode == 0, verified.stdout.decode()
