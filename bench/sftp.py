@@ -13,9 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.servers import sshd_server
+
 from jobs.settings import SftpSettings
 from sftp.client import SftpClient
-from tests.servers import sshd_server
 
 SIZE_MB = 100
 RUNS = 3

@@ -3,9 +3,11 @@
 An embedded SFTP server serves a fresh folder, a fresh SQLite database gets
 the sample master data, and the employers "upload" the November filing: good
 files in CSV (UTF-8 and GB18030) and XLSX, a draft with a wrong amount, the
-good file sent a second time, and a file from a closed employer. One cycle
-takes them all; the summary says what was posted and rejected, and where the
-results are.
+good file sent a second time, and a file from a closed employer; then the
+bank's notices of the day pay them (one exactly, one short then topped up,
+one by its name) and bring one credit nobody can be found for. One cycle
+takes them all; the summary says what was posted, rejected and left in
+suspense, and where the results are.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sftp.server import EmbeddedSftpServer
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 DATABASE = "hpf-demo.db"
 DEMO_TODAY = "2026-11-22"
+COLLECTION_ACCOUNT = "51050188360000000001"
 """The samples are the November 2026 filing; the demo replays that day."""
 
 UPLOADS = (
@@ -46,6 +49,9 @@ UPLOADS = (
     ("0101000321", "cycle/0101000321/BG_0101000321_202611.csv", "BG_0101000321_202611.csv"),
     ("0101000321", "cycle/0101000321/0101000321_202611.csv", "0101000321_202611.csv"),
     ("0101000789", "invalid/f_employer_status/0101000789_202611.csv", "0101000789_202611.csv"),
+    # The bank's notices of the day: A paid exactly, B short then topped up, D by its name, one unidentified.
+    ("_bank", f"bank/DZTZ_{COLLECTION_ACCOUNT}_20261122_001.txt", f"DZTZ_{COLLECTION_ACCOUNT}_20261122_001.txt"),
+    ("_bank", f"bank/DZTZ_{COLLECTION_ACCOUNT}_20261122_002.txt", f"DZTZ_{COLLECTION_ACCOUNT}_20261122_002.txt"),
 )
 
 
@@ -80,7 +86,8 @@ known_hosts = "{server.known_hosts}"
 root = "/"
 
 [funds]
-mode = "immediate"
+mode = "arrival"
+accounts = ["{COLLECTION_ACCOUNT}"]
 """,
         "utf-8",
     )
@@ -120,7 +127,8 @@ mode = "immediate"
     for b in sorted(operate.list_batches(store), key=lambda b: b["id"]):
         shown = operate.show_batch(store, b["id"])
         codes = sorted({e["code"] for e in shown["errors"]} - {"F_ROW_ERRORS"})
-        color = {"POSTED": "green", "APPLIED": "green", "REJECTED": "red", "DUPLICATE": "yellow"}.get(b["status"], "")
+        color = {"POSTED": "green", "APPLIED": "green", "BOOKED": "green", "REJECTED": "red", "DUPLICATE": "yellow",
+                 "AWAITING_FUNDS": "yellow"}.get(b["status"], "")  # fmt: skip
         table.add_row(
             str(b["id"]), b["file_name"], Text(b["status"], style=color), str(b["rows"] or 0),
             "-" if b["posted_fen"] is None else format_yuan(b["posted_fen"]), " ".join(codes) or "-",
@@ -131,11 +139,17 @@ mode = "immediate"
         console.print(
             f"新开户：{hire['name']} 个人账号{hire['member_account']}（单位{hire['unit_account']}，批次{hire['batch_id']}）"
         )
+    money = operate.funds_view(settings, store, unit=None, unidentified=False)
+    held = "、".join(f"{u} {format_yuan(f)}元" for u, f in money["suspense"].items() if f) or "无"
+    console.print(
+        f"银行到账{sum(c['kind'] == 'credit' for c in money['credits'])}笔；单位暂收余额：{held}；"
+        f"未识别到账{format_yuan(money['unidentified_fen'])}元（hpf funds list --unidentified，hpf funds assign 分摊）。"
+    )
     problems = operate.verify(store)
     if problems:
         console.print(styled(("账务检查未通过：", "red"), "；".join(p.message for p in problems)))
         return 1
-    console.print("账务检查通过：每个余额等于其分录之和，控制账户与个人账户对应。")
+    console.print("账务检查通过：每个余额等于其分录之和，全部账户合计为零，到账资金的去向与登记相符。")
     if kept:
         console.print(f"SFTP目录（收件、结果、归档）：{server.root}")
         console.print(f"查看被拒文件的每个错误：hpf --config {config} batches show 1")

@@ -903,6 +903,63 @@ def write_cycle(root: Path) -> list[tuple[str, str]]:
     return listing
 
 
+# ----------------------------------------------------------------------- bank
+
+COLLECTION_ACCOUNT = "51050188360000000001"
+"""The centre's collection account (收款账号) in the samples and the demo's `funds.accounts`."""
+
+
+def _iso7064(digits: str) -> str:
+    """The check digit of ISO 7064 MOD 11,10, computed here apart from batch.reference on purpose."""
+    check = 5
+    for d in digits:
+        check = (((check or 10) * 2) % 11 + int(d)) % 10
+    return str((1 - ((check or 10) * 2) % 11) % 10)
+
+
+def bank_line(seq: int, serial: str, amount: str, *, payer: str = "", payer_name: str = "", memo: str = "",
+              summary: str = "", flag: str = "N", time: str = "101500") -> str:  # fmt: skip
+    """One movement in the platform's 23 fields, `|`-separated with a trailing `|` (SPEC §9)."""
+    fields = [str(seq), COLLECTION_ACCOUNT, serial, "0001", payer, payer_name, amount, "20261122", time, "0",
+              "510100", memo, "156", "1", "0", "0", "", "", "", summary, flag, str(seq), "1"]  # fmt: skip
+    return "|".join(fields) + "|"
+
+
+def write_bank(root: Path) -> list[tuple[str, str]]:
+    """`bank/`: the day's arrival notices (GBK, as the platform sends them) that pay the demo's lists."""
+    ref = {u: u + "202611" + _iso7064(u + "202611") for u in (A.unit_account, B.unit_account, D.unit_account)}
+    wide = "".join(chr(ord(c) + 0xFEE0) for c in ref[A.unit_account])
+    files = (
+        ("001", [
+            bank_line(1, "CCB20261122000101", "17910.00", payer="6217003810000000123", payer_name=A.name,
+                      memo=f"住房公积金 {wide}"),
+            bank_line(2, "CCB20261122000102", "1354.00", payer="6217003810000000456", payer_name=B.name,
+                      summary=f"公积金{B.unit_account}"),
+            bank_line(3, "CCB20261122000103", "4694.00", payer="6217003810000000321", payer_name=D.name),
+            bank_line(4, "CCB20261122000104", "888.00", payer="6222020000000000777", payer_name="张三",
+                      memo="货款"),
+            bank_line(5, "CCB20261122000105", "-35.00", payer="0", payer_name="中心手续费", summary="手续费"),
+        ], "A paid exactly (reference, full-width), B 100.00 short (unit account), D by its name, an "
+           "unidentified 888.00 (三无), and the centre's own fee (another movement)"),
+        ("002", [
+            bank_line(1, "CCB20261122000201", "100.00", payer="6217003810000000456", payer_name=B.name,
+                      memo=f"补缴 {ref[B.unit_account][:10]} {ref[B.unit_account][10:]}", time="153000"),
+        ], "B's top-up, its reference typed with a space"),
+    )  # fmt: skip
+    listing = []
+    for seq, lines, what in files:
+        name = f"DZTZ_{COLLECTION_ACCOUNT}_20261122_{seq}.txt"
+        data = "".join(f"{line}\r\n" for line in lines).encode("gb18030")
+        total = sum(Decimal(line.split("|")[6]) for line in lines)
+        write(root / "bank" / name, data)
+        write(
+            root / "bank" / f"{name}.done",
+            f"rows={len(lines)}\ntotal={total:.2f}\nsha256={hashlib.sha256(data).hexdigest()}\n",
+        )
+        listing.append((f"bank/{name}", what))
+    return listing
+
+
 # ----------------------------------------------------------------------- README
 
 README_HEAD = """\
@@ -928,7 +985,11 @@ Employers (policy `chengdu` 2026: base 2330 tier 1 / 2200 tier 2 to 32969, rates
 
 
 def write_readme(
-    root: Path, valid: list[tuple[str, str]], invalid: list[tuple[str, str, str]], cycle: list[tuple[str, str]]
+    root: Path,
+    valid: list[tuple[str, str]],
+    invalid: list[tuple[str, str, str]],
+    cycle: list[tuple[str, str]],
+    bank: list[tuple[str, str]],
 ) -> None:
     lines = [README_HEAD]
     for label, e in zip("ABCD", EMPLOYERS, strict=True):
@@ -958,6 +1019,12 @@ def write_readme(
     )
     lines += [f"| `{f}` | {w} |\n" for f, w in cycle]
     lines.append(
+        f"\n## Bank arrival notices\n\nThe movements of the collection account {COLLECTION_ACCOUNT} on 2026-11-22 "
+        "(SPEC §9), GBK, with `.done` markers; `hpf demo` books them after the lists above.\n\n"
+        "| file | what it shows |\n|---|---|\n"
+    )
+    lines += [f"| `{f}` | {w} |\n" for f, w in bank]
+    lines.append(
         "\nNot covered: F_DUPLICATE_FILE (needs a database of processed batches) and F_TOO_LARGE "
         "(needs small `limits`).\n"
     )
@@ -965,13 +1032,14 @@ def write_readme(
 
 
 def main(root: Path = HERE) -> None:
-    for sub in ("master", "valid", "invalid", "cycle"):
+    for sub in ("master", "valid", "invalid", "cycle", "bank"):
         shutil.rmtree(root / sub, ignore_errors=True)
     write_master(root)
     valid = write_valid(root)
     invalid = write_invalid(root)
     cycle = write_cycle(root)
-    write_readme(root, valid, invalid, cycle)
+    bank = write_bank(root)
+    write_readme(root, valid, invalid, cycle, bank)
 
 
 if __name__ == "__main__":

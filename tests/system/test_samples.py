@@ -95,3 +95,24 @@ def test_demo_runs_the_whole_job(tmp_path: Path) -> None:
     assert paid.startswith(f"8,{account},孙悦,") and ",POSTED," in paid
     d = json.loads((tmp_path / "sftp" / "0101000321" / "outbox" / "0101000321_202611.result.json").read_text("utf-8"))
     assert (d["status"], d["rows"]) == ("POSTED", 3)
+
+
+def test_the_bank_samples_are_valid_arrival_files_and_the_demo_books_them(tmp_path: Path) -> None:
+    from batch.arrivals import read_arrivals
+
+    files = sorted((SAMPLES / "bank").glob("DZTZ_*.txt"))
+    assert len(files) == 2
+    for path in files:
+        got = read_arrivals(path.name, path.read_bytes(), accounts=["51050188360000000001"],
+                            marker=path.with_name(path.name + ".done").read_bytes(), max_rows=100)  # fmt: skip
+        assert got.ok, got.problems
+    result = CliRunner().invoke(hpf, ["demo", "--keep", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "未识别到账888.00元" in result.output
+    root = tmp_path / "sftp"
+    b = json.loads((root / "0101000456" / "outbox" / "0101000456_202611.result.json").read_text("utf-8"))
+    assert (b["status"], b["funded_by"]) == ("POSTED", ["CCB20261122000102", "CCB20261122000201"])
+    d = json.loads((root / "0101000321" / "outbox" / "0101000321_202611.result.json").read_text("utf-8"))
+    assert d["funded_by"] == ["CCB20261122000103"]  # found by its registered name alone
+    booked = json.loads((root / "_bank" / "outbox" / files[0].name.replace(".txt", ".result.json")).read_text("utf-8"))
+    assert [i["matched_by"] for i in booked["items"]] == ["reference", "unit_account", "name", "unidentified", "other"]
