@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, and_, case, func, literal, or_, selec
 
 from batch.reconcile import REFUSED, Reconciliation, build, filing_lines
 from db.register import CHANGE_LIST
-from db.tables import batches, control_accounts, employers, entries, members
+from db.tables import CONTROL, batches, control_accounts, employers, entries, members
 from schemas.formats import valid_month
 from schemas.frames import RECONCILIATION_LINE
 from schemas.statuses import FILING_STATUSES, BatchStatus
@@ -119,9 +119,19 @@ def _totals_query(month: int) -> Any:
         and_(entries.c.batch_id.in_(of_month), entries.c.month == month, ~entries.c.account.in_(centre))
     )
     balances = select(func.coalesce(func.sum(members.c.balance_fen), 0))
-    # The other side of every posting: CONTROL (immediate mode) and the employers' suspense (arrival mode).
-    control = select(func.coalesce(func.sum(entries.c.amount_fen), literal(0))).where(entries.c.account.in_(centre))
-    return select(ledger_month.scalar_subquery(), balances.scalar_subquery(), control.scalar_subquery())
+    # The other side of every posting: CONTROL's balance (immediate mode), and what lists took from the
+    # employers' suspense accounts (arrival mode), so the members are mirrored in either mode.
+    control = select(func.coalesce(func.sum(control_accounts.c.balance_fen), literal(0))).where(
+        control_accounts.c.code == CONTROL
+    )
+    from_suspense = select(func.coalesce(func.sum(entries.c.amount_fen), literal(0))).where(
+        entries.c.account.like("S%")
+    )
+    return select(
+        ledger_month.scalar_subquery(),
+        balances.scalar_subquery(),
+        control.scalar_subquery() + from_suspense.scalar_subquery(),
+    )
 
 
 @contextlib.contextmanager
