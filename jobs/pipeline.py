@@ -270,7 +270,8 @@ def run_cycle(
                     _settle(store, options, summary)
     if options.funds.arrival:
         _settle(store, options, summary)
-        summary.failed += republish(store, client, database)
+        with summary.watch.stage("republish"):
+            summary.failed += republish(store, client, database)
     log.info(summary.line())
     return summary
 
