@@ -17,6 +17,7 @@ formula: no `<f>` element is ever produced.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -175,9 +176,14 @@ def _footer_cell(ref: str, cell: Cell) -> str:
     return _text_cell(ref, cell.value, cell.style)
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_ESCAPE_LIKE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+
+
 def _xml_text(text: str) -> str:
-    """`xml_text` for one Python string (headers, titles, footers)."""
-    return str(pl.select(xml_text(pl.lit(text, pl.String))).item())
+    """`xml_text` for one Python string (headers, titles, footers), in Python: a polars call per cell cost more."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _ESCAPE_LIKE.sub(r"_x005F_\1", _CONTROL.sub("\ufffd", text))
 
 
 def _cell(letter: str, row: pl.Expr, column: Column) -> pl.Expr:

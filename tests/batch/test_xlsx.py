@@ -9,6 +9,8 @@ import fastexcel
 import openpyxl
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from batch import xlsx
 
@@ -87,3 +89,10 @@ def test_an_empty_sheet_has_only_its_header() -> None:
         io.BytesIO(book(pl.DataFrame({"t": []}, schema={"t": pl.String}), [xlsx.Column(pl.col("t"))], ("t",)))
     )["明细"]
     assert list(sheet.iter_rows(values_only=True)) == [("t",)]
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab&<>_x0F5\x00\x01\x0b\x1f\ufffe\uffff中 \t\n")), max_size=30))
+def test_the_scalar_xml_escape_agrees_with_the_column_one(text: str) -> None:
+    from batch.xlsx import _xml_text, xml_text
+
+    assert _xml_text(text) == pl.select(xml_text(pl.lit(text, pl.String))).item()
