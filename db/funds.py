@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, and_, func, insert, literal, or_, select, text, update
+from sqlalchemy import Connection, Date, and_, func, insert, literal, or_, select, text, update
 
 from batch.arrivals import ArrivalFile
 from batch.matching import REVERSAL_DAYS, find_originals, match_credits, reversal_tokens
@@ -113,7 +113,7 @@ def book(conn: Connection, batch_id: int, arrival: ArrivalFile, *, today: date) 
     _insert_lines(conn, batch_id, fresh)
     conn.execute(
         insert(fund_moves).from_select(
-            ["kind", "line_id", "batch_id", "debit", "credit", "amount_fen"],
+            ["kind", "line_id", "batch_id", "debit", "credit", "amount_fen", "booked_on"],
             select(
                 literal("credit"),
                 bank_lines.c.id,
@@ -121,6 +121,7 @@ def book(conn: Connection, batch_id: int, arrival: ArrivalFile, *, today: date) 
                 literal("B") + bank_lines.c.account,
                 bank_lines.c.suspense,
                 bank_lines.c.amount_fen,
+                literal(today, Date),
             ).where(bank_lines.c.batch_id == batch_id, bank_lines.c.kind == CREDIT),
         )
     )
@@ -249,12 +250,14 @@ def _apply_moves(conn: Connection, which: Any) -> None:
     )
 
 
-def _move(conn: Connection, kind: str, debit: str, credit: str, amount_fen: int, **extra: Any) -> int:
+def _move(
+    conn: Connection, kind: str, debit: str, credit: str, amount_fen: int, *, booked_on: date, **extra: Any
+) -> int:
     """One money move and its two balances; returns its id."""
     move_id = int(
         conn.execute(
             insert(fund_moves)
-            .values(kind=kind, debit=debit, credit=credit, amount_fen=amount_fen, **extra)
+            .values(kind=kind, debit=debit, credit=credit, amount_fen=amount_fen, booked_on=booked_on, **extra)
             .returning(fund_moves.c.id)
         ).scalar_one()
     )
@@ -318,7 +321,7 @@ def _book_reversals(
         line_id, credit_id = ids[line_no], by_line.get(line_no)
         if credit_id is None:  # nobody knows whose: an exception for a person
             _move(conn, "exception", EXCEPTIONS, bank, -amount, line_id=line_id, batch_id=batch_id,
-                  reason="冲正找不到原到账记录")  # fmt: skip
+                  reason="冲正找不到原到账记录", booked_on=today)  # fmt: skip
             conn.execute(
                 update(bank_lines).where(bank_lines.c.id == line_id).values(matched_by="reversal", suspense=EXCEPTIONS)
             )
@@ -332,7 +335,7 @@ def _book_reversals(
             .where(bank_lines.c.id == line_id)
             .values(matched_by="reversal", reverses=credit_id, suspense=source, unit_account=unit)
         )
-        _move(conn, "reversal", source, bank, -amount, line_id=line_id, batch_id=batch_id)
+        _move(conn, "reversal", source, bank, -amount, line_id=line_id, batch_id=batch_id, booked_on=today)
         if unit is not None:
             touched.add(unit)
             unposted += _restore_suspense(conn, unit, line_id, today)
@@ -356,9 +359,9 @@ def _restore_suspense(conn: Connection, unit: str, line_id: int, today: date) ->
         ).scalar()
         if latest is None or ledger.counter_of(conn, int(latest)) != code:
             _move(conn, "exception", EXCEPTIONS, code, -balance, line_id=line_id,
-                  reason="冲正的到账已被转出，无法从单位暂收中收回")  # fmt: skip
+                  reason="冲正的到账已被转出，无法从单位暂收中收回", booked_on=today)  # fmt: skip
             break
-        ledger.reverse(conn, int(latest))
+        ledger.reverse(conn, int(latest), booked_on=today)
         conn.execute(fundings.delete().where(fundings.c.batch_id == int(latest)))
         conn.execute(
             update(batches)
@@ -475,7 +478,7 @@ def expiring(conn: Connection, today: date, expire_days: int) -> list[register.B
 # ---------------------------------------------------------------- finance actions
 
 
-def assign(conn: Connection, line_id: int, unit: str, *, actor: str, reason: str) -> int:
+def assign(conn: Connection, line_id: int, unit: str, *, actor: str, reason: str, today: date) -> int:
     """Give an unidentified credit to an employer's suspense (暂收分摊); returns its amount."""
     _lock_bank(conn)
     row = conn.execute(select(bank_lines).where(bank_lines.c.id == line_id)).one_or_none()
@@ -490,14 +493,16 @@ def assign(conn: Connection, line_id: int, unit: str, *, actor: str, reason: str
     if status is None:
         raise FundsRefused(f"没有单位{unit}")
     _move(conn, "assign", UNIDENTIFIED, suspense_of(unit), int(row.amount_fen), line_id=line_id, actor=actor,
-          reason=reason)  # fmt: skip
+          reason=reason, booked_on=today)  # fmt: skip
     conn.execute(
         update(bank_lines).where(bank_lines.c.id == line_id).values(suspense=suspense_of(unit), unit_account=unit)
     )
     return int(row.amount_fen)
 
 
-def transfer(conn: Connection, source: str, target: str, amount_fen: int, *, actor: str, reason: str) -> None:
+def transfer(
+    conn: Connection, source: str, target: str, amount_fen: int, *, actor: str, reason: str, today: date
+) -> None:
     """Move suspense money between two employers (未分摊转移), never below zero."""
     if source == target:
         raise FundsRefused("转出和转入单位不能相同")
@@ -512,7 +517,8 @@ def transfer(conn: Connection, source: str, target: str, amount_fen: int, *, act
         raise FundsRefused(
             f"单位{source}的暂收余额只有{format_yuan(held)}元，不能转出{format_yuan(amount_fen)}元（余额不能为负）"
         )
-    _move(conn, "transfer", suspense_of(source), suspense_of(target), amount_fen, actor=actor, reason=reason)
+    _move(conn, "transfer", suspense_of(source), suspense_of(target), amount_fen, actor=actor, reason=reason,
+          booked_on=today)  # fmt: skip
 
 
 def credits(

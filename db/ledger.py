@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, cast
 
 import polars as pl
 import psycopg
-from sqlalchemy import Connection, and_, case, func, insert, literal, select, text, update
+from sqlalchemy import Connection, Date, and_, case, func, insert, literal, null, select, text, update
 
 from batch.money import format_yuan
 from batch.policy import previous_month
@@ -83,6 +84,7 @@ def post(
     *,
     roster_version: int | None = None,
     counter: str = CONTROL,
+    booked_on: date | None = None,
 ) -> Posted:
     """Deposit `rows` (member_account, employer_fen, employee_fen) for `month`, inside the caller's transaction.
 
@@ -117,7 +119,7 @@ def post(
         raise PostingConflict(
             f"有{frame.height - inserted}个个人账号已不在职工名册中（名册在检查之后被改动），本批次未入账"
         )
-    _entries_for_deposits(conn, batch_id, month, kind="deposit", sign=1, counter=counter)
+    _entries_for_deposits(conn, batch_id, month, kind="deposit", sign=1, counter=counter, booked_on=booked_on)
     # Never backwards: a member who moved on may be paid a later month by the new employer first.
     later = members.c.paid_through.is_not(None) & (members.c.paid_through > month)
     _apply_to_members(conn, batch_id, sign=1, paid_through=case((later, members.c.paid_through), else_=literal(month)))
@@ -130,7 +132,7 @@ class ReversalRefused(TerminalError):
     """The batch cannot be reversed as asked; nothing was changed."""
 
 
-def reverse_latest(conn: Connection, batch_id: int, reason: str) -> Posted:
+def reverse_latest(conn: Connection, batch_id: int, reason: str, *, booked_on: date | None = None) -> Posted:
     """Reverse a POSTED batch that is its employer's latest posted month, and record why (in the caller's transaction).
 
     Months are undone from the latest, one at a time: a reversal restores the
@@ -158,7 +160,7 @@ def reverse_latest(conn: Connection, batch_id: int, reason: str) -> Posted:
         raise ReversalRefused(
             f"批次{batch_id}（{batch.month}）不是单位{batch.unit_account}最近入账的月份（已缴至{paid}）：只能从最近的月份起逐月冲销"
         )
-    reversed_ = reverse(conn, batch_id)
+    reversed_ = reverse(conn, batch_id, booked_on=booked_on)
     conn.execute(
         update(batches).where(batches.c.id == batch_id).values(status=BatchStatus.REVERSED, updated_at=func.now())
     )
@@ -166,11 +168,11 @@ def reverse_latest(conn: Connection, batch_id: int, reason: str) -> Posted:
     return reversed_
 
 
-def reverse(conn: Connection, batch_id: int) -> Posted:
+def reverse(conn: Connection, batch_id: int, *, booked_on: date | None = None) -> Posted:
     """Append the opposite of a posted batch's entries and restore the paid-through months."""
     batch = conn.execute(select(batches).where(batches.c.id == batch_id)).one()
     counter = counter_of(conn, batch_id)
-    _entries_for_deposits(conn, batch_id, batch.month, kind="reversal", sign=-1, counter=counter)
+    _entries_for_deposits(conn, batch_id, batch.month, kind="reversal", sign=-1, counter=counter, booked_on=booked_on)
     _apply_to_members(conn, batch_id, sign=-1, paid_through=deposits.c.prev_paid_through)
     total = conn.execute(
         select(func.coalesce(func.sum(deposits.c.employer_fen + deposits.c.employee_fen), 0)).where(
@@ -247,7 +249,14 @@ def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.Data
 
 
 def _entries_for_deposits(
-    conn: Connection, batch_id: int, month: int, *, kind: str, sign: int, counter: str = CONTROL
+    conn: Connection,
+    batch_id: int,
+    month: int,
+    *,
+    kind: str,
+    sign: int,
+    counter: str = CONTROL,
+    booked_on: date | None = None,
 ) -> None:
     """Member entries per part and the two entries of the counter account, set-based from the deposits."""
     standing = and_(deposits.c.batch_id == batch_id, deposits.c.reversed.is_(False))
@@ -258,6 +267,7 @@ def _entries_for_deposits(
         entries.c.part,
         entries.c.month,
         entries.c.amount_fen,
+        entries.c.booked_on,
     ]
     for part, amount in (("employer", deposits.c.employer_fen), ("employee", deposits.c.employee_fen)):
         # The member's entry per deposit, then the CONTROL entry for the batch's total.
@@ -265,7 +275,8 @@ def _entries_for_deposits(
             (deposits.c.member_account, amount * sign),
             (literal(counter), -sign * func.coalesce(func.sum(amount), 0)),
         ):
-            row = select(literal(batch_id), literal(kind), account, literal(part), literal(month), value)
+            day = literal(booked_on, Date) if booked_on is not None else null()
+            row = select(literal(batch_id), literal(kind), account, literal(part), literal(month), value, day)
             conn.execute(insert(entries).from_select(columns, row.where(standing)))
 
 

@@ -196,6 +196,9 @@ entries = Table(
     Column("month", Integer, nullable=False),
     Column("amount_fen", BigInteger, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The centre's day it was booked on (its time zone; HPF_TODAY in a replay): the reconciliation's period.
+    # Null for entries booked before funds existed: their created_at's date stands in.
+    Column("booked_on", Date),
     CheckConstraint("kind IN ('deposit','reversal')", name="kind"),
     CheckConstraint("part IN ('employer','employee')", name="part"),
     Index(None, "account"),
@@ -282,6 +285,7 @@ fund_moves = Table(
     Column("amount_fen", BigInteger, nullable=False),
     Column("actor", String(64)),
     Column("reason", Text),
+    Column("booked_on", Date, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("kind IN ('credit','reversal','assign','transfer','exception')", name="kind"),
     CheckConstraint("amount_fen > 0 AND debit <> credit", name="amount"),

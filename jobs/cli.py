@@ -229,7 +229,12 @@ def batches_reverse(ctx: App, batch_id: int, reason: str, yes: bool) -> None:
     by = operate.os_user()
     done = _operate(
         lambda: operate.reverse_batch(
-            ctx.store, batch_id, reason, by=by, xlsx_detail_rows=ctx.settings.limits.xlsx_detail_rows
+            ctx.store,
+            batch_id,
+            reason,
+            by=by,
+            xlsx_detail_rows=ctx.settings.limits.xlsx_detail_rows,
+            today=ctx.settings.today,
         )
     )
     out.print(

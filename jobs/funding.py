@@ -291,7 +291,7 @@ def post_awaiting(store: Store, options: PipelineOptions, batch_id: int) -> Batc
                     return BatchStatus.AWAITING_FUNDS
                 ledger.post(
                     conn, batch_id, unit, batch.month, funds.list_deposits(conn, batch_id),
-                    roster_version=batch.roster_version, counter=suspense_of(unit),
+                    roster_version=batch.roster_version, counter=suspense_of(unit), booked_on=today_of(options),
                 )  # fmt: skip
                 crash_point("posting")
                 serials = funds.fund(conn, batch_id, unit, total)

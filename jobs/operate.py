@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -129,7 +129,9 @@ def show_batch(store: Store, batch_id: int, zone: ZoneInfo = SHANGHAI) -> dict[s
     }
 
 
-def reverse_batch(store: Store, batch_id: int, reason: str, *, by: str, xlsx_detail_rows: int) -> dict[str, Any]:
+def reverse_batch(
+    store: Store, batch_id: int, reason: str, *, by: str, xlsx_detail_rows: int, today: date | None = None
+) -> dict[str, Any]:
     """Undo a POSTED batch with compensating entries; only the employer's latest posted month.
 
     The batch's result files are restated as REVERSED in the same transaction
@@ -139,7 +141,7 @@ def reverse_batch(store: Store, batch_id: int, reason: str, *, by: str, xlsx_det
     if not reason:
         raise OperationError("冲销必须说明原因（--reason）")
     with store.engine.begin() as conn:
-        reversed_ = ledger.reverse_latest(conn, batch_id, f"{reason}（操作人：{by}）")
+        reversed_ = ledger.reverse_latest(conn, batch_id, f"{reason}（操作人：{by}）", booked_on=today)
         audit.record(conn, by, "reverse", target=f"batch {batch_id}", reason=reason,
                      detail=f"{reversed_.rows}行 {format_yuan(reversed_.total_fen)}元")  # fmt: skip
         files = register.results(conn, batch_id)
@@ -188,7 +190,7 @@ def assign_credit(
     settings.require_funds()
     reason = _reason(reason)
     with store.engine.begin() as conn:
-        amount = funds.assign(conn, line_id, unit, actor=by, reason=reason)
+        amount = funds.assign(conn, line_id, unit, actor=by, reason=reason, today=settings.today)
         audit.record(conn, by, "assign", target=f"credit {line_id}", reason=reason,
                      detail=f"分摊给单位{unit} {format_yuan(amount)}元", via=via)  # fmt: skip
     settled = funding.settle(store, settings.pipeline(), units=[unit])
@@ -208,7 +210,7 @@ def transfer_suspense(
     if fen is None or fen <= 0:
         raise OperationError(f"金额应为大于0的元金额（至多两位小数），实际为“{amount}”")
     with store.engine.begin() as conn:
-        funds.transfer(conn, source, target, fen, actor=by, reason=reason)
+        funds.transfer(conn, source, target, fen, actor=by, reason=reason, today=settings.today)
         audit.record(conn, by, "transfer", target=f"{source} -> {target}", reason=reason,
                      detail=f"{format_yuan(fen)}元", via=via)  # fmt: skip
     settled = funding.settle(store, settings.pipeline(), units=[target])

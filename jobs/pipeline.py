@@ -507,7 +507,7 @@ def _decide(
             assert report.unit_account is not None and report.month is not None
             ledger.post(
                 conn, batch_id, report.unit_account, report.month, _deposit_rows(report),
-                roster_version=report.roster_version,
+                roster_version=report.roster_version, booked_on=options.today,
             )  # fmt: skip
             crash_point("posting")
         register.decide(

@@ -33,6 +33,8 @@ def upgrade() -> None:
         batch_op.alter_column("status", type_=sa.String(length=16), existing_nullable=False)
     with op.batch_alter_table("employers", schema=None) as batch_op:
         batch_op.add_column(sa.Column("payer_account", sa.String(length=40), nullable=True))
+    with op.batch_alter_table("entries", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("booked_on", sa.Date(), nullable=True))
     op.create_table(
         "bank_lines",
         sa.Column("id", Id, autoincrement=True, nullable=False),
@@ -71,6 +73,7 @@ def upgrade() -> None:
         sa.Column("amount_fen", sa.BigInteger(), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("booked_on", sa.Date(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=_NOW, nullable=False),
         sa.CheckConstraint(
             "kind IN ('credit','reversal','assign','transfer','exception')", name=op.f("ck_fund_moves_kind")
@@ -115,6 +118,8 @@ def downgrade() -> None:
     op.drop_table("list_rows")
     op.drop_table("fund_moves")
     op.drop_table("bank_lines")
+    with op.batch_alter_table("entries", schema=None) as batch_op:
+        batch_op.drop_column("booked_on")
     with op.batch_alter_table("employers", schema=None) as batch_op:
         batch_op.drop_column("payer_account")
     op.drop_index(op.f("ix_batches_status"), table_name="batches")
