@@ -11,49 +11,150 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Engine, and_, case, func, literal, or_, select, union
+from sqlalchemy import Connection, Date, Engine, and_, bindparam, case, func, literal, or_, select, text, union
 
-from batch.reconcile import REFUSED, Reconciliation, build, filing_lines
+from batch.reconcile import REFUSED, Funds, Reconciliation, build, filing_lines
 from db.register import CHANGE_LIST
-from db.tables import CONTROL, batches, control_accounts, employers, entries, members
+from db.tables import CONTROL, batches, control_accounts, employers, entries, fund_moves, members
 from schemas.formats import valid_month
 from schemas.frames import RECONCILIATION_LINE
 from schemas.statuses import FILING_STATUSES, BatchStatus
 
+_COUNTED = (
+    "unit_account",
+    "employer_name",
+    "files",
+    "rows_received",
+    "rows_posted",
+    "members_active",
+    "amount_due_fen",
+)
 _ARRIVALS = pl.Schema(
-    [*((c, t) for c, t in RECONCILIATION_LINE.items() if c != "status"), ("posted_batches", pl.Int64()),
-     ("refused_batches", pl.Int64())]
+    [*((c, RECONCILIATION_LINE[c]) for c in _COUNTED), ("posted_batches", pl.Int64()),
+     ("awaiting_batches", pl.Int64()), ("refused_batches", pl.Int64())]
 )  # fmt: skip
 """What the query reads per employer: a line without its status, and the counts that decide it."""
 
 
-def reconcile(conn: Connection, month: int) -> Reconciliation:
-    """The month's reconciliation, read in two statements (run them in one snapshot for exact totals).
+def reconcile(conn: Connection, month: int, *, arrival: bool = False) -> Reconciliation:
+    """The month's reconciliation, read in a fixed number of statements (run them in one snapshot for exact totals).
 
-    Raises ValueError for a month that is not YYYYMM.
+    `arrival`: the centre books bank money (SPEC §9): the lines get their received and suspense figures
+    and the funds identities are checked. Raises ValueError for a month that is not YYYYMM.
     """
     if not valid_month(month):
         raise ValueError(f"汇缴年月应为YYYYMM（如202611），实际为{month}")
-    lines = _lines(conn, month)
-    ledger_month, member_balances, control_balance = conn.execute(_totals_query(month)).one()
+    start, end = _period(month)
+    counted = _lines(conn, month)
+    posted = _posted(conn, start, end)
+    lines = counted.join(posted, on="unit_account", how="left").with_columns(pl.col("amount_posted_fen").fill_null(0))
+    funds = None
+    closing: dict[str, int] = {}
+    if arrival:
+        flows = _suspense(conn, start, end)
+        lines = lines.join(flows.drop("closing"), on="unit_account", how="left").with_columns(
+            pl.col("suspense_opening_fen").fill_null(0),
+            pl.col("amount_received_fen").fill_null(0),
+        )
+        lines = lines.with_columns(
+            (pl.col("suspense_opening_fen") + pl.col("amount_received_fen") - pl.col("amount_posted_fen")).alias(
+                "suspense_closing_fen"
+            )
+        )
+        closing = dict(flows.select("unit_account", "closing").iter_rows())
+        funds = _funds(conn, start, end, sum(closing.values()))
+    else:
+        lines = lines.with_columns(
+            pl.lit(None, pl.Int64).alias(c)
+            for c in ("amount_received_fen", "suspense_opening_fen", "suspense_closing_fen")
+        ).with_columns(pl.lit(None, pl.Int64).alias("amount_due_fen"))
+    ledger_month, member_balances, control_balance = conn.execute(_totals_query(start, end)).one()
     return build(
         month,
-        lines,
+        lines.sort("unit_account"),
         ledger_month_fen=int(ledger_month),
         member_balances_fen=int(member_balances),
         control_fen=-int(control_balance),
+        funds=funds,
+        closing_fen=closing,
     )
+
+
+def _period(month: int) -> tuple[date, date]:
+    """The calendar month as booking days: [its first day, the next month's first day)."""
+    year, m = divmod(month, 100)
+    return date(year, m, 1), date(year + m // 12, m % 12 + 1, 1)
+
+
+def _day(table: str = "") -> str:
+    """An entry's booking day: the centre's day it was booked on, else (entries from before funds) its creation date."""
+    prefix = f"{table}." if table else ""
+    return f"coalesce({prefix}booked_on, date({prefix}created_at))"
+
+
+_POSTED = text(
+    "SELECT b.unit_account, -sum(e.amount_fen) FROM entries e JOIN batches b ON b.id = e.batch_id "
+    f"WHERE (e.account = 'CONTROL' OR e.account LIKE 'S%') AND {_day('e')} >= :start AND {_day('e')} < :end "
+    "GROUP BY b.unit_account"
+).bindparams(bindparam("start", type_=Date), bindparam("end", type_=Date))
+_SIDES = (
+    "SELECT credit AS code, amount_fen AS fen, booked_on AS day, 1 AS moved FROM fund_moves "
+    "UNION ALL SELECT debit, -amount_fen, booked_on, 1 FROM fund_moves "
+    f"UNION ALL SELECT account, amount_fen, {_day()}, 0 FROM entries WHERE account LIKE 'S%'"
+)
+_SUSPENSE = text(
+    f"SELECT substr(code, 2), sum(CASE WHEN day < :start THEN fen ELSE 0 END), "
+    "sum(CASE WHEN day >= :start AND day < :end AND moved = 1 THEN fen ELSE 0 END), "
+    f"sum(CASE WHEN day < :end THEN fen ELSE 0 END) FROM ({_SIDES}) sides WHERE code LIKE 'S%' GROUP BY substr(code, 2)"
+).bindparams(bindparam("start", type_=Date), bindparam("end", type_=Date))
+_FUNDS = text(
+    "SELECT "
+    "coalesce(sum(CASE WHEN code LIKE 'B%' AND day >= :start AND day < :end THEN -fen ELSE 0 END), 0), "
+    "coalesce(sum(CASE WHEN code LIKE 'B%' AND day < :end THEN -fen ELSE 0 END), 0), "
+    "coalesce(sum(CASE WHEN code = 'UNIDENTIFIED' AND day < :end THEN fen ELSE 0 END), 0), "
+    "coalesce(sum(CASE WHEN code = 'EXCEPTIONS' AND day < :end THEN fen ELSE 0 END), 0), "
+    "coalesce(sum(CASE WHEN code LIKE 'S%' AND moved = 0 AND day < :end THEN -fen ELSE 0 END), 0) "
+    f"FROM ({_SIDES}) sides"
+).bindparams(bindparam("start", type_=Date), bindparam("end", type_=Date))
+
+
+def _posted(conn: Connection, start: date, end: date) -> pl.DataFrame:
+    """Per employer, lists posted less lists reversed on the month's booking days (either counter account)."""
+    rows = [(u, int(f)) for u, f in conn.execute(_POSTED, {"start": start, "end": end})]
+    return pl.DataFrame(rows, schema={"unit_account": pl.String, "amount_posted_fen": pl.Int64}, orient="row")
+
+
+def _suspense(conn: Connection, start: date, end: date) -> pl.DataFrame:
+    """Per employer with a suspense account: opening, money moved in (net) in the month, and closing as booked."""
+    rows = [(u, int(o), int(r), int(c)) for u, o, r, c in conn.execute(_SUSPENSE, {"start": start, "end": end})]
+    return pl.DataFrame(
+        rows,
+        schema={"unit_account": pl.String, "suspense_opening_fen": pl.Int64, "amount_received_fen": pl.Int64,
+                "closing": pl.Int64},
+        orient="row",
+    )  # fmt: skip
+
+
+def _funds(conn: Connection, start: date, end: date, suspense_closing: int) -> Funds:
+    received, held, unidentified, exceptions, from_suspense = (
+        int(v) for v in conn.execute(_FUNDS, {"start": start, "end": end}).one()
+    )
+    return Funds(received, held, suspense_closing, unidentified, exceptions, from_suspense)
 
 
 def _lines(conn: Connection, month: int) -> pl.DataFrame:
     posted = batches.c.status == BatchStatus.POSTED
+    awaiting = batches.c.status == BatchStatus.AWAITING_FUNDS
     of_month = _of_month(month)
     units = union(
         select(employers.c.unit_account.label("unit_account")).where(employers.c.status.in_(sorted(FILING_STATUSES))),
         select(batches.c.unit_account.label("unit_account")).where(of_month),
+        # An employer holding suspense money has a line whatever its status (a closed one still owes or is owed).
+        select(func.substr(fund_moves.c.credit, 2).label("unit_account")).where(fund_moves.c.credit.like("S%")),
     ).subquery("units")
     arrived = (
         select(
@@ -61,8 +162,9 @@ def _lines(conn: Connection, month: int) -> pl.DataFrame:
             func.count().label("files"),
             func.sum(func.coalesce(batches.c.rows, 0)).label("rows_received"),
             func.sum(case((posted, func.coalesce(batches.c.posted_rows, 0)), else_=0)).label("rows_posted"),
-            func.sum(case((posted, func.coalesce(batches.c.posted_fen, 0)), else_=0)).label("amount_posted_fen"),
             func.sum(case((posted, 1), else_=0)).label("posted_batches"),
+            func.sum(case((awaiting, 1), else_=0)).label("awaiting_batches"),
+            func.sum(case((posted | awaiting, func.coalesce(batches.c.total_fen, 0)), else_=0)).label("amount_due_fen"),
             func.sum(case((batches.c.status.in_(REFUSED), 1), else_=0)).label("refused_batches"),
         )
         .where(of_month)
@@ -83,8 +185,9 @@ def _lines(conn: Connection, month: int) -> pl.DataFrame:
             func.coalesce(arrived.c.rows_received, 0),
             func.coalesce(arrived.c.rows_posted, 0),
             func.coalesce(active.c.members_active, 0),
-            func.coalesce(arrived.c.amount_posted_fen, 0),
+            func.coalesce(arrived.c.amount_due_fen, 0),
             func.coalesce(arrived.c.posted_batches, 0),
+            func.coalesce(arrived.c.awaiting_batches, 0),
             func.coalesce(arrived.c.refused_batches, 0),
         )
         .select_from(
@@ -111,12 +214,12 @@ def _of_month(month: int) -> Any:
     return and_(~CHANGE_LIST, or_(batches.c.month == month, and_(batches.c.month.is_(None), or_(*named))))
 
 
-def _totals_query(month: int) -> Any:
+def _totals_query(start: date, end: date) -> Any:
     """Ledger figures in one statement, so they come from one snapshot even outside a transaction."""
-    of_month = select(batches.c.id).where(batches.c.month == month)
     centre = select(control_accounts.c.code)
+    day = func.coalesce(entries.c.booked_on, func.date(entries.c.created_at))
     ledger_month = select(func.coalesce(func.sum(entries.c.amount_fen), 0)).where(
-        and_(entries.c.batch_id.in_(of_month), entries.c.month == month, ~entries.c.account.in_(centre))
+        day >= literal(start, Date), day < literal(end, Date), ~entries.c.account.in_(centre)
     )
     balances = select(func.coalesce(func.sum(members.c.balance_fen), 0))
     # The other side of every posting: CONTROL's balance (immediate mode), and what lists took from the

@@ -341,7 +341,9 @@ def report_reconcile(ctx: App, month: str, out_dir: Path, as_json: bool) -> None
 
     try:
         with _reported(but=SftpError):
-            outcome = reconcile_report(ctx.settings.sftp, ctx.store, int(month), out_dir)
+            outcome = reconcile_report(
+                ctx.settings.sftp, ctx.store, int(month), out_dir, arrival=ctx.settings.funds.arrival
+            )
     except SftpError as e:
         fail(f"报表已写入本地目录 {out_dir.resolve()}，但上传到 SFTP 的 _finance/outbox 失败：{e}")
     problems = outcome.reconciliation.problems

@@ -35,7 +35,7 @@ class ReportOutcome:
 
 
 def reconcile_report(
-    sftp: SftpSettings | None, store: Store, month: int, out_dir: Path, *, upload: bool = True
+    sftp: SftpSettings | None, store: Store, month: int, out_dir: Path, *, upload: bool = True, arrival: bool = False
 ) -> ReportOutcome:
     """Write `reconciliation_YYYYMM.csv` and `.xlsx` into out_dir, then upload both when SFTP is configured.
 
@@ -44,7 +44,7 @@ def reconcile_report(
     written, and SftpError when the upload fails (the local files exist by then).
     """
     with snapshot(store.engine) as conn:
-        r = reconcile(conn, month)
+        r = reconcile(conn, month, arrival=arrival)
     files = dict(zip(file_names(month), (reconciliation_csv(r), reconciliation_xlsx(r)), strict=True))
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

@@ -146,7 +146,9 @@ class Scheduler:
         from jobs.report import reconcile_report
 
         with tempfile.TemporaryDirectory(prefix="hpf-report-") as folder:
-            outcome = reconcile_report(self.settings.sftp, self.store, month, Path(folder))
+            outcome = reconcile_report(
+                self.settings.sftp, self.store, month, Path(folder), arrival=self.settings.funds.arrival
+            )
         problems = outcome.reconciliation.problems
         words = "；".join(p.message for p in problems) if problems else "控制合计一致"
         log.info("%s对账报表%s已上传到_finance/outbox：%s", "月终" if final else "", month, words)

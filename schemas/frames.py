@@ -41,7 +41,11 @@ RECONCILIATION_CSV_COLUMNS = (
     "rows_received",
     "rows_posted",
     "members_active",
+    "amount_due",
+    "amount_received",
     "amount_posted",
+    "suspense_opening",
+    "suspense_closing",
 )
 """The header of `reconciliation_YYYYMM.csv` (SPEC §7)."""
 RECONCILIATION_LINE = pl.Schema(
@@ -53,7 +57,11 @@ RECONCILIATION_LINE = pl.Schema(
         "rows_received": pl.Int64,
         "rows_posted": pl.Int64,
         "members_active": pl.Int64,
+        "amount_due_fen": pl.Int64,
+        "amount_received_fen": pl.Int64,
         "amount_posted_fen": pl.Int64,
+        "suspense_opening_fen": pl.Int64,
+        "suspense_closing_fen": pl.Int64,
     }
 )
-"""One employer's line of the reconciliation, money in fen."""
+"""One employer's line of the reconciliation, money in fen (null where the mode has no such figure)."""

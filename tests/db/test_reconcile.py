@@ -50,6 +50,11 @@ def job_store(job: Job) -> Iterator[Store]:
     engine.dispose()
 
 
+IMMEDIATE = {"amount_due_fen": None, "amount_received_fen": None, "suspense_opening_fen": None,
+             "suspense_closing_fen": None}  # fmt: skip
+"""In immediate mode the money columns other than amount_posted are empty (SPEC §7)."""
+
+
 def _reconcile(store: Store, month: int = MONTH) -> Reconciliation:
     with store.engine.connect() as conn:
         return reconcile(conn, month)
@@ -122,6 +127,7 @@ def test_a_cycle_gives_posted_rejected_and_not_filed_lines(sftp_env: SftpEnv, jo
         "rows_posted": 6,
         "members_active": 6,  # one sealed, one closed member are not active
         "amount_posted_fen": A_TOTAL,
+        **IMMEDIATE,
     }
     assert lines[D] == {
         "unit_account": D,
@@ -132,6 +138,7 @@ def test_a_cycle_gives_posted_rejected_and_not_filed_lines(sftp_env: SftpEnv, jo
         "rows_posted": 0,
         "members_active": 4,
         "amount_posted_fen": 0,
+        **IMMEDIATE,
     }
     assert lines[B] == {
         "unit_account": B,
@@ -142,6 +149,7 @@ def test_a_cycle_gives_posted_rejected_and_not_filed_lines(sftp_env: SftpEnv, jo
         "rows_posted": 0,
         "members_active": 4,
         "amount_posted_fen": 0,
+        **IMMEDIATE,
     }
     assert (lines[C]["status"], lines[C]["files"], lines[C]["rows_received"], lines[C]["rows_posted"]) == (
         "REJECTED",
@@ -235,20 +243,28 @@ def test_a_hand_made_inconsistency_is_a_problem_and_the_files_are_still_written(
     assert problem.code == "L_CONTROL"
     assert problem.message == "控制账户余额16235.00元与个人账户余额合计14126.07元不一致，相差2108.93元"
 
-    with job_store.engine.begin() as conn:
-        conn.execute(update(tables.batches).where(tables.batches.c.status == "POSTED").values(posted_fen=A_TOTAL + 1))
+    with job_store.engine.begin() as conn:  # one fen more taken from CONTROL than the members got
+        first = conn.execute(
+            select(func.min(tables.entries.c.id)).where(tables.entries.c.account == tables.CONTROL)
+        ).scalar_one()
+        conn.execute(
+            update(tables.entries)
+            .where(tables.entries.c.id == first)
+            .values(amount_fen=tables.entries.c.amount_fen - 1)
+        )
     r = _reconcile(job_store)
     assert len(r.problems) == 2
     assert r.problems[0].message == (
-        "本月入账合计16230.01元（202611已入账批次）与账本中202611个人账户的净入账16230.00元（缴存减冲销）不一致，相差0.01元"
+        "本月入账合计16230.01元（202611记账的入账减冲销，各单位合计）与账本中202611记账的个人账户净入账16230.00元"
+        "（缴存减冲销）不一致，相差0.01元"
     )
 
     settings = load_settings(job.home / "hpf.toml", job.environ)
     outcome = reconcile_report(settings.sftp, job_store, MONTH, tmp_path / "out", upload=False)
     assert not outcome.agree and outcome.uploaded is None and outcome.not_uploaded
     text = outcome.csv_path.read_bytes().decode("utf-8-sig")
-    assert "control_account,控制账户余额,,,,,,16235.00\r\n" in text
-    assert "posted_this_month,本月入账合计,,,,,,16230.01\r\n" in text
+    assert "control_account,控制账户余额,,,,,,,,16235.00,,\r\n" in text
+    assert "posted_this_month,本月入账合计,,,,,,,,16230.01,,\r\n" in text
     sheet = openpyxl.load_workbook(outcome.xlsx_path)["对账"]
     verdict = [row for row in sheet.iter_rows(values_only=True) if row[0] == "核对结果"]
     assert verdict and str(verdict[0][1]).startswith("不一致：本月入账合计16230.01元")
@@ -313,19 +329,19 @@ def test_which_employers_have_a_line_in_few_statements(store: Store) -> None:
         r = _reconcile(store)
     finally:
         event.remove(store.engine, "before_cursor_execute", count)
-    assert len(statements) == 2  # the lines, the totals: never one query per employer
+    assert len(statements) == 3  # the lines, the postings, the totals: never one query per employer
 
     assert r.lines.rows() == [
-        ("0101000001", "正常单位", "NOT_FILED", 0, 0, 0, 2, 0),
-        ("0101000002", "开户单位", "REJECTED", 1, 0, 0, 0, 0),
-        ("0101000003", "缓缴单位", "NOT_FILED", 1, 0, 0, 0, 0),
-        ("0101000005", '=HYPERLINK("http://x")', "REJECTED", 1, 3, 0, 0, 0),
-        ("0109999999", None, "REJECTED", 1, 1, 0, 0, 0),
+        ("0101000001", "正常单位", "NOT_FILED", 0, 0, 0, 2, None, None, 0, None, None),
+        ("0101000002", "开户单位", "REJECTED", 1, 0, 0, 0, None, None, 0, None, None),
+        ("0101000003", "缓缴单位", "NOT_FILED", 1, 0, 0, 0, None, None, 0, None, None),
+        ("0101000005", '=HYPERLINK("http://x")', "REJECTED", 1, 3, 0, 0, None, None, 0, None, None),
+        ("0109999999", None, "REJECTED", 1, 1, 0, 0, None, None, 0, None, None),
     ]
     assert r.problems == ()
     text = reconciliation_csv(r).decode("utf-8-sig")
-    assert '0101000005,"\'=HYPERLINK(""http://x"")",REJECTED,1,3,0,0,0.00\r\n' in text
-    assert "0109999999,,REJECTED,1,1,0,0,0.00\r\n" in text
+    assert '0101000005,"\'=HYPERLINK(""http://x"")",REJECTED,1,3,0,0,,,0.00,,\r\n' in text
+    assert "0109999999,,REJECTED,1,1,0,0,,,0.00,,\r\n" in text
 
 
 def test_the_report_reads_onesnapshot(store: Store) -> None:
@@ -357,11 +373,24 @@ def test_a_month_that_is_not_yyyymm_is_refused(store: Store) -> None:
 def _sample(*, control_fen: int = 1_234_567_89) -> Reconciliation:
     lines = pl.DataFrame(
         [
-            ("0101000001", "成都锦城云数科技有限公司", "POSTED", 2, 1200, 1200, 1180, 1_234_567_89),
-            ("0101000002", "=1+2", "REJECTED", 1, 3, 0, 3, 0),
-            ("0101000003", "@SUM(A1)", "NOT_FILED", 0, 0, 0, 0, 0),
-            ("0101000004", "-10", "NOT_FILED", 0, 0, 0, 5, 0),
-            ("0101000005", None, "REJECTED", 1, 1, 0, 0, 0),
+            (
+                "0101000001",
+                "成都锦城云数科技有限公司",
+                "POSTED",
+                2,
+                1200,
+                1200,
+                1180,
+                None,
+                None,
+                1_234_567_89,
+                None,
+                None,
+            ),
+            ("0101000002", "=1+2", "REJECTED", 1, 3, 0, 3, None, None, 0, None, None),
+            ("0101000003", "@SUM(A1)", "NOT_FILED", 0, 0, 0, 0, None, None, 0, None, None),
+            ("0101000004", "-10", "NOT_FILED", 0, 0, 0, 5, None, None, 0, None, None),
+            ("0101000005", None, "REJECTED", 1, 1, 0, 0, None, None, 0, None, None),
         ],
         schema=LINE_SCHEMA,
         orient="row",
@@ -377,19 +406,20 @@ def test_the_csv_reads_back_with_its_control_totals() -> None:
     rows = list(csv.reader(io.StringIO(body, newline="")))
     assert rows == [
         list(CSV_COLUMNS),
-        ["0101000001", "成都锦城云数科技有限公司", "POSTED", "2", "1200", "1200", "1180", "1234567.89"],
-        ["0101000002", "'=1+2", "REJECTED", "1", "3", "0", "3", "0.00"],
-        ["0101000003", "'@SUM(A1)", "NOT_FILED", "0", "0", "0", "0", "0.00"],
-        ["0101000004", "'-10", "NOT_FILED", "0", "0", "0", "5", "0.00"],
-        ["0101000005", "", "REJECTED", "1", "1", "0", "0", "0.00"],
+        ["0101000001", "成都锦城云数科技有限公司", "POSTED", "2", "1200", "1200", "1180", "", "", "1234567.89", "", ""],
+        ["0101000002", "'=1+2", "REJECTED", "1", "3", "0", "3", "", "", "0.00", "", ""],
+        ["0101000003", "'@SUM(A1)", "NOT_FILED", "0", "0", "0", "0", "", "", "0.00", "", ""],
+        ["0101000004", "'-10", "NOT_FILED", "0", "0", "0", "5", "", "", "0.00", "", ""],
+        ["0101000005", "", "REJECTED", "1", "1", "0", "0", "", "", "0.00", "", ""],
         [],
-        ["posted_this_month", "本月入账合计", "", "", "", "", "", "1234567.89"],
-        ["member_balances", "个人账户余额合计", "", "", "", "", "", "1234567.89"],
-        ["control_account", "控制账户余额", "", "", "", "", "", "1234567.89"],
+        ["posted_this_month", "本月入账合计", *[""] * 7, "1234567.89", "", ""],
+        ["member_balances", "个人账户余额合计", *[""] * 7, "1234567.89", "", ""],
+        ["control_account", "控制账户余额", *[""] * 7, "1234567.89", "", ""],
     ]
     assert (
         body.splitlines()[0]
-        == "unit_account,employer_name,status,files,rows_received,rows_posted,members_active,amount_posted"
+        == "unit_account,employer_name,status,files,rows_received,rows_posted,members_active,amount_due,"
+        "amount_received,amount_posted,suspense_opening,suspense_closing"
     )
 
 
@@ -401,11 +431,12 @@ def test_the_workbook_is_for_people_and_holds_no_formulas() -> None:
     assert [c.value for c in sheet[2]] == list(XLSX_HEADERS)
     assert all(c.font.b for c in sheet[2])
     assert sheet.freeze_panes == "A3"
-    assert sheet.auto_filter.ref == "A2:H7"
+    assert sheet.auto_filter.ref == "A2:L7"
 
     first = [c.value for c in sheet[3]]
-    assert first == ["0101000001", "成都锦城云数科技有限公司", "已入账（POSTED）", 2, 1200, 1200, 1180, 1234567.89]
-    assert sheet["H3"].number_format == "#,##0.00"
+    assert first == ["0101000001", "成都锦城云数科技有限公司", "已入账（POSTED）", 2, 1200, 1200, 1180, None, None,
+                     1234567.89, None, None]  # fmt: skip
+    assert sheet["J3"].number_format == "#,##0.00"
     assert all(isinstance(sheet.cell(3, col).value, int) for col in range(4, 8))
     assert [sheet.cell(r, 2).value for r in range(4, 8)] == ["'=1+2", "'@SUM(A1)", "'-10", None]
     assert [sheet.cell(r, 3).value for r in range(4, 8)] == [
@@ -422,10 +453,12 @@ def test_the_workbook_is_for_people_and_holds_no_formulas() -> None:
         ("本月入账合计（元）", 1234567.89),
         ("个人账户余额合计（元）", 1234567.89),
         ("控制账户余额（元）", 1234567.89),
+        ("本月入账合计 = 账本中本月个人账户净入账", "1234567.89 / 1234567.89", "一致"),
+        ("个人账户余额合计 = 控制账户与暂收入账对应额", "1234567.89 / 1234567.89", "一致"),
         ("核对结果", "一致"),
     ]
-    assert sheet["H10"].number_format == "#,##0.00"
-    assert sheet["B12"].font.color.rgb.endswith("006100")
+    assert sheet["J10"].number_format == "#,##0.00"
+    assert sheet["B12"].font.color.rgb.endswith("006100") and sheet["B14"].font.color.rgb.endswith("006100")
     for row in sheet.iter_rows():
         for cell in row:
             assert cell.data_type != "f", cell.coordinate
@@ -437,10 +470,13 @@ def test_the_workbook_says_in_red_what_disagrees() -> None:
         "控制账户余额1234567.00元与个人账户余额合计1234567.89元不一致，相差-0.89元"
     ]
     sheet = openpyxl.load_workbook(io.BytesIO(reconciliation_xlsx(r)))["对账"]
-    assert sheet["A12"].value == "核对结果"
-    assert sheet["B12"].value == "不一致：" + r.problems[0].message
-    assert sheet["B12"].font.color.rgb.endswith("9C0006")
-    assert sheet["H11"].value == 1234567.0
+    assert sheet["A14"].value == "核对结果"
+    assert sheet["B14"].value == "不一致：" + r.problems[0].message
+    assert sheet["B14"].font.color.rgb.endswith("9C0006")
+    # The identity that fails, in red with the figures it compared.
+    assert (sheet["B13"].value, sheet["C13"].value) == ("1234567.89 / 1234567.00", "不一致")
+    assert sheet["B13"].font.color.rgb.endswith("9C0006") and sheet["B12"].font.color.rgb.endswith("006100")
+    assert sheet["J11"].value == 1234567.0
 
 
 # ------------------------------------------------------------- the report job
@@ -466,11 +502,11 @@ def test_the_report_lands_in_out_dir_and_in_the_finance_outbox(
     for name in names:
         assert (finance / name).read_bytes() == (out / name).read_bytes()
     lines = outcome.csv_path.read_bytes().decode("utf-8-sig").splitlines()
-    assert f"{A},成都锦城云数科技有限公司,POSTED,1,6,6,6,16230.00" in lines
+    assert f"{A},成都锦城云数科技有限公司,POSTED,1,6,6,6,,,16230.00,," in lines
     assert lines[-3:] == [
-        "posted_this_month,本月入账合计,,,,,,16230.00",
-        "member_balances,个人账户余额合计,,,,,,16230.00",
-        "control_account,控制账户余额,,,,,,16230.00",
+        "posted_this_month,本月入账合计,,,,,,,,16230.00,,",
+        "member_balances,个人账户余额合计,,,,,,,,16230.00,,",
+        "control_account,控制账户余额,,,,,,,,16230.00,,",
     ]
     assert openpyxl.load_workbook(outcome.xlsx_path)["对账"]["C3"].value == "已入账（POSTED）"
 

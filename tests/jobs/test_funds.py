@@ -10,6 +10,7 @@ employer's and the bank's outboxes and the ledger, and `hpf verify` holds after 
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -276,3 +277,48 @@ def test_a_list_that_never_gets_its_money_expires_and_a_corrected_list_supersede
     engine.dispose()
     assert statuses == ["SUPERSEDED", "EXPIRED"]
     assert state(job) == (202610, 0)
+
+
+def test_the_three_way_reconciliation_of_bank_money_lists_postings_and_suspense(job: Job, tmp_path: Path) -> None:
+    import csv
+    import io
+
+    job.upload(A, LIST_A)
+    job.upload(B, SAMPLES / "valid" / f"{B}_202611.csv", mtime=1_790_000_100)
+    bank_file(job, 1, line("H0001", "16230.00", memo=REF_A), line("H0002", "1354.00", memo=reference(B, 202611)),
+              line("H0003", "88.00", payer_name="张三"), line("R0001", "-9.00", flag="Y"))  # fmt: skip
+    cycle(job)
+    out = tmp_path / "report"
+    done = job.run("report", "reconcile", "--month", "202611", "--out", str(out))
+    assert done.exit_code == 0, done.output
+    text = (out / "reconciliation_202611.csv").read_bytes().decode("utf-8-sig")
+    rows = {r["unit_account"]: r for r in csv.DictReader(io.StringIO(text.split("\r\n\r\n")[0]))}
+    money = ("status", "amount_due", "amount_received", "amount_posted", "suspense_opening", "suspense_closing")
+    assert tuple(rows[A][k] for k in money) == ("POSTED", "16230.00", "16230.00", "16230.00", "0.00", "0.00")
+    assert tuple(rows[B][k] for k in money) == ("AWAITING_FUNDS", "1454.00", "1354.00", "0.00", "0.00", "1354.00")
+    totals = dict(line.split(",")[0::9][:2] for line in text.split("\r\n\r\n")[1].strip().split("\r\n"))
+    assert totals["bank_received"] == totals["bank_held"] == "17663.00"  # 16230 + 1354 + 88 − 9
+    assert (totals["unidentified"], totals["exceptions"], totals["posted_from_suspense"]) == (
+        "88.00",
+        "-9.00",
+        "16230.00",
+    )
+    # A month later nothing of November moves: December opens with what November closed with.
+    december = job.run("report", "reconcile", "--month", "202612", "--out", str(out))
+    assert december.exit_code == 0, december.output
+    later = (out / "reconciliation_202612.csv").read_bytes().decode("utf-8-sig")
+    b_line = next(r for r in csv.DictReader(io.StringIO(later.split("\r\n\r\n")[0])) if r["unit_account"] == B)
+    assert (b_line["suspense_opening"], b_line["amount_received"], b_line["suspense_closing"]) == (
+        "1354.00",
+        "0.00",
+        "1354.00",
+    )
+
+    engine = make_engine(job.db_url)
+    with engine.begin() as conn:  # money that left the bank for an account no identity knows
+        conn.execute(tables.fund_moves.insert().values(
+            kind="credit", debit=f"B{COLLECTION_ACCOUNT}", credit="NOWHERE", amount_fen=100, booked_on=date(2026, 11, 22)
+        ))  # fmt: skip
+    engine.dispose()
+    broken = job.run("report", "reconcile", "--month", "202611", "--out", str(out))
+    assert broken.exit_code == 1 and "期末银行账户余额17664.00元应等于" in broken.output

@@ -163,8 +163,11 @@ def test_report_reconcile_writes_uploads_and_fails_on_disagreement(sftp_env: Sft
     finance = job.env.root / "_finance" / "outbox"
     assert sorted(p.name for p in finance.iterdir()) == ["reconciliation_202611.csv", "reconciliation_202611.xlsx"]
     lines = (out / "reconciliation_202611.csv").read_bytes().decode("utf-8-sig").splitlines()
-    assert lines[0] == "unit_account,employer_name,status,files,rows_received,rows_posted,members_active,amount_posted"
-    assert any(line.startswith(f"{A},") and ",POSTED,1,6,6,6,16230.00" in line for line in lines)
+    assert lines[0] == (
+        "unit_account,employer_name,status,files,rows_received,rows_posted,members_active,amount_due,amount_received,"
+        "amount_posted,suspense_opening,suspense_closing"
+    )
+    assert any(line.startswith(f"{A},") and ",POSTED,1,6,6,6,,,16230.00,," in line for line in lines)
     totals = _json(job, "report", "reconcile", "--month", "202611", "--out", str(out))
     assert isinstance(totals, dict) and totals["problems"] == []
     assert totals["posted_this_month_fen"] == totals["ledger_month_fen"] == 1623000
