@@ -264,11 +264,11 @@ def rerun_batch(settings: Settings, store: Store, batch_id: int, *, by: str, via
         raise OperationError(f"没有批次{batch_id}")
     if not batch.failed_before:
         raise OperationError(f"批次{batch_id}的状态是{batch.status}，没有需要重试的失败")
-    with store.engine.begin() as conn:
-        audit.record(conn, by, "rerun", target=f"batch {batch_id}", detail=batch.file_name, via=via)
     with SftpClient(settings.require_sftp()) as client:
         for ready in client.ready_files(batch.unit_account):
             if (ready.name, ready.size, ready.mtime) == (batch.file_name, batch.file_size, batch.file_mtime):
+                with store.engine.begin() as conn:  # the file is there: the rerun happens
+                    audit.record(conn, by, "rerun", target=f"batch {batch_id}", detail=batch.file_name, via=via)
                 return pipeline.process(settings.validation(), settings.pipeline(), store, client, ready)
     raise OperationError(
         f"批次{batch_id}的源文件 {batch.file_name} 已不在单位{batch.unit_account}的收件目录中（或已被改动），无法重试；"

@@ -322,3 +322,13 @@ def test_the_three_way_reconciliation_of_bank_money_lists_postings_and_suspense(
     engine.dispose()
     broken = job.run("report", "reconcile", "--month", "202611", "--out", str(out))
     assert broken.exit_code == 1 and "期末银行账户余额17664.00元应等于" in broken.output
+
+
+def test_immediate_mode_has_no_funds_commands_and_posts_at_once(sftp_env, db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    job = Job(sftp_env, db_url, tmp_path, funds="immediate")
+    job.upload(A, LIST_A)
+    cycle(job)
+    posted = job.result(A, LIST_A.name)
+    assert posted["status"] == "POSTED" and "payment" not in posted
+    refused = job.run("funds", "list")
+    assert refused.exit_code == 1 and "immediate" in refused.output

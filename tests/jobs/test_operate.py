@@ -97,6 +97,9 @@ def test_reverse_only_the_latest_month(sftp_env: SftpEnv, job: Job) -> None:
     assert len(member["entries"]) == 8  # four deposits, four reversals: nothing deleted
     shown = _json(job, "batches", "show", str(november))
     assert isinstance(shown, dict) and shown["status"] == "REVERSED"
+    audit = _json(job, "audit")
+    assert isinstance(audit, list)
+    assert [(a["action"], a["reason"]) for a in audit] == [("reverse", "基数有误"), ("reverse", "单位多报")]
     messages = [h["message"] for h in shown["history"]]
     assert any(m.startswith("冲销：基数有误（操作人：") for m in messages)
     assert job.run("verify").exit_code == 0
@@ -151,6 +154,11 @@ def test_a_failed_archive_is_listed_first_and_rerun(sftp_env: SftpEnv, job: Job)
     assert isinstance(shown, dict) and (shown["step"], shown["last_error"]) == ("archived", None)
     assert (job.env.root / A / "archive" / f"{A}_202611.csv").exists()
     assert job.run("verify").exit_code == 0
+    audit = _json(job, "audit")  # both reruns ran, the one still blocked too; each under the OS user
+    assert (
+        isinstance(audit, list)
+        and [(a["action"], a["target"], a["via"]) for a in audit] == [("rerun", f"batch {first['id']}", "cli")] * 2
+    )
 
 
 @pytest.mark.parametrize("sftp_env", ["embedded"], indirect=True)
