@@ -25,7 +25,6 @@ from sqlalchemy import Connection, Date, and_, func, insert, literal, or_, selec
 
 from batch.arrivals import ArrivalFile
 from batch.matching import REVERSAL_DAYS, find_originals, match_credits, reversal_tokens
-from batch.matching import UNIDENTIFIED as BY_NOBODY
 from batch.money import format_yuan
 from db import ledger, register
 from db.tables import (
@@ -540,6 +539,3 @@ def credits(
         }
         for r in conn.execute(query)
     ]  # fmt: skip
-
-
-UNMATCHED = BY_NOBODY
