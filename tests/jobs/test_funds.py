@@ -332,3 +332,13 @@ def test_immediate_mode_has_no_funds_commands_and_posts_at_once(sftp_env, db_url
     assert posted["status"] == "POSTED" and "payment" not in posted
     refused = job.run("funds", "list")
     assert refused.exit_code == 1 and "immediate" in refused.output
+
+
+def test_funds_list_prints_what_the_bank_sent_as_text(job: Job) -> None:
+    bank_file(job, 1, line("H0001", "12.00", payer_name="[red]某[/]", memo="<script>x</script> :cn:"))
+    cycle(job)
+    job.environ["COLUMNS"] = "250"  # wide enough that no cell wraps
+    shown = job.run("funds", "list", "--unidentified")
+    assert shown.exit_code == 0, shown.output
+    assert "[red]某[/]" in shown.output and ":cn:" in shown.output and "未识别" in shown.output
+    assert "12.00" in shown.output

@@ -317,3 +317,17 @@ def test_a_long_running_process_moves_on_with_the_clock_unless_pinned(tmp_path: 
     assert not started_yesterday.today_pinned
     # The centre's date, not the machine's: at 22:00 UTC it is already tomorrow in Chengdu.
     assert started_yesterday.as_of_now().today == datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date()
+
+
+def test_funds_default_to_arrival_and_every_bad_key_is_named(tmp_path: Path) -> None:
+    s = load_settings(None, environ={})
+    assert (s.funds.mode, s.funds.accounts, s.funds.pay_days, s.funds.expire_days) == ("arrival", (), 5, 30)
+    with pytest.raises(ConfigError, match="funds.accounts"):
+        s.require_accounts()  # run-once and the scheduler refuse arrival mode without a collection account
+    config = write(tmp_path, '[funds]\nmode = "later"\naccounts = ["6222", "x1"]\npay_days = -1\nexpire_days = "30"\n')
+    found = problems(config)
+    assert [p.split(":")[0] for p in found] == ["funds.accounts", "funds.mode", "funds.pay_days", "funds.expire_days"]
+    immediate = load_settings(write(tmp_path, '[funds]\nmode = "immediate"\n'), environ={})
+    immediate.require_accounts()  # nothing to book: no account needed
+    with pytest.raises(ConfigError, match="immediate"):
+        immediate.require_funds()
