@@ -322,7 +322,7 @@ def test_a_long_running_process_moves_on_with_the_clock_unless_pinned(tmp_path: 
 def test_funds_default_to_arrival_and_every_bad_key_is_named(tmp_path: Path) -> None:
     s = load_settings(None, environ={})
     assert (s.funds.mode, s.funds.accounts, s.funds.pay_days, s.funds.expire_days) == ("arrival", (), 5, 30)
-    with pytest.raises(ConfigError, match="funds.accounts"):
+    with pytest.raises(ConfigError, match=r"funds\.accounts"):
         s.require_accounts()  # run-once and the scheduler refuse arrival mode without a collection account
     config = write(tmp_path, '[funds]\nmode = "later"\naccounts = ["6222", "x1"]\npay_days = -1\nexpire_days = "30"\n')
     found = problems(config)
