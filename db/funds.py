@@ -520,6 +520,32 @@ def transfer(
           booked_on=today)  # fmt: skip
 
 
+def needing_attention(conn: Connection, limit: int = 1000) -> list[dict[str, Any]]:
+    """What only a person can settle: unidentified credits not yet assigned, and money booked to EXCEPTIONS."""
+    unidentified = conn.execute(
+        select(bank_lines.c.id, bank_lines.c.serial, bank_lines.c.amount_fen, bank_lines.c.payer_name,
+               bank_lines.c.memo, bank_lines.c.trade_date)
+        .where(bank_lines.c.suspense == UNIDENTIFIED, bank_lines.c.kind == CREDIT, bank_lines.c.reversed_by.is_(None))
+        .order_by(bank_lines.c.id).limit(limit)
+    ).all()  # fmt: skip
+    exceptions = conn.execute(
+        select(fund_moves.c.line_id, bank_lines.c.serial, fund_moves.c.amount_fen, fund_moves.c.reason,
+               fund_moves.c.booked_on)
+        .join(bank_lines, bank_lines.c.id == fund_moves.c.line_id, isouter=True)
+        .where(fund_moves.c.kind == "exception").order_by(fund_moves.c.id).limit(limit)
+    ).all()  # fmt: skip
+    return [
+        {"kind": "unidentified", "line_id": i, "serial": serial, "amount_fen": amount,
+         "what": f"未识别到账（付款人：{payer or '—'}，附言：{memo or '—'}），请用 hpf funds assign 分摊",
+         "date": day.isoformat()}
+        for i, serial, amount, payer, memo, day in unidentified
+    ] + [
+        {"kind": "exception", "line_id": i, "serial": serial, "amount_fen": amount, "what": reason or "异常",
+         "date": day.isoformat()}
+        for i, serial, amount, reason, day in exceptions
+    ]  # fmt: skip
+
+
 def credits(
     conn: Connection, *, unit: str | None = None, unidentified: bool = False, limit: int = 1000
 ) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
@@ -179,14 +179,19 @@ def batches_list(
         )
     )  # fmt: skip
     problems = _operate(lambda: operate.inbox_problems(ctx.store, unit, schedule.zone)) if attention else []
+    money = _operate(lambda: operate.funds_attention(ctx.settings, ctx.store)) if attention and not unit else []
     if as_json:
-        render.print_json({"batches": rows, "inbox_problems": problems} if attention else rows, out)
+        document: Any = {"batches": rows, "inbox_problems": problems} if attention else rows
+        if attention and ctx.settings.funds.arrival:
+            document["funds"] = money
+        render.print_json(document, out)
         return
     render.print_batches(rows, out, wide=wide)
     if attention:
         render.print_inbox_problems(problems, out, wide=wide)
-        if not rows and not problems:
-            out.print("没有需要人工处理的批次或收件目录问题。")
+        render.print_funds_attention(money, out)
+        if not rows and not problems and not money:
+            out.print("没有需要人工处理的批次、收件目录问题或资金。")
 
 
 @batches.command("show")

@@ -174,6 +174,14 @@ def funds_view(settings: Settings, store: Store, *, unit: str | None, unidentifi
     }
 
 
+def funds_attention(settings: Settings, store: Store) -> list[dict[str, Any]]:
+    """Unidentified credits and exceptions, for `batches list --attention` (none in immediate mode)."""
+    if not settings.funds.arrival:
+        return []
+    with store.engine.connect() as conn:
+        return funds.needing_attention(conn)
+
+
 def _reason(reason: str) -> str:
     reason = reason.strip()
     if not reason:

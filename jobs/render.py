@@ -288,6 +288,19 @@ def print_funds(view: dict[str, Any], console: Console) -> None:
     console.print(suspense)
 
 
+def print_funds_attention(items: list[dict[str, Any]], console: Console) -> None:
+    """Money only a person can settle (`batches list --attention`)."""
+    if not items:
+        return
+    table = Table(header_style="bold", title="需要处理的资金")
+    for header in ("类型", "到账编号", "流水号", "金额（元）", "日期", "说明"):
+        table.add_column(header)
+    for i in items:
+        table.add_row("未识别" if i["kind"] == "unidentified" else "异常", str(i["line_id"] or "—"), i["serial"] or "—",
+                      format_yuan(i["amount_fen"]), i["date"], i["what"])  # fmt: skip
+    console.print(table)
+
+
 def print_audit(rows: list[dict[str, Any]], console: Console) -> None:
     table = Table(header_style="bold", title="审计日志")
     for header in ("时间", "操作人", "途径", "操作", "对象", "原因", "说明"):

@@ -207,6 +207,8 @@ def test_a_reversal_in_suspense_and_one_with_no_original(job: Job) -> None:
     assert [i["matched_by"] for i in items] == ["reversal", "reversal"]
     assert state(job) == (202610, 0)
     assert centre(job, "EXCEPTIONS") == -900  # shown to a person, never taken from anyone's suspense
+    attention = json.loads(job.run("batches", "list", "--attention", "--json").output)
+    assert [(f["kind"], f["serial"], f["amount_fen"]) for f in attention["funds"]] == [("exception", "R0002", 900)]
 
 
 def test_an_unidentified_credit_assigned_by_finance_posts_the_awaiting_list(job: Job) -> None:
@@ -214,6 +216,8 @@ def test_an_unidentified_credit_assigned_by_finance_posts_the_awaiting_list(job:
     bank_file(job, 1, line("H0001", "16230.00", memo=REF_A[:-1] + "0"))  # a wrong check digit names nobody
     cycle(job)
     assert job.result(A, LIST_A.name)["status"] == "AWAITING_FUNDS"
+    attention = json.loads(job.run("batches", "list", "--attention", "--json").output)
+    assert [(f["kind"], f["serial"]) for f in attention["funds"]] == [("unidentified", "H0001")]
     listed = json.loads(job.run("funds", "list", "--unidentified", "--json").output)
     (credit,) = listed["credits"]
     assert (credit["matched_by"], credit["suspense"]) == ("unidentified", "UNIDENTIFIED")
