@@ -346,3 +346,30 @@ def test_funds_list_prints_what_the_bank_sent_as_text(job: Job) -> None:
     assert shown.exit_code == 0, shown.output
     assert "[red]某[/]" in shown.output and ":cn:" in shown.output and "未识别" in shown.output
     assert "12.00" in shown.output
+
+
+def test_an_over_payment_pays_next_month_with_no_new_money(job: Job, tmp_path: Path) -> None:
+    december = tmp_path / f"{A}_202612.csv"
+    december.write_text(LIST_A.read_text("utf-8-sig").replace(",202611\n", ",202612\n"), "utf-8-sig")
+    job.upload(A, LIST_A)
+    bank_file(job, 1, line("H0001", "32460.00", memo=REF_A))  # November paid twice over
+    cycle(job)
+    assert job.result(A, LIST_A.name)["status"] == "POSTED" and state(job) == (202611, TOTAL_A)
+    job.upload(A, december, mtime=1_790_000_100)
+    cycle(job, ("HPF_TODAY", "2026-12-03"))
+    posted = job.result(A, december.name)
+    assert posted["status"] == "POSTED" and posted["funded_by"] == ["H0001"]  # the same credit's second half
+    assert "payment" not in posted or posted["payment"]["outstanding_fen"] == 0
+    assert state(job) == (202612, 0)
+
+
+def test_reversing_a_list_posted_from_suspense_returns_its_money_there(job: Job) -> None:
+    job.upload(A, LIST_A)
+    bank_file(job, 1, line("H0001", "16230.00", memo=REF_A))
+    cycle(job)
+    batch_id = job.result(A, LIST_A.name)["batch_id"]
+    done = job.run("batches", "reverse", str(batch_id), "--reason", "单位报错基数", "--yes")
+    assert done.exit_code == 0, done.output
+    assert state(job) == (202610, TOTAL_A)  # the money waits in suspense for the corrected list
+    assert job.result(A, LIST_A.name)["status"] == "REVERSED"
+    assert job.run("verify").exit_code == 0
