@@ -13,6 +13,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy import select
 
@@ -99,6 +100,13 @@ def test_a_list_waits_with_its_payment_notice_then_posts_when_its_money_comes(jo
         "bank": "中国建设银行成都市分行",
     }  # fmt: skip
     assert state(job) == (202610, 0)
+    stem = LIST_A.name.rsplit(".", 1)[0]
+    summary = openpyxl.load_workbook(job.env.root / A / "outbox" / f"{stem}.result.xlsx")["汇总"]
+    notice = {row[0]: row[1] for row in summary.iter_rows(min_row=2, values_only=True) if row[0]}
+    assert notice["汇缴通知：缴款识别码（附言）"] == REF_A and notice["汇缴通知：尚需缴款（元）"] == 16230.0
+    assert notice["汇缴通知：收款账号"] == COLLECTION_ACCOUNT and notice["汇缴通知：缴款截止日期"] == "2026-11-27"
+    lines = (job.env.root / A / "outbox" / f"{stem}.result.csv").read_text("utf-8-sig").splitlines()[1:]
+    assert lines and all(",NOT_POSTED," in x for x in lines)
 
     # Full-width digits in the memo, as a bank counter clerk types them.
     wide = "".join(chr(ord(c) + 0xFEE0) for c in REF_A)
