@@ -44,9 +44,11 @@ from tests.support.generate import (
     SEED,
     TODAY,
     base_adjustment,
+    list_totals,
     master,
     remittance,
     unit_account,
+    write_inboxes,
     write_master,
 )
 from tests.support.servers import Sshd, postgres_server, sshd_server
@@ -286,12 +288,7 @@ def scenario_small(files: int, rows: int, workers: int) -> None:
         home = Path(d)
         home.chmod(0o755)
         root = home / "root"
-        for (unit,), part in members.sort("unit_account").group_by("unit_account", maintain_order=True):
-            inbox = root / str(unit) / "inbox"
-            inbox.mkdir(parents=True)
-            name = f"{unit}_{MONTH}.csv"
-            (inbox / name).write_bytes(remittance(part))
-            (inbox / f"{name}.done").write_bytes(b"")
+        write_inboxes(root, members)
         with sshd_server(root) as server:
             server.give_root_to_user()
             env = environ(home, f"sqlite:///{home / 'hpf.db'}", sftp_section(server))
@@ -349,18 +346,12 @@ def scenario_arrivals(files: int, rows: int) -> None:
 
     print(f"\n## an arrival file of {files:,} credits paying {files:,} awaiting lists of {rows} rows, OpenSSH, SQLite")
     employers, members = master(files, rows)
-    jiao = pl.col("base_fen") * 12 // 1000
-    totals = members.group_by("unit_account").agg((((jiao + 9) // 10 * 100) * 2).sum().alias("total"))
+    totals = list_totals(members)
     with tempfile.TemporaryDirectory(prefix="hpf-bench-") as d:
         home = Path(d)
         home.chmod(0o755)
         root = home / "root"
-        for (unit,), part in members.sort("unit_account").group_by("unit_account", maintain_order=True):
-            inbox = root / str(unit) / "inbox"
-            inbox.mkdir(parents=True)
-            name = f"{unit}_{MONTH}.csv"
-            (inbox / name).write_bytes(remittance(part))
-            (inbox / f"{name}.done").write_bytes(b"")
+        write_inboxes(root, members)
         for folder in ("inbox", "outbox", "archive"):
             (root / "_bank" / folder).mkdir(parents=True)
         with sshd_server(root) as server:
@@ -374,7 +365,7 @@ def scenario_arrivals(files: int, rows: int) -> None:
                 "|".join([str(n), COLLECTION_ACCOUNT, f"S{n:08d}", "0001", "", "", f"{total // 100}.{total % 100:02d}",
                           TODAY.replace("-", ""), "101500", "0", "", reference(unit, MONTH), "156", "1", "0", "0",
                           "", "", "", "", "N", "1", "1"]) + "|"
-                for n, (unit, total) in enumerate(totals.sort("unit_account").iter_rows(), 1)
+                for n, (unit, total) in enumerate(totals.iter_rows(), 1)
             ]  # fmt: skip
             name = f"DZTZ_{COLLECTION_ACCOUNT}_{TODAY.replace('-', '')}_001.txt"
             (root / "_bank" / "inbox" / name).write_bytes("\r\n".join(lines).encode("gb18030"))

@@ -66,10 +66,30 @@ def _yuan(fen: pl.Expr) -> pl.Expr:
     return (fen // 100).cast(pl.String) + "." + (fen % 100).cast(pl.String).str.zfill(2)
 
 
+def _part_fen() -> pl.Expr:
+    """One side's monthly amount: 12% of the base, 见角进元 (the default method: a whole jiao rounds up to the yuan)."""
+    jiao = pl.col("base_fen") * 12 // 1000
+    return (jiao + 9) // 10 * 100
+
+
+def list_totals(members: pl.DataFrame) -> pl.DataFrame:
+    """(unit_account, total_fen) of each employer's `remittance` file: what its payment must be."""
+    return members.group_by("unit_account").agg((_part_fen() * 2).sum().alias("total_fen")).sort("unit_account")
+
+
+def write_inboxes(root: Path, members: pl.DataFrame) -> None:
+    """Each employer's `remittance` file and its (empty) marker in `root/<unit>/inbox/`."""
+    for (unit,), part in members.sort("unit_account").group_by("unit_account", maintain_order=True):
+        inbox = root / str(unit) / "inbox"
+        inbox.mkdir(parents=True)
+        name = f"{unit}_{MONTH}.csv"
+        (inbox / name).write_bytes(remittance(part))
+        (inbox / f"{name}.done").write_bytes(b"")
+
+
 def remittance(members: pl.DataFrame) -> bytes:
     """The employer's file for MONTH: 12% each side, 见角进元 (the default method: a whole jiao rounds up to the yuan)."""
-    jiao = pl.col("base_fen") * 12 // 1000
-    amount = (jiao + 9) // 10 * 100
+    amount = _part_fen()
     frame = members.select(
         pl.col("member_account").alias("个人账号"),
         pl.col("name").alias("姓名"),
