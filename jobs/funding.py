@@ -30,6 +30,7 @@ from db.errors import database_errors
 from db.locks import try_lock
 from db.store import Store
 from db.tables import batches, employers, member_events, suspense_of
+from jobs.crashes import crash_point
 from jobs.settings import PipelineOptions
 from schemas.codes import Problem
 from schemas.statuses import BatchStatus
@@ -42,7 +43,6 @@ class Settled:
     """What one settling pass did."""
 
     outcomes: Counter[str] = field(default_factory=Counter)
-    failed: list[str] = field(default_factory=list)
 
 
 def today_of(options: PipelineOptions) -> date:
@@ -66,8 +66,6 @@ def decide_arrivals(
     watch: Stopwatch = IDLE,
 ) -> BatchStatus:
     """Book one arrival file with its outcome and result in one transaction; returns its status."""
-    from jobs.pipeline import crash_point
-
     with watch.stage("validate"):
         arrival = read_arrivals(file_name, data, accounts=options.funds.accounts, marker=marker, max_rows=max_rows)
     problems = list(arrival.problems)
@@ -251,8 +249,6 @@ def settle(store: Store, options: PipelineOptions, *, units: list[str] | None = 
 
 def post_awaiting(store: Store, options: PipelineOptions, batch_id: int) -> BatchStatus | None:
     """Post one awaiting list from its employer's suspense if it is due and covered; its status after, None if busy."""
-    from jobs.pipeline import crash_point
-
     with try_lock(store.engine, f"batch-{batch_id}") as mine:
         if not mine:
             return None

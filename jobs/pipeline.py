@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import signal
 import traceback
 from collections import Counter
 from collections.abc import Callable
@@ -46,6 +44,7 @@ from db.locks import try_lock
 from db.register import Batch
 from db.store import Store
 from jobs import funding
+from jobs.crashes import crash_point
 from jobs.settings import PipelineOptions
 from schemas.codes import Problem
 from schemas.errors import HpfError, TransientError
@@ -54,14 +53,6 @@ from sftp.client import BANK, Inbox, InboxProblem, ReadyFile, SftpClient
 from sftp.errors import FileChanged
 
 log = logging.getLogger(__name__)
-
-CRASH_ENV = "HPF_CRASH_AT"
-"""Test hook: SIGKILL this process at the named point (claimed, fetched, posting, applying, committed, published)."""
-
-
-def crash_point(name: str) -> None:
-    if os.environ.get(CRASH_ENV) == name:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass
