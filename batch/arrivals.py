@@ -58,10 +58,6 @@ class ArrivalFile:
         return not self.problems
 
 
-def is_arrival_file(name: str) -> bool:
-    return name.startswith("DZTZ_")
-
-
 def parse_arrival_name(name: str) -> ArrivalName | Problem:
     """`DZTZ_{account}_{YYYYMMDD}_{NNN}.txt`."""
     m = _NAME.match(name)

@@ -154,9 +154,12 @@ def find_originals(reversals: pl.DataFrame, credits: pl.DataFrame) -> pl.DataFra
 
     `reversals`: line_no, account, amount_fen (negative), payer_account, payer_name,
     memo, summary, trade_date. `credits`: credit_id, account, serial, amount_fen,
-    payer_account, payer_name, trade_date, booked earlier and not yet reversed.
+    payer_account, payer_name, trade_date, credit_line, not yet reversed; `credit_line`
+    is the line of a credit in the reversals' own file (it counts only for a reversal
+    on a later line), null for one booked from an earlier file.
     A serial named in the 备注 or 摘要 (as a whole word) wins; else the newest credit
-    of the opposite amount from the same counterparty within ten days.
+    of the opposite amount from the same counterparty within ten days. Reversals
+    take their originals in line order (they are few: a loop over them is cheap).
     """
     empty = pl.DataFrame(schema={"line_no": pl.Int64, "credit_id": pl.Int64})
     if reversals.height == 0 or credits.height == 0:
@@ -168,18 +171,21 @@ def find_originals(reversals: pl.DataFrame, credits: pl.DataFrame) -> pl.DataFra
             "serial"
         ),
     ).explode("serial")
-    named = words.join(credits.select("credit_id", "account", "serial"), on=["account", "serial"], how="inner").select(
-        "line_no", "credit_id", pl.lit(0).alias("rank"), pl.lit(0).alias("age")
+    earlier = pl.col("credit_line").is_null() | (pl.col("credit_line") < pl.col("line_no"))
+    named = (
+        words.join(credits.select("credit_id", "account", "serial", "credit_line"), on=["account", "serial"])
+        .filter(earlier)
+        .select("line_no", "credit_id", pl.lit(0).alias("rank"), pl.lit(0).alias("age"))
     )
     same = reversals.select(
         "line_no", "account", (-pl.col("amount_fen")).alias("amount_fen"), "payer_account", "payer_name",
         pl.col("trade_date").alias("reversed_on"),
     ).join(
-        credits.select("credit_id", "account", "amount_fen", "payer_account", "payer_name", "trade_date"),
+        credits.select("credit_id", "account", "amount_fen", "payer_account", "payer_name", "trade_date", "credit_line"),
         on=["account", "amount_fen", "payer_account", "payer_name"], how="inner", nulls_equal=True,
     )  # fmt: skip
     days = (pl.col("reversed_on") - pl.col("trade_date")).dt.total_days()
-    by_amount = same.filter(days.is_between(0, REVERSAL_DAYS)).select(
+    by_amount = same.filter(days.is_between(0, REVERSAL_DAYS) & earlier).select(
         "line_no", "credit_id", pl.lit(1).alias("rank"), (-pl.col("credit_id")).alias("age")
     )
     ranked = pl.concat([named, by_amount], how="vertical_relaxed").sort("line_no", "rank", "age")

@@ -28,7 +28,9 @@ from batch.matching import REVERSAL_DAYS, find_originals, match_credits, reversa
 from batch.money import format_yuan
 from db import ledger, register
 from db.tables import (
+    BANK_PREFIX,
     EXCEPTIONS,
+    SUSPENSE_PREFIX,
     UNIDENTIFIED,
     bank_lines,
     bank_of,
@@ -66,8 +68,6 @@ class Booking:
     reversals: int
     duplicates: int
     booked_fen: int
-    units: list[str]
-    """Employers whose suspense changed: their awaiting lists may now be posted, or were reversed."""
     unposted: list[int]
     """Posted lists reversed because a credit that paid them was reversed (they wait again)."""
 
@@ -117,7 +117,7 @@ def book(conn: Connection, batch_id: int, arrival: ArrivalFile, *, today: date) 
                 literal("credit"),
                 bank_lines.c.id,
                 bank_lines.c.batch_id,
-                literal("B") + bank_lines.c.account,
+                literal(BANK_PREFIX) + bank_lines.c.account,
                 bank_lines.c.suspense,
                 bank_lines.c.amount_fen,
                 literal(today, Date),
@@ -125,12 +125,8 @@ def book(conn: Connection, batch_id: int, arrival: ArrivalFile, *, today: date) 
         )
     )
     _apply_moves(conn, fund_moves.c.batch_id == batch_id)
-    units = set(matched["unit_account"].drop_nulls().to_list())
-    unposted: list[int] = []
     reversals = fresh.filter(pl.col("kind") == REVERSAL)
-    if reversals.height:
-        touched, unposted = _book_reversals(conn, batch_id, arrival.account, reversals, today)
-        units |= touched
+    unposted = _book_reversals(conn, batch_id, arrival.account, reversals, today) if reversals.height else []
     items = joined.select("line_no", "serial", "amount_fen", "kind", duplicate.alias("duplicate")).join(
         _booked_items(conn, batch_id), on="line_no", how="left"
     )
@@ -144,15 +140,13 @@ def book(conn: Connection, batch_id: int, arrival: ArrivalFile, *, today: date) 
         .alias("matched_by"),
         pl.when(pl.col("duplicate")).then(None).otherwise(pl.col("unit_account")).alias("unit_account"),
     ).sort("line_no")
-    new = fresh
     return Booking(
         items=items,
-        credits=new.filter(pl.col("kind") == CREDIT).height,
-        debits=new.filter(pl.col("kind") == OTHER).height,
+        credits=fresh.filter(pl.col("kind") == CREDIT).height,
+        debits=fresh.filter(pl.col("kind") == OTHER).height,
         reversals=reversals.height,
         duplicates=joined.filter(duplicate).height,
-        booked_fen=int(new.filter(pl.col("kind") != OTHER)["amount_fen"].sum()),
-        units=sorted(units),
+        booked_fen=int(fresh.filter(pl.col("kind") != OTHER)["amount_fen"].sum()),
         unposted=unposted,
     )
 
@@ -208,7 +202,7 @@ def _insert_lines(conn: Connection, batch_id: int, fresh: pl.DataFrame) -> None:
         .then(None)
         .when(pl.col("unit_account").is_null())
         .then(pl.lit(UNIDENTIFIED))
-        .otherwise(pl.lit("S") + pl.col("unit_account"))
+        .otherwise(pl.lit(SUSPENSE_PREFIX) + pl.col("unit_account"))
     )
     rows = fresh.select(*_LINE_COLUMNS, suspense.alias("suspense"), pl.lit(batch_id).alias("batch_id"))
     conn.execute(insert(bank_lines), rows.to_dicts())
@@ -267,9 +261,7 @@ def _move(
 # ---------------------------------------------------------------- reversals
 
 
-def _book_reversals(
-    conn: Connection, batch_id: int, account: str, reversals: pl.DataFrame, today: date
-) -> tuple[set[str], list[int]]:
+def _book_reversals(conn: Connection, batch_id: int, account: str, reversals: pl.DataFrame, today: date) -> list[int]:
     """Each reversal takes its credit's money back from where it was booked, at most once (SPEC §9 rule 1).
 
     Reversals are few (a handful a day): each is one move. Where an employer's
@@ -298,13 +290,11 @@ def _book_reversals(
                 "trade_date": pl.Date},
         orient="row",
     )  # fmt: skip
-    originals = pl.DataFrame(schema={"line_no": pl.Int64, "credit_id": pl.Int64})
-    for line_no in reversals.sort("line_no")["line_no"]:
-        # Only credits booked before this reversal: earlier files, or earlier lines of this one.
-        before = credits.filter((pl.col("batch_id") != batch_id) | (pl.col("line_no") < line_no))
-        before = before.filter(~pl.col("credit_id").is_in(originals["credit_id"].implode()))
-        found = find_originals(reversals.filter(pl.col("line_no") == line_no), before.drop("batch_id", "line_no"))
-        originals = pl.concat([originals, found])
+    # A credit of this file is booked before a reversal only on an earlier line; those of earlier files always are.
+    credits = credits.with_columns(
+        pl.when(pl.col("batch_id") == batch_id).then(pl.col("line_no")).alias("credit_line")
+    ).drop("batch_id", "line_no")
+    originals = find_originals(reversals, credits)
     ids = dict(
         conn.execute(
             select(bank_lines.c.line_no, bank_lines.c.id).where(
@@ -313,7 +303,6 @@ def _book_reversals(
         ).all()
     )
     bank = bank_of(account)
-    touched: set[str] = set()
     unposted: list[int] = []
     by_line = dict(originals.iter_rows())
     for line_no, amount in reversals.sort("line_no").select("line_no", "amount_fen").iter_rows():
@@ -336,9 +325,8 @@ def _book_reversals(
         )
         _move(conn, "reversal", source, bank, -amount, line_id=line_id, batch_id=batch_id, booked_on=today)
         if unit is not None:
-            touched.add(unit)
             unposted += _restore_suspense(conn, unit, line_id, today)
-    return touched, unposted
+    return unposted
 
 
 def _restore_suspense(conn: Connection, unit: str, line_id: int, today: date) -> list[int]:
@@ -386,13 +374,6 @@ def suspense_balance(conn: Connection, unit: str, *, for_update: bool = False) -
     if for_update and conn.dialect.name == "postgresql":
         query = query.with_for_update()
     return int(conn.execute(query).scalar() or 0)
-
-
-def balances(conn: Connection, units: Iterable[str] | None = None) -> dict[str, int]:
-    """Suspense balance per employer (only those that have a suspense account)."""
-    query = select(control_accounts.c.code, control_accounts.c.balance_fen).where(control_accounts.c.code.like("S%"))
-    found = {str(code)[1:]: int(b) for code, b in conn.execute(query)}
-    return found if units is None else {u: found.get(u, 0) for u in units}
 
 
 def centre_balances(conn: Connection) -> dict[str, int]:
@@ -453,18 +434,6 @@ def fund(conn: Connection, batch_id: int, unit: str, total_fen: int) -> list[str
     if chosen:
         conn.execute(insert(fundings), [{"batch_id": batch_id, "line_id": i} for i, _ in chosen])
     return [serial for _, serial in chosen]
-
-
-def funded_by(conn: Connection, batch_id: int) -> list[str]:
-    return [
-        str(s)
-        for s in conn.execute(
-            select(bank_lines.c.serial)
-            .join(fundings, fundings.c.line_id == bank_lines.c.id)
-            .where(fundings.c.batch_id == batch_id)
-            .order_by(bank_lines.c.id)
-        ).scalars()
-    ]
 
 
 def expiring(conn: Connection, today: date, expire_days: int) -> list[register.Batch]:

@@ -27,8 +27,10 @@ from batch.money import format_yuan
 from batch.policy import previous_month
 from db import register
 from db.tables import (
+    BANK_PREFIX,
     CONTROL,
     EXCEPTIONS,
+    SUSPENSE_PREFIX,
     UNIDENTIFIED,
     batches,
     control_accounts,
@@ -425,7 +427,7 @@ def _centre_account_problems(conn: Connection) -> list[Problem]:
         str(c): int(b) for c, b in conn.execute(select(control_accounts.c.code, control_accounts.c.balance_fen))
     }
     credited, reversed_ = (int(v) for v in conn.execute(_BANK_LINES).one())
-    held = -sum(int(b) for code, b in balances.items() if code.startswith("B"))
+    held = -sum(int(b) for code, b in balances.items() if code.startswith(BANK_PREFIX))
     if held != credited - reversed_:
         problems.append(
             Problem(
@@ -433,7 +435,7 @@ def _centre_account_problems(conn: Connection) -> list[Problem]:
                 f"银行账户余额{_yuan(held)}元应等于登记的到账{_yuan(credited)}元减冲正{_yuan(reversed_)}元",
             )
         )
-    suspense = sum(int(b) for code, b in balances.items() if code.startswith("S"))
+    suspense = sum(int(b) for code, b in balances.items() if code.startswith(SUSPENSE_PREFIX))
     waiting = suspense + int(balances.get(UNIDENTIFIED, 0)) + int(balances.get(EXCEPTIONS, 0))
     from_suspense = member_total + int(balances.get(CONTROL, 0))  # what members hold that did not come via CONTROL
     if credited - reversed_ != waiting + from_suspense:
@@ -446,7 +448,7 @@ def _centre_account_problems(conn: Connection) -> list[Problem]:
             )
         )
     for code, balance in sorted(balances.items()):
-        if (code.startswith("S") or code == UNIDENTIFIED) and balance < 0:
+        if (code.startswith(SUSPENSE_PREFIX) or code == UNIDENTIFIED) and balance < 0:
             problems.append(Problem("L_SUSPENSE", f"暂收账户{code}的余额为负（{_yuan(int(balance))}元）"))
     return problems
 

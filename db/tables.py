@@ -339,14 +339,18 @@ UNIDENTIFIED = "UNIDENTIFIED"
 EXCEPTIONS = "EXCEPTIONS"
 
 
+SUSPENSE_PREFIX, BANK_PREFIX = "S", "B"
+"""Centre account codes start with a letter (member accounts are digits): `S{unit}` and `B{account}`."""
+
+
 def suspense_of(unit_account: str) -> str:
     """The ledger code of an employer's suspense account (暂收/未分摊)."""
-    return f"S{unit_account}"
+    return f"{SUSPENSE_PREFIX}{unit_account}"
 
 
 def bank_of(account: str) -> str:
     """The ledger code of a collection account's money at the bank."""
-    return f"B{account}"
+    return f"{BANK_PREFIX}{account}"
 
 
 job_runs = Table(

@@ -23,6 +23,7 @@ from batch.validate import Report, Submission
 from db import accounts, audit, funds, inbox, ledger, register
 from db.register import Batch
 from db.store import Store
+from db.tables import SUSPENSE_PREFIX
 from jobs.files import write_atomically
 from jobs.settings import Settings
 from schemas.codes import Problem
@@ -164,7 +165,7 @@ def funds_view(settings: Settings, store: Store, *, unit: str | None, unidentifi
         lines = funds.credits(conn, unit=unit, unidentified=unidentified)
         centre = funds.centre_balances(conn)
     suspense = {
-        code[1:]: b for code, b in centre.items() if code.startswith("S") and (unit is None or code[1:] == unit)
+        code[1:]: b for code, b in centre.items() if code.startswith(SUSPENSE_PREFIX) and unit in (None, code[1:])
     }
     return {
         "credits": lines,

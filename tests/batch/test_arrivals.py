@@ -152,7 +152,22 @@ def test_a_reversal_finds_its_credit_by_serial_else_by_amount_within_ten_days() 
     credits = pl.DataFrame(
         {"credit_id": [10, 11, 12, 13], "account": ["A"] * 4, "serial": ["SX1", "SX2", "SX3", "SX4"],
          "amount_fen": [100, 100, 500, 500], "payer_account": ["p"] * 4, "payer_name": ["n"] * 4,
-         "trade_date": [date(2026, 12, 1), date(2026, 12, 2), date(2026, 11, 1), date(2026, 11, 1)]}
+         "trade_date": [date(2026, 12, 1), date(2026, 12, 2), date(2026, 11, 1), date(2026, 11, 1)],
+         "credit_line": pl.Series([None] * 4, dtype=pl.Int64)}
     )  # fmt: skip
     # 1 names SX4 (whatever its amount); 2 takes the newest of 100 (11), 4 the next (10); 3: 500 too old.
     assert find_originals(reversals, credits).rows() == [(1, 13), (2, 11), (4, 10)]
+
+
+def test_a_reversal_takes_only_a_credit_booked_before_it() -> None:
+    reversals = pl.DataFrame(
+        {"line_no": [3], "account": ["A"], "amount_fen": [-100], "payer_account": ["p"], "payer_name": ["n"],
+         "memo": [""], "summary": [""], "trade_date": [date(2026, 12, 5)]}
+    )  # fmt: skip
+    credits = pl.DataFrame(
+        {"credit_id": [20, 21], "account": ["A"] * 2, "serial": ["L2", "L5"], "amount_fen": [100, 100],
+         "payer_account": ["p"] * 2, "payer_name": ["n"] * 2, "trade_date": [date(2026, 12, 5)] * 2,
+         "credit_line": [2, 5]}
+    )  # fmt: skip
+    # The newest by amount would be line 5, but it comes after the reversal in the same file.
+    assert find_originals(reversals, credits).rows() == [(3, 20)]
