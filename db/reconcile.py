@@ -19,7 +19,19 @@ from sqlalchemy import Connection, Date, Engine, and_, bindparam, case, func, li
 
 from batch.reconcile import REFUSED, Funds, Reconciliation, build, filing_lines
 from db.register import CHANGE_LIST
-from db.tables import CONTROL, batches, control_accounts, employers, entries, fund_moves, members
+from db.tables import (
+    BANK_PREFIX,
+    CONTROL,
+    EXCEPTIONS,
+    SUSPENSE_PREFIX,
+    UNIDENTIFIED,
+    batches,
+    control_accounts,
+    employers,
+    entries,
+    fund_moves,
+    members,
+)
 from schemas.formats import valid_month
 from schemas.frames import RECONCILIATION_LINE
 from schemas.statuses import FILING_STATUSES, BatchStatus
@@ -90,6 +102,10 @@ def _period(month: int) -> tuple[date, date]:
     return date(year, m, 1), date(year + m // 12, m % 12 + 1, 1)
 
 
+_S, _B = f"{SUSPENSE_PREFIX}%", f"{BANK_PREFIX}%"
+"""LIKE patterns of the suspense and bank account codes (our own constants, never data)."""
+
+
 def _day(table: str = "") -> str:
     """An entry's booking day: the centre's day it was booked on, else (entries from before funds) its creation date."""
     prefix = f"{table}." if table else ""
@@ -98,26 +114,26 @@ def _day(table: str = "") -> str:
 
 _POSTED = text(
     "SELECT b.unit_account, -sum(e.amount_fen) FROM entries e JOIN batches b ON b.id = e.batch_id "
-    f"WHERE (e.account = 'CONTROL' OR e.account LIKE 'S%') AND {_day('e')} >= :start AND {_day('e')} < :end "
+    f"WHERE (e.account = '{CONTROL}' OR e.account LIKE '{_S}') AND {_day('e')} >= :start AND {_day('e')} < :end "
     "GROUP BY b.unit_account"
 ).bindparams(bindparam("start", type_=Date), bindparam("end", type_=Date))
 _SIDES = (
     "SELECT credit AS code, amount_fen AS fen, booked_on AS day, 1 AS moved FROM fund_moves "
     "UNION ALL SELECT debit, -amount_fen, booked_on, 1 FROM fund_moves "
-    f"UNION ALL SELECT account, amount_fen, {_day()}, 0 FROM entries WHERE account LIKE 'S%'"
+    f"UNION ALL SELECT account, amount_fen, {_day()}, 0 FROM entries WHERE account LIKE '{_S}'"
 )
 _SUSPENSE = text(
     f"SELECT substr(code, 2), sum(CASE WHEN day < :start THEN fen ELSE 0 END), "
     "sum(CASE WHEN day >= :start AND day < :end AND moved = 1 THEN fen ELSE 0 END), "
-    f"sum(CASE WHEN day < :end THEN fen ELSE 0 END) FROM ({_SIDES}) sides WHERE code LIKE 'S%' GROUP BY substr(code, 2)"
+    f"sum(CASE WHEN day < :end THEN fen ELSE 0 END) FROM ({_SIDES}) sides WHERE code LIKE '{_S}' GROUP BY substr(code, 2)"
 ).bindparams(bindparam("start", type_=Date), bindparam("end", type_=Date))
 _FUNDS = text(
     "SELECT "
-    "coalesce(sum(CASE WHEN code LIKE 'B%' AND day >= :start AND day < :end THEN -fen ELSE 0 END), 0), "
-    "coalesce(sum(CASE WHEN code LIKE 'B%' AND day < :end THEN -fen ELSE 0 END), 0), "
-    "coalesce(sum(CASE WHEN code = 'UNIDENTIFIED' AND day < :end THEN fen ELSE 0 END), 0), "
-    "coalesce(sum(CASE WHEN code = 'EXCEPTIONS' AND day < :end THEN fen ELSE 0 END), 0), "
-    "coalesce(sum(CASE WHEN code LIKE 'S%' AND moved = 0 AND day < :end THEN -fen ELSE 0 END), 0) "
+    f"coalesce(sum(CASE WHEN code LIKE '{_B}' AND day >= :start AND day < :end THEN -fen ELSE 0 END), 0), "
+    f"coalesce(sum(CASE WHEN code LIKE '{_B}' AND day < :end THEN -fen ELSE 0 END), 0), "
+    f"coalesce(sum(CASE WHEN code = '{UNIDENTIFIED}' AND day < :end THEN fen ELSE 0 END), 0), "
+    f"coalesce(sum(CASE WHEN code = '{EXCEPTIONS}' AND day < :end THEN fen ELSE 0 END), 0), "
+    f"coalesce(sum(CASE WHEN code LIKE '{_S}' AND moved = 0 AND day < :end THEN -fen ELSE 0 END), 0) "
     f"FROM ({_SIDES}) sides"
 ).bindparams(bindparam("start", type_=Date), bindparam("end", type_=Date))
 
@@ -154,7 +170,7 @@ def _lines(conn: Connection, month: int) -> pl.DataFrame:
         select(employers.c.unit_account.label("unit_account")).where(employers.c.status.in_(sorted(FILING_STATUSES))),
         select(batches.c.unit_account.label("unit_account")).where(of_month),
         # An employer holding suspense money has a line whatever its status (a closed one still owes or is owed).
-        select(func.substr(fund_moves.c.credit, 2).label("unit_account")).where(fund_moves.c.credit.like("S%")),
+        select(func.substr(fund_moves.c.credit, 2).label("unit_account")).where(fund_moves.c.credit.like(_S)),
     ).subquery("units")
     arrived = (
         select(
@@ -227,9 +243,7 @@ def _totals_query(start: date, end: date) -> Any:
     control = select(func.coalesce(func.sum(control_accounts.c.balance_fen), literal(0))).where(
         control_accounts.c.code == CONTROL
     )
-    from_suspense = select(func.coalesce(func.sum(entries.c.amount_fen), literal(0))).where(
-        entries.c.account.like("S%")
-    )
+    from_suspense = select(func.coalesce(func.sum(entries.c.amount_fen), literal(0))).where(entries.c.account.like(_S))
     return select(
         ledger_month.scalar_subquery(),
         balances.scalar_subquery(),

@@ -34,6 +34,7 @@ from jobs.crashes import crash_point
 from jobs.settings import PipelineOptions
 from schemas.codes import Problem
 from schemas.statuses import BatchStatus
+from sftp.client import BANK
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +73,9 @@ def decide_arrivals(
     if too_large:
         problems = [Problem("F_TOO_LARGE", too_large)]
     with store.engine.connect() as conn:
-        earlier = register.earlier_arrival_file(conn, arrival.sha256, "_bank", before=batch_id)
-    if earlier is not None and not too_large:
+        earlier = register.earlier_arrival_file(conn, arrival.sha256, BANK, before=batch_id)
+    duplicate = earlier is not None and not too_large  # a file too large was never read: its bytes say nothing
+    if earlier is not None and duplicate:
         problems = [Problem("F_DUPLICATE_FILE", f"与批次{earlier[0]}（{earlier[1]}）的文件内容完全相同，未再次登记")]
     with watch.stage("post"), store.engine.begin() as conn:
         booking = None
@@ -86,11 +88,7 @@ def decide_arrivals(
                 crash_point("booking")
                 _wait_again(conn, booking.unposted, options)
         status = (
-            BatchStatus.BOOKED
-            if booking is not None
-            else BatchStatus.DUPLICATE
-            if earlier is not None and not too_large
-            else BatchStatus.REJECTED
+            BatchStatus.BOOKED if booking is not None else BatchStatus.DUPLICATE if duplicate else BatchStatus.REJECTED
         )
         files = {arrival_result_name(file_name): _arrival_result(arrival, batch_id, status, booking, problems)}
         register.decide(
@@ -106,7 +104,7 @@ def decide_arrivals(
                 "total_fen": int(arrival.lines["amount_fen"].sum()) if arrival.ok else None,
                 "posted_fen": booking.booked_fen if booking else 0,
             },
-            duplicate_of=earlier[0] if earlier is not None and status == BatchStatus.DUPLICATE else None,
+            duplicate_of=earlier[0] if earlier is not None and duplicate else None,
             files=files,
             message=_arrival_message(status, booking, problems),
         )
