@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-STAGES = ("fetch", "read", "validate", "results", "post", "publish", "archive", "settle", "republish")
+STAGES = ("scan", "fetch", "read", "validate", "results", "post", "publish", "archive", "settle", "republish")
 """The stages in the order a file goes through them; then posting from suspense and uploading restated results."""
 
 

@@ -13,7 +13,7 @@ COPY) into a table with a unique (member, month) index, plus the balance
 update. Our time is printed as a multiple of it.
 
     python -m bench                 # every scenario
-    python -m bench e2e small       # some: import validate e2e pg small changes arrivals sftp
+    python -m bench e2e small       # some: import validate e2e pg month-end month-end-pg small changes arrivals sftp
     python -m bench --rows 200000   # a smaller big file
     python -m bench small --profile /tmp/prof   # run-once under py-spy: flame graphs, no RSS figure
 """
@@ -21,9 +21,11 @@ update. Our time is printed as a multiple of it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -33,6 +35,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import paramiko
 import polars as pl
@@ -197,6 +200,59 @@ def _floor_postgresql(db_url: str, accounts: pl.DataFrame) -> Callable[[pl.DataF
     return post
 
 
+def small_floor(server: Sshd, remote_root: str, db_url: str, members: pl.DataFrame) -> float:
+    """The floor of a month-end cycle (issue 15): one session lists each inbox, fetches each file and marker,
+    reads it with polars, converts the amounts to fen, inserts the deposits under a unique (member, month)
+    index and updates the balances in one transaction per file, uploads a result under a temporary name,
+    renames it, and moves the source and marker to archive/."""
+    sqlite = db_url.startswith("sqlite")
+    if sqlite:
+        conn: Any = sqlite3.connect(db_url.removeprefix("sqlite:///") + ".floor")
+    else:
+        import psycopg
+
+        conn = psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"))
+    cur = conn.cursor()
+    cur.execute("CREATE TABLE m (member_account TEXT PRIMARY KEY, balance BIGINT NOT NULL)")
+    cur.execute("CREATE TABLE d (member_account TEXT, month INTEGER, employer_fen BIGINT, employee_fen BIGINT)")
+    cur.execute("CREATE UNIQUE INDEX d_member_month ON d (member_account, month)")
+    mark = "?" if sqlite else "%s"
+    cur.executemany(f"INSERT INTO m VALUES ({mark}, 0)", [(a,) for a in members["member_account"]])
+    conn.commit()
+    insert = f"INSERT INTO d VALUES ({mark}, {mark}, {mark}, {mark})"
+    update = f"UPDATE m SET balance = balance + {mark} WHERE member_account = {mark}"
+    fen = lambda c: (pl.col(c).cast(pl.Decimal(18, 2)) * 100).cast(pl.Int64)  # noqa: E731
+    start = time.perf_counter()
+    transport = paramiko.Transport(("127.0.0.1", server.port))
+    transport.connect(pkey=paramiko.Ed25519Key.from_private_key_file(str(server.private_key)), username=server.username)
+    transport.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[union-attr]
+    sftp = paramiko.SFTPClient.from_transport(transport)
+    assert sftp is not None
+    for unit in sorted(e for e in sftp.listdir(remote_root) if not e.startswith((".", "_"))):
+        inbox, outbox, archive = (f"{remote_root}/{unit}/{f}" for f in ("inbox", "floor-outbox", "floor-archive"))
+        for name in [n for n in sftp.listdir(inbox) if not n.endswith(".done")]:
+            buffer = io.BytesIO()
+            sftp.getfo(f"{inbox}/{name}", buffer)
+            with sftp.open(f"{inbox}/{name}.done", "rb") as f:
+                f.read()
+            frame = pl.read_csv(buffer.getvalue(), infer_schema=False)
+            rows = frame.select(pl.col("个人账号"), pl.lit(MONTH), fen("单位月缴存额"), fen("个人月缴存额"))
+            cur.executemany(insert, rows.iter_rows())
+            cur.executemany(update, [(a + b, m) for m, _, a, b in rows.iter_rows()])
+            conn.commit()
+            for folder in (outbox, archive):
+                with contextlib.suppress(OSError):
+                    sftp.mkdir(folder)
+            sftp.putfo(io.BytesIO(b'{"status": "POSTED"}'), f"{outbox}/.{name}.part")
+            sftp.posix_rename(f"{outbox}/.{name}.part", f"{outbox}/{name}.result.json")
+            sftp.rename(f"{inbox}/{name}", f"{archive}/{name}")
+            sftp.rename(f"{inbox}/{name}.done", f"{archive}/{name}.done")
+    transport.close()
+    seconds = time.perf_counter() - start
+    conn.close()
+    return seconds
+
+
 # ------------------------------------------------------------------ scenarios
 
 
@@ -304,6 +360,44 @@ def scenario_small(files: int, rows: int, workers: int) -> None:
     print(f"  stages (s, summed over workers): {stage_line(summary['seconds'], run.seconds * workers)}")
 
 
+MONTH_END_FILES_S = 40.0
+"""Issue 15: small lists at 40 files/s or more, and within 3× the floor."""
+
+
+def scenario_month_end(files: int, rows: int, kind: str) -> None:
+    """`files` employers with one list of `rows` rows each, one run-once cycle; then the floor over the same inboxes."""
+    print(f"\n## month-end: {files:,} employers' lists of {rows} rows in one cycle over OpenSSH, {kind}")
+    employers, members = master(files, rows)
+    with tempfile.TemporaryDirectory(prefix="hpf-bench-") as d:
+        home = Path(d)
+        home.chmod(0o755)
+        root = home / "root"
+        write_inboxes(root, members)
+        write_inboxes(home / "floor", members)
+        with sshd_server(root) as server, sqlite_db(home) if kind == "SQLite" else postgres_db() as url:
+            server.give_root_to_user()
+            env = environ(home, url, sftp_section(server))
+            hpf(env, "db", "upgrade")
+            hpf(env, "accounts", "import", *write_master(home, employers, members))
+            run = hpf(env, "run-once", "--json")
+            for unit in (home / "floor").iterdir():  # the floor's own copy of the inboxes, where ours were
+                (root / unit.name / "inbox").rmdir()
+                unit.joinpath("inbox").rename(root / unit.name / "inbox")
+            server.give_root_to_user()
+            floor_url = url if kind == "SQLite" else url.rsplit("/", 1)[0] + "/postgres"
+            floor_s = small_floor(server, str(root), floor_url, members)
+    summary = json.loads(run.out)
+    assert summary["outcomes"] == {"POSTED": files}, {k: v for k, v in summary.items() if k != "failed"}
+    ours, floor_rate = files / run.seconds, files / floor_s
+    verdict = "meets" if ours >= MONTH_END_FILES_S and run.seconds <= 3 * floor_s else "MISSES"
+    print(
+        f"  ours {run.seconds:.1f} s = {ours:.1f} files/s;  floor {floor_s:.1f} s = {floor_rate:.1f} files/s;  "
+        f"×floor {run.seconds / floor_s:.1f} ({verdict} ≥ {MONTH_END_FILES_S:.0f} files/s and ≤ 3× floor)  "
+        f"peak RSS {run.rss_mb:,.0f} MB"
+    )
+    print(f"  stages (s): {stage_line(summary['seconds'], run.seconds)}")
+
+
 CHANGES_TARGET_S = 10.0
 """Issue 13: a change list of 100,000 base adjustments applied in under 10 s on SQLite."""
 
@@ -388,7 +482,20 @@ def scenario_arrivals(files: int, rows: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "scenarios", nargs="*", default=["import", "validate", "e2e", "pg", "small", "changes", "arrivals", "sftp"]
+        "scenarios",
+        nargs="*",
+        default=[
+            "import",
+            "validate",
+            "e2e",
+            "pg",
+            "month-end",
+            "month-end-pg",
+            "small",
+            "changes",
+            "arrivals",
+            "sftp",
+        ],
     )
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the big file (default 1,000,000)")
     parser.add_argument("--files", type=int, default=2000, help="small files in one cycle (default 2,000)")
@@ -408,6 +515,10 @@ def main() -> None:
             end_to_end("SQLite", [args.rows // 4, args.rows])
         elif name == "pg":
             end_to_end("PostgreSQL", [args.rows])
+        elif name == "month-end":
+            scenario_month_end(args.files, 25, "SQLite")
+        elif name == "month-end-pg":
+            scenario_month_end(args.files, 25, "PostgreSQL")
         elif name == "small":
             scenario_small(args.files, 500, 1)
             scenario_small(args.files, 500, 2)

@@ -211,8 +211,12 @@ _STAGE_SQLITE = (
     f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED} (member_account TEXT, employer_fen INTEGER, employee_fen INTEGER)"
 )
 _STAGE_POSTGRESQL = (
-    f"CREATE TEMPORARY TABLE {_STAGED} (member_account text, employer_fen bigint, employee_fen bigint) ON COMMIT DROP"
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGED} (member_account text, employer_fen bigint, employee_fen bigint) "
+    "ON COMMIT DROP"
 )
+ANALYZE_FROM = 10_000
+"""A posting of at least this many rows refreshes the statistics of `deposits` (PostgreSQL); a smaller one is
+planned well by the stale ones, and a group of small lists would pay for an ANALYZE of the table each."""
 _FROM_STAGE = (
     "INSERT INTO deposits (batch_id, member_account, month, employer_fen, employee_fen, prev_paid_through) "
     f"SELECT :batch_id, s.member_account, :month, s.employer_fen, s.employee_fen, m.paid_through FROM {_STAGED} s "
@@ -231,7 +235,8 @@ def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.Data
     if conn.dialect.name == "postgresql":
         raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
         with raw.cursor() as cur:
-            cur.execute(_STAGE_POSTGRESQL)
+            cur.execute(_STAGE_POSTGRESQL)  # a group of lists posts several in one transaction
+            cur.execute(f"TRUNCATE {_STAGED}")
             with cur.copy(f"COPY {_STAGED} FROM STDIN (FORMAT csv)") as copy:
                 copy.write(rows.write_csv(include_header=False))
             cur.execute(f"ANALYZE {_STAGED}")  # a temporary table is never analysed by autovacuum
@@ -241,7 +246,7 @@ def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.Data
         sqlite.execute(f"DELETE FROM {_STAGED}")
         sqlite.executemany(f"INSERT INTO {_STAGED} VALUES (?, ?, ?)", rows.iter_rows())
     inserted = conn.execute(text(_FROM_STAGE), {"batch_id": batch_id, "month": month}).rowcount
-    if conn.dialect.name == "postgresql":
+    if conn.dialect.name == "postgresql" and rows.height >= ANALYZE_FROM:
         # Autovacuum has not seen these rows yet: without fresh statistics the planner takes a large
         # batch for a few rows and updates a million members by a million index probes.
         conn.exec_driver_sql("ANALYZE deposits")

@@ -64,6 +64,43 @@ def try_lock(engine: Engine, name: str) -> Iterator[bool]:
     yield True  # an in-memory database has one process
 
 
+@contextlib.contextmanager
+def try_locks(engine: Engine, names: list[str]) -> Iterator[set[str]]:
+    """`try_lock` for many names at once: yields those that were free, held for the block.
+
+    On PostgreSQL one session holds them all (a connection per lock would
+    exhaust the pool for a group of files); taken and released in one statement each.
+    """
+    if engine.url.get_backend_name() != "postgresql":
+        with contextlib.ExitStack() as stack:
+            held = {name for name in names if stack.enter_context(try_lock(engine, name))}
+            yield held
+        return
+    keys = {_key(name): name for name in names}
+    with engine.connect() as conn:
+        got = (
+            conn.execute(
+                text("SELECT k FROM unnest(CAST(:keys AS bigint[])) AS k WHERE pg_try_advisory_lock(k)"),
+                {"keys": list(keys)},
+            )
+            .scalars()
+            .all()
+        )
+        conn.commit()
+        try:
+            yield {keys[k] for k in got}
+        finally:
+            if got:
+                try:
+                    conn.execute(
+                        text("SELECT pg_advisory_unlock(k) FROM unnest(CAST(:keys AS bigint[])) AS k"),
+                        {"keys": list(got)},
+                    )
+                    conn.commit()
+                except SQLAlchemyError:
+                    conn.invalidate()
+
+
 def _flock(path: Path) -> int | None:
     """An exclusive flock on the file now at `path`, or None if someone holds it; never waits."""
     while True:

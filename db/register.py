@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, case, func, insert, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, case, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from batch.masking import mask_ids_in
@@ -101,6 +102,32 @@ def claim(engine: Engine, arrival: Arrival) -> tuple[Batch, bool]:
         batch = of_arrival(conn, arrival)
     assert batch is not None
     return batch, created
+
+
+def claim_new(engine: Engine, arrivals: list[Arrival]) -> dict[Arrival, int]:
+    """Claim many arrivals in one transaction; the ids of those this call created (the rest existed already).
+
+    An arrival claimed before (a retry, or another worker's) is left out: the
+    caller takes those one at a time, with their history.
+    """
+    if not arrivals:
+        return {}
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    rows = [
+        {"unit_account": a.unit_account, "file_name": a.file_name, "file_size": a.file_size, "file_mtime": a.file_mtime}
+        for a in arrivals
+    ]
+    key = (batches.c.unit_account, batches.c.file_name, batches.c.file_size, batches.c.file_mtime)
+    statement = (
+        dialect.insert(batches)
+        .values(status=BatchStatus.RECEIVED, step=Step.CLAIMED, attempts=1)
+        .on_conflict_do_nothing()
+        .returning(batches.c.id, *key)
+    )
+    with engine.begin() as conn:
+        created = {Arrival(*row[1:]): row[0] for row in conn.execute(statement, rows)}
+        events(conn, list(created.values()), BatchStatus.RECEIVED, Step.CLAIMED, "收到文件")
+    return created
 
 
 def of_arrival(conn: Connection, arrival: Arrival) -> Batch | None:
@@ -254,6 +281,15 @@ def event(conn: Connection, batch_id: int, status: BatchStatus, step: Step, mess
     conn.execute(insert(batch_events).values(batch_id=batch_id, status=status, step=step, message=message))
 
 
+def events(conn: Connection, batch_ids: list[int], status: BatchStatus, step: Step, message: str) -> None:
+    """The same event for many batches, in one statement."""
+    if batch_ids:
+        conn.execute(
+            insert(batch_events),
+            [{"batch_id": i, "status": status, "step": step, "message": message} for i in batch_ids],
+        )
+
+
 def decide(
     conn: Connection,
     batch_id: int,
@@ -283,6 +319,18 @@ def decide(
     )
     _store_results(conn, batch_id, files)
     event(conn, batch_id, status, Step.DECIDED, message)
+
+
+def fetched_many(engine: Engine, found: list[tuple[int, str, int | None]]) -> None:
+    """`fetched` for many batches (id, sha256, month) in one transaction."""
+    if found:
+        with engine.begin() as conn:
+            conn.execute(
+                update(batches)
+                .where(batches.c.id == bindparam("b_id"))
+                .values(sha256=bindparam("b_sha"), month=bindparam("b_month")),
+                [{"b_id": i, "b_sha": sha or None, "b_month": month} for i, sha, month in found],
+            )
 
 
 def awaiting(conn: Connection, batch_id: int, *, since: date, roster_version: int | None) -> None:
@@ -359,6 +407,22 @@ def advance(engine: Engine, batch_id: int, step: Step, message: str) -> None:
             .returning(batches.c.status)
         ).scalar_one()
         event(conn, batch_id, BatchStatus(status), step, message)
+
+
+def advance_many(engine: Engine, steps: list[tuple[int, str]], step: Step) -> None:
+    """`advance` for many batches (id, message) in one transaction."""
+    if not steps:
+        return
+    with engine.begin() as conn:
+        ids = [i for i, _ in steps]
+        conn.execute(
+            update(batches).where(batches.c.id.in_(ids)).values(step=step, last_error=None, updated_at=func.now())
+        )
+        status = dict(conn.execute(select(batches.c.id, batches.c.status).where(batches.c.id.in_(ids))).all())
+        conn.execute(
+            insert(batch_events),
+            [{"batch_id": i, "status": status[i], "step": step, "message": message} for i, message in steps],
+        )
 
 
 def fail(engine: Engine, batch_id: int, error: str) -> None:

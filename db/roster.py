@@ -188,7 +188,8 @@ def _stage(conn: Connection, frame: pl.DataFrame) -> None:
         columns = ", ".join(f"{c} {pg}" for c, (_, pg) in _STAGED_COLUMNS.items())
         raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
         with raw.cursor() as cur:
-            cur.execute(f"CREATE TEMPORARY TABLE {_STAGED} ({columns}) ON COMMIT DROP")
+            cur.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGED} ({columns}) ON COMMIT DROP")
+            cur.execute(f"TRUNCATE {_STAGED}")  # a group of lists applies several in one transaction
             with cur.copy(f"COPY {_STAGED} FROM STDIN (FORMAT csv)") as copy:
                 copy.write(frame.write_csv(include_header=False))
             cur.execute(f"ANALYZE {_STAGED}")

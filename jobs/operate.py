@@ -360,7 +360,7 @@ def validate_file(
     settings: Settings, store: Store, path: Path, unit: str | None, marker: Path | None
 ) -> Report | ChangeReport:
     """`hpf validate`: one local file (a remittance or change list) checked exactly as the pipeline would, applying nothing."""
-    from jobs import pipeline
+    from jobs import decisions
 
     submission = Submission(
         file_name=path.name,
@@ -368,4 +368,4 @@ def validate_file(
         inbox_unit=unit,
         marker=marker.read_bytes() if marker is not None else None,
     )
-    return pipeline.check(submission, settings.validation(), store)
+    return decisions.check(submission, settings.validation(), store)

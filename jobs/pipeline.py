@@ -19,38 +19,35 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-import polars as pl
 from sqlalchemy import Engine
 
-from batch.change_report import ChangeReport, is_change_list, validate_changes
-from batch.change_results import change_result_files
 from batch.changes import parse_change_list_name
 from batch.filename import FileName, parse_file_name
-from batch.money import format_yuan
-from batch.results import result_files, result_names
 from batch.stopwatch import IDLE, Stopwatch
-from batch.validate import Earlier, Report, Submission, ValidationOptions, validate
-from db import funds, inbox, ledger, register, roster
+from batch.validate import Submission, ValidationOptions
+from db import inbox, register
 from db.engine import identity
 from db.errors import DatabaseReplaced, database_errors
 from db.locks import try_lock
 from db.register import Batch
 from db.store import Store
-from jobs import funding
+from jobs import funding, groups
 from jobs.crashes import crash_point
+from jobs.decisions import check, commit, file_name_of, judge, month_of
 from jobs.settings import PipelineOptions
-from schemas.codes import Problem
 from schemas.errors import HpfError, TransientError
 from schemas.statuses import STEP_LABELS, BatchStatus, Outcome, Step
 from sftp.client import BANK, Inbox, InboxProblem, ReadyFile, SftpClient
 from sftp.errors import FileChanged
+from sftp.sessions import Sessions, sessions
+
+__all__ = ["CycleSummary", "Retry", "check", "file_name_of", "in_order", "process", "republish", "run_cycle"]
 
 log = logging.getLogger(__name__)
 
@@ -139,39 +136,6 @@ RetryDue = Callable[[Batch], Retry]
 """The retry policy for batches that failed before (None: always retry)."""
 
 
-def check(
-    submission: Submission,
-    options: ValidationOptions,
-    store: Store,
-    *,
-    before: int | None = None,
-    watch: Stopwatch = IDLE,
-) -> Report | ChangeReport:
-    """Validate a remittance or change list as SPEC §3.2 and §4 say, duplicates judged by the register.
-
-    A duplicate is the same bytes for the same kind of file, employer and month
-    (from the file's name) as a standing batch older than `before`: the name
-    must be well formed to say.
-    """
-    earlier = None
-    changes = is_change_list(submission.file_name)
-    name = file_name_of(submission.file_name)
-    if submission.sha256 and isinstance(name, FileName):
-        with store.engine.connect() as conn:
-            found = register.earlier_batch(
-                conn, submission.sha256, name.unit_account, name.month, before=before, change_list=changes
-            )
-        earlier = Earlier(*found) if found else None
-    if changes:
-        return validate_changes(submission, options, store, watch, duplicate_of=earlier)
-    return validate(submission, options, store, watch, duplicate_of=earlier)
-
-
-def file_name_of(name: str) -> FileName | Problem:
-    """What a remittance or change list's name declares (unit, month, tag)."""
-    return parse_change_list_name(name) if is_change_list(name) else parse_file_name(name)
-
-
 def in_order(ready_files: list[ReadyFile]) -> list[ReadyFile]:
     """An inbox's ready files in the order SPEC §2 takes them: by month, change lists first, then upload time.
 
@@ -220,51 +184,144 @@ def run_cycle(
         summary.failed += republish(store, client, database)
     units = client.units()[index::parts]
     if options.funds.arrival:
-        if index == 0:  # after the employers' lists, so money that came today finds the lists sent today
-            units = [*units, BANK]
         # Expiry first: a list that waited too long is not posted by money that came after its time.
         _settle(store, options, summary, expire_only=True)
-    for unit in units:
-        try:
-            scanned = client.scan(unit)
-        except TransientError:
-            raise
-        except HpfError as e:
-            scanned = Inbox([], [InboxProblem(unit, "inbox/", f"无法列出收件目录：{e}")])
-        summary.inbox_problems += len(scanned.problems)
-        if scanned.problems or unit in troubled:  # record what is new, forget what was fixed
-            _report_inbox(store, client, unit, scanned.problems)
-        ready_files = scanned.ready
-        for ready in [*in_order(ready_files), *_left_behind(unfinished.get(unit, []), ready_files)]:
-            if should_stop():
-                summary.stopped = True
-                log.info(summary.line())
-                return summary
-            summary.files += 1
-            on_file(ready)
-            outcome = process(
-                validation, options, store, client, ready, retry_due=retry_due, watch=summary.watch, database=database
-            )
-            if outcome == Outcome.BUSY:
-                summary.busy += 1
-            elif outcome == Outcome.WAITING:
-                summary.waiting += 1
-            elif outcome == Outcome.EXHAUSTED:
-                summary.exhausted += 1
-            elif outcome == Outcome.FAILED:
-                failure = _failure(store, ready)
-                log.error("失败：%s", failure)
-                summary.failed.append(failure)
-            else:
-                summary.outcomes[outcome.value] += 1
-                if outcome == Outcome.BOOKED:  # SPEC §9: after booking a file, post what its money covers
-                    _settle(store, options, summary)
+
+    def one(ready: ReadyFile) -> None:
+        summary.files += 1
+        on_file(ready)
+        outcome = process(
+            validation, options, store, client, ready, retry_due=retry_due, watch=summary.watch, database=database
+        )
+        _count(store, summary, ready, outcome)
+        if outcome == Outcome.BOOKED:  # SPEC §9: after booking a file, post what its money covers
+            _settle(store, options, summary)
+
+    with sessions(client, options.sessions) as pool:
+        with summary.watch.stage("scan"):
+            queues = _scan(store, client, pool, units, troubled, unfinished, summary)
+        small = [r for queue in queues for r in queue if _small(r, validation, options)]
+        if len(small) >= options.group_from:
+            for chunk in _groups(queues, options.group_size):
+                if should_stop():
+                    return _stopped(summary)
+                _take_group(validation, options, store, pool, chunk, one, summary, database, on_file)
+        else:
+            for ready in (r for queue in queues for r in queue):
+                if should_stop():
+                    return _stopped(summary)
+                one(ready)
+        if options.funds.arrival and index == 0:
+            # After the employers' lists, so money that came today finds the lists sent today.
+            for queue in _scan(store, client, pool, [BANK], troubled, unfinished, summary):
+                for ready in queue:
+                    if should_stop():
+                        return _stopped(summary)
+                    one(ready)
     if options.funds.arrival:
         _settle(store, options, summary)
         with summary.watch.stage("republish"):
             summary.failed += republish(store, client, database)
     log.info(summary.line())
     return summary
+
+
+def _stopped(summary: CycleSummary) -> CycleSummary:
+    summary.stopped = True
+    log.info(summary.line())
+    return summary
+
+
+def _count(store: Store, summary: CycleSummary, ready: ReadyFile, outcome: Outcome) -> None:
+    if outcome == Outcome.BUSY:
+        summary.busy += 1
+    elif outcome == Outcome.WAITING:
+        summary.waiting += 1
+    elif outcome == Outcome.EXHAUSTED:
+        summary.exhausted += 1
+    elif outcome == Outcome.FAILED:
+        failure = _failure(store, ready)
+        log.error("失败：%s", failure)
+        summary.failed.append(failure)
+    else:
+        summary.outcomes[outcome.value] += 1
+
+
+def _scan(
+    store: Store,
+    client: SftpClient,
+    pool: Sessions,
+    units: list[str],
+    troubled: set[str],
+    unfinished: dict[str, list[Batch]],
+    summary: CycleSummary,
+) -> list[list[ReadyFile]]:
+    """Each unit's files to take, in the order SPEC §2 takes them, the inboxes listed over the pool's sessions."""
+    queues = []
+    for unit, scanned in zip(units, pool.map(lambda session, unit: session.scan(unit), units), strict=True):
+        if isinstance(scanned, TransientError):
+            raise scanned
+        if isinstance(scanned, HpfError):
+            scanned = Inbox([], [InboxProblem(unit, "inbox/", f"无法列出收件目录：{scanned}")])
+        elif isinstance(scanned, BaseException):
+            raise scanned
+        summary.inbox_problems += len(scanned.problems)
+        if scanned.problems or unit in troubled:  # record what is new, forget what was fixed
+            _report_inbox(store, client, unit, scanned.problems)
+        ready_files = scanned.ready
+        queue = [*in_order(ready_files), *_left_behind(unfinished.get(unit, []), ready_files)]
+        if queue:
+            queues.append(queue)
+    return queues
+
+
+def _small(ready: ReadyFile, validation: ValidationOptions, options: PipelineOptions) -> bool:
+    """A file taken with others: a list of an employer (not the bank's), small enough to hold many in memory."""
+    return ready.unit != BANK and ready.size <= min(options.small_file_bytes, validation.max_file_bytes)
+
+
+def _groups(queues: list[list[ReadyFile]], size: int) -> Iterator[list[ReadyFile]]:
+    """Rounds of at most one file per employer (its first, then its second, …), cut into groups of `size`.
+
+    An employer's second file is taken only after its first is done: its
+    change list before its list, November before December.
+    """
+    for depth in range(max((len(q) for q in queues), default=0)):
+        round_ = [q[depth] for q in queues if len(q) > depth]
+        for start in range(0, len(round_), size):
+            yield round_[start : start + size]
+
+
+def _take_group(
+    validation: ValidationOptions,
+    options: PipelineOptions,
+    store: Store,
+    pool: Sessions,
+    chunk: list[ReadyFile],
+    one: Callable[[ReadyFile], None],
+    summary: CycleSummary,
+    database: SameDatabase,
+    on_file: Callable[[ReadyFile], object],
+) -> None:
+    """The new small files of `chunk` together (`jobs.groups`); the others (large, resumed, retried) one at a time."""
+    small = [r for r in chunk if _small(r, validation, options)]
+    with database_errors():
+        created = register.claim_new(store.engine, [_arrival(r) for r in small])
+    claimed = [(r, created[_arrival(r)]) for r in small if _arrival(r) in created]
+    for ready in chunk:
+        if _arrival(ready) not in created:
+            one(ready)
+    summary.files += len(claimed)
+    for ready, _ in claimed:
+        on_file(ready)
+    for ready, outcome in groups.take(
+        validation, options, store, pool, claimed, watch=summary.watch, check_database=database.check
+    ):
+        _count(store, summary, ready, outcome)
+
+
+def _arrival(ready: ReadyFile) -> register.Arrival:
+    return register.Arrival(ready.unit, ready.name, ready.size, ready.mtime)
 
 
 def _settle(store: Store, options: PipelineOptions, summary: CycleSummary, *, expire_only: bool = False) -> None:
@@ -392,21 +449,8 @@ def process(
                 return _steps(
                     validation, options, store, client, ready, batch, sweep=not created, watch=watch, database=database
                 )
-        except DatabaseReplaced:
-            raise
-        except TransientError as e:
-            # The database or the server is out of reach: the next file would fail the same way. Record it if
-            # the database still answers; the cycle stops.
-            with contextlib.suppress(TransientError), database_errors():
-                register.fail(engine, batch.id, str(e))
-            raise
-        except Exception as e:  # this file's own trouble, or a bug: it must not stop the other files
-            if not isinstance(e, HpfError):
-                log.error("批次%s内部错误\n%s", batch.id, traceback.format_exc())
-            message = str(e) if isinstance(e, HpfError) else f"内部错误：{type(e).__name__}: {e}"
-            with database_errors():
-                register.fail(engine, batch.id, message)
-            return Outcome.FAILED
+        except Exception as e:  # recorded; a TransientError (or a replaced database) stops the cycle
+            return groups.failed(engine, batch.id, e)
 
 
 def _steps(
@@ -465,120 +509,14 @@ def _decide(
             options, store, ready.name, submission.data, ready.marker, batch_id,
             max_rows=validation.max_rows, too_large=limit, watch=watch,
         )  # fmt: skip
-    name = file_name_of(ready.name)
     with database_errors():
-        register.fetched(store.engine, batch_id, submission.sha256, name.month if isinstance(name, FileName) else None)
+        register.fetched(store.engine, batch_id, submission.sha256, month_of(ready.name))
     crash_point("fetched")
-    report = check(submission, validation, store, before=batch_id, watch=watch)
-    if isinstance(report, ChangeReport):
-        return _decide_changes(report, options, store, ready, batch_id, watch)
-    valid = BatchStatus.AWAITING_FUNDS if options.funds.arrival else BatchStatus.POSTED
-    status = BatchStatus.DUPLICATE if report.duplicate_of is not None else valid if report.ok else BatchStatus.REJECTED
-    notice = None
-    with store.engine.connect() as conn:
-        # A standing batch's results are never replaced by another batch's (SPEC §6).
-        taken = register.result_owner(conn, ready.unit, result_names(ready.name)[0], other_than=batch_id)
-        if status == BatchStatus.AWAITING_FUNDS:
-            assert report.unit_account is not None and report.month is not None
-            notice = funding.awaiting_notice(
-                conn, options.funds, report.unit_account, report.month, report.total_fen or 0, funding.today_of(options)
-            )
-    with watch.stage("results"):
-        files = result_files(
-            report, batch_id=batch_id, status=status, xlsx_detail_rows=options.xlsx_detail_rows,
-            own_names=taken is not None, payment=notice,
-        )  # fmt: skip
+    decision = judge(submission, validation, options, store, ready.unit, batch_id, watch)
     with watch.stage("post"), store.engine.begin() as conn:
-        if status == BatchStatus.AWAITING_FUNDS:
-            assert report.unit_account is not None and report.month is not None
-            funds.keep_rows(conn, batch_id, _deposit_rows(report))
-            funding.supersede(conn, report.unit_account, report.month, batch_id, options)
-            register.awaiting(conn, batch_id, since=funding.today_of(options), roster_version=report.roster_version)
-        if status == BatchStatus.POSTED:
-            assert report.unit_account is not None and report.month is not None
-            ledger.post(
-                conn, batch_id, report.unit_account, report.month, _deposit_rows(report),
-                roster_version=report.roster_version, booked_on=options.today,
-            )  # fmt: skip
-            crash_point("posting")
-        register.decide(
-            conn,
-            batch_id,
-            status=status,
-            month=report.month,
-            sha256=report.sha256 or None,
-            counts=_counts(report, status),
-            duplicate_of=report.duplicate_of,
-            files=files,
-            message=_message(report, status),
-        )
+        commit(conn, decision, options, watch)
     crash_point("committed")
-    return status
-
-
-def _decide_changes(
-    report: ChangeReport, options: PipelineOptions, store: Store, ready: ReadyFile, batch_id: int, watch: Stopwatch
-) -> BatchStatus:
-    """Commit a change list's outcome: its changes (all or none), the batch's status and its result files together.
-
-    The result files of an applied list give the new accounts, which only the
-    transaction that opens them knows: they are built inside it.
-    """
-    status = (
-        BatchStatus.DUPLICATE
-        if report.duplicate_of is not None
-        else BatchStatus.APPLIED
-        if report.ok
-        else BatchStatus.REJECTED
-    )
-    with store.engine.connect() as conn:
-        taken = register.result_owner(conn, ready.unit, result_names(ready.name)[0], other_than=batch_id) is not None
-    files: dict[str, bytes] = {}
-    if status != BatchStatus.APPLIED:
-        with watch.stage("results"):
-            files = change_result_files(
-                report, batch_id=batch_id, status=status, xlsx_detail_rows=options.xlsx_detail_rows, own_names=taken
-            )
-    with watch.stage("post"), store.engine.begin() as conn:
-        if status == BatchStatus.APPLIED:
-            applied = roster.apply(conn, batch_id, report.transitions())
-            crash_point("applying")
-            with watch.stage("results"):
-                files = change_result_files(
-                    report, batch_id=batch_id, status=status, xlsx_detail_rows=options.xlsx_detail_rows,
-                    applied=applied, own_names=taken,
-                )  # fmt: skip
-        rejected = report.rejected_rows
-        register.decide(
-            conn,
-            batch_id,
-            status=status,
-            month=report.month,
-            sha256=report.sha256 or None,
-            counts={
-                "rows": report.rows.height,
-                "posted_rows": report.rows.height if status == BatchStatus.APPLIED else 0,
-                "rejected_rows": rejected,
-                "total_fen": None,
-                "posted_fen": None,
-            },
-            duplicate_of=report.duplicate_of,
-            files=files,
-            message=_change_message(report, status),
-        )
-    crash_point("committed")
-    return status
-
-
-def _change_message(report: ChangeReport, status: BatchStatus) -> str:
-    if status == BatchStatus.APPLIED:
-        kinds = Counter(report.rows["change_type"].str.strip_chars().to_list())
-        return f"已办理变更{report.rows.height}行：" + "、".join(f"{k}{n}行" for k, n in kinds.most_common())
-    if status == BatchStatus.DUPLICATE:
-        return f"重复文件，与批次{report.duplicate_of}（{report.duplicate_status}）相同"
-    codes = Counter(p.code for p in report.file_problems)
-    codes.update(dict(report.row_problems["code"].value_counts().iter_rows()))
-    return "拒绝：" + "、".join(f"{c}×{n}" for c, n in codes.most_common())
+    return decision.status
 
 
 def _publish(engine: Engine, client: SftpClient, ready: ReadyFile, batch_id: int, *, sweep: bool) -> None:
@@ -592,34 +530,3 @@ def _publish(engine: Engine, client: SftpClient, ready: ReadyFile, batch_id: int
 def _archive(engine: Engine, client: SftpClient, ready: ReadyFile, batch_id: int) -> None:
     where = client.archive(ready)
     register.advance(engine, batch_id, Step.ARCHIVED, f"源文件已归档：{where}")
-
-
-def _deposit_rows(report: Report) -> pl.DataFrame:
-    return report.rows.select(
-        "member_account",
-        pl.col("employer_amount_fen").alias("employer_fen"),
-        pl.col("employee_amount_fen").alias("employee_fen"),
-    )
-
-
-def _counts(report: Report, status: BatchStatus) -> dict[str, int | None]:
-    posted = status == BatchStatus.POSTED
-    return {
-        "rows": report.rows.height,
-        "posted_rows": report.rows.height if posted else 0,
-        "rejected_rows": report.rejected_rows,
-        "total_fen": report.total_fen,
-        "posted_fen": report.total_fen if posted else 0,
-    }
-
-
-def _message(report: Report, status: BatchStatus) -> str:
-    if status == BatchStatus.POSTED:
-        return f"已入账{report.rows.height}行"
-    if status == BatchStatus.AWAITING_FUNDS:
-        return f"检查通过{report.rows.height}行，合计{format_yuan(report.total_fen or 0)}元，待缴款到账后入账"
-    if status == BatchStatus.DUPLICATE:
-        return f"重复文件，与批次{report.duplicate_of}（{report.duplicate_status}）相同"
-    codes = Counter(p.code for p in report.file_problems)
-    codes.update(dict(report.row_problems["code"].value_counts().iter_rows()))
-    return "拒绝：" + "、".join(f"{c}×{n}" for c, n in codes.most_common())

@@ -42,6 +42,12 @@ class Limits:
     max_file_mb: int
     max_rows: int
     xlsx_detail_rows: int
+    group_files: int
+    """Small files decided in one transaction (`jobs.groups`)."""
+    group_from: int
+    """A cycle with fewer small files than this takes them one by one."""
+    small_file_kb: int
+    """Files up to this size are taken in groups; larger ones alone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +81,14 @@ class PipelineOptions:
     """How a valid list is paid: at once (immediate), or from money the bank reported (arrival)."""
     today: date | None = None
     """The centre's today, for expiry clocks and pay-by dates (None: the validation options' today)."""
+    sessions: int = 4
+    """SFTP sessions a cycle uses at once to list inboxes and move small files (`sftp.sessions`)."""
+    group_from: int = 10
+    """A cycle with at least this many small files takes them in groups (`jobs.groups`); fewer, one by one."""
+    group_size: int = 200
+    """Small files committed in one transaction."""
+    small_file_bytes: int = 1 << 20
+    """Files up to this size are taken in groups; larger ones one at a time, streaming."""
 
 
 class ConfigError(TerminalError):
@@ -121,8 +135,10 @@ class Settings:
         """What the pipeline needs of these settings beyond validation."""
         settle = self.sftp is not None and self.sftp.ready == "settle"
         return PipelineOptions(
-            settle=settle, xlsx_detail_rows=self.limits.xlsx_detail_rows, funds=self.funds, today=self.today
-        )
+            settle=settle, xlsx_detail_rows=self.limits.xlsx_detail_rows, funds=self.funds, today=self.today,
+            sessions=self.sftp.sessions if self.sftp else 1, group_from=self.limits.group_from,
+            group_size=self.limits.group_files, small_file_bytes=self.limits.small_file_kb << 10,
+        )  # fmt: skip
 
     def require_funds(self) -> Funds:
         """The funds settings, for commands that only make sense with bank data (`hpf funds …`)."""
@@ -158,17 +174,21 @@ _SECTIONS: Mapping[str, frozenset[str]] = {
             "settle_seconds",
             "connect_timeout",
             "passphrase_env",
+            "sessions",
         }
     ),
     "policy": frozenset({"profile", "rounding", "periods"}),
-    "limits": frozenset({"max_file_mb", "max_rows", "xlsx_detail_rows"}),
+    "limits": frozenset({"max_file_mb", "max_rows", "xlsx_detail_rows", "group_files", "group_from", "small_file_kb"}),
     "schedule": frozenset({"poll_seconds", "reconcile_cron", "retry_seconds", "max_attempts", "timezone"}),
     "funds": frozenset({"mode", "accounts", "account_name", "bank", "pay_days", "expire_days"}),
     "web": frozenset({"host", "port", "session_hours"}),
 }
 _PERIOD_REQUIRED = ("first_month", "last_month", "base_cap", "base_floor", "rate_min", "rate_max")
 _PERIOD_KEYS = frozenset({*_PERIOD_REQUIRED, "whole_percent", "rounding"})
-_LIMITS = {"max_file_mb": 200, "max_rows": 2_000_000, "xlsx_detail_rows": 100_000}
+_LIMITS = {
+    "max_file_mb": 200, "max_rows": 2_000_000, "xlsx_detail_rows": 100_000,
+    "group_files": 200, "group_from": 10, "small_file_kb": 1024,
+}  # fmt: skip
 _MONEY = "金额（元，最多两位小数）"
 _RATE = '费率（如 "5%"、"5" 或 "0.05"）'
 
@@ -341,6 +361,7 @@ def _sftp(r: _Reader, t: Mapping[str, Any], base: Path) -> SftpSettings:
         root=r.text("sftp.root", t.get("root", "/srv/hpf"), "/srv/hpf"),
         ready=r.text("sftp.ready", t.get("ready", "marker"), "marker", ("marker", "settle")),
         settle_seconds=r.integer("sftp.settle_seconds", t.get("settle_seconds", 30), 30, 0),
+        sessions=r.integer("sftp.sessions", t.get("sessions", 4), 4, 1, 32),
         connect_timeout=float(timeout),
         passphrase_env=secret,
     )

@@ -25,3 +25,5 @@ class SftpSettings:
     connect_timeout: float = 15.0
     passphrase_env: str | None = None
     """The name of an environment variable, so the passphrase never sits in the file."""
+    sessions: int = 4
+    """Sessions a cycle opens at once to list inboxes and move small files (`sftp.sessions`)."""

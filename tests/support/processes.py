@@ -58,6 +58,12 @@ def assert_books_and_files_are_whole(job: Job) -> None:
         assert job.result(unit, name)["status"] == "POSTED"
 
 
+def grouped(job: Job, group_from: int = 2) -> None:
+    """Take a cycle's small files in groups (`jobs.groups`) from `group_from` files on: the samples' three make one."""
+    with (job.home / "hpf.toml").open("a", encoding="utf-8") as f:
+        f.write(f"\n[limits]\ngroup_from = {group_from}\n")
+
+
 def with_schedule(job: Job, **keys: object) -> None:
     schedule = {"poll_seconds": 1, "retry_seconds": 1, "reconcile_cron": '"0 2 * * *"', **keys}
     with (job.home / "hpf.toml").open("a", encoding="utf-8") as f:

@@ -12,11 +12,15 @@ import json
 import os
 import signal
 import subprocess
+from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
+from db import tables
+from db.engine import make_engine
 from tests.support.environments import Job, SftpEnv
-from tests.support.processes import HPF, assert_books_and_files_are_whole, hpf_process, upload_all
+from tests.support.processes import HPF, assert_books_and_files_are_whole, grouped, hpf_process, upload_all
 
 
 @pytest.mark.parametrize("sftp_env", ["openssh"], indirect=True)
@@ -37,7 +41,39 @@ def test_killed_at_each_step_then_run_again(sftp_env: SftpEnv, job: Job, point: 
 
 
 @pytest.mark.parametrize("sftp_env", ["openssh"], indirect=True)
-def test_two_workers_at_once(sftp_env: SftpEnv, job: Job) -> None:
+@pytest.mark.parametrize("point", ["claimed", "fetched", "grouped", "committed", "published"])
+def test_a_group_killed_at_each_step_then_run_again(sftp_env: SftpEnv, job: Job, point: str) -> None:
+    """The files taken as one group (`jobs.groups`): killed inside the group's transaction, no list of it is decided."""
+    grouped(job)
+    upload_all(job)
+    crashed = hpf_process(job, crash_at=point)
+    _, err = crashed.communicate(timeout=120)
+    assert crashed.returncode == -signal.SIGKILL
+    assert "逐个入账" not in err.decode(), err.decode()  # one transaction for the group, not the fallback
+    decided = {b.step != "claimed" for b in _batches(job)}
+    assert decided == ({False} if point in ("claimed", "fetched", "grouped") else {True}), point
+    again = hpf_process(job)
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err.decode()
+    assert_books_and_files_are_whole(job)
+
+
+def _batches(job: Job) -> list[Any]:
+    engine = make_engine(job.db_url)
+    with engine.connect() as conn:
+        found = list(conn.execute(select(tables.batches)))
+        assert all(found) and conn.execute(select(func.count()).select_from(tables.deposits)).scalar_one() == (
+            0 if {b.step for b in found} == {"claimed"} else 14
+        )
+    engine.dispose()
+    return found
+
+
+@pytest.mark.parametrize("sftp_env", ["openssh"], indirect=True)
+@pytest.mark.parametrize("group", [False, True], ids=["alone", "grouped"])
+def test_two_workers_at_once(sftp_env: SftpEnv, job: Job, group: bool) -> None:
+    if group:
+        grouped(job)
     upload_all(job)
     workers = [hpf_process(job) for _ in range(2)]
     for worker in workers:

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from db import ledger, tables
 from db.engine import make_engine
 from db.store import Store
-from jobs import pipeline
+from jobs import decisions, pipeline
 from jobs.scheduler import recover
 from jobs.settings import load_settings
 from sftp.client import PARTIAL, SftpClient
@@ -305,7 +305,7 @@ def test_postgresql_stopped_mid_cycle(
     generated = Generated(job, units=3)
     generated.upload()
     calls: list[object] = []
-    target, name = (pipeline, "validate") if point == "validating" else (ledger, "_apply_to_control")
+    target, name = (decisions, "validate_many") if point == "validating" else (ledger, "_apply_to_control")
     original = getattr(target, name)
 
     def dies_on_second(*args: Any, **kwargs: Any) -> Any:

@@ -70,16 +70,16 @@ def test_an_internal_error_is_logged_and_stored_masked(
     def broken(*args: object, **kwargs: object) -> dict[str, bytes]:
         raise RuntimeError(f"cannot format row for {ID}")
 
-    monkeypatch.setattr("jobs.pipeline.result_files", broken)
+    monkeypatch.setattr("jobs.decisions.result_files", broken)
     job.upload(A, SAMPLES / "valid" / f"{A}_202611.csv")
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logs.MaskingFormatter(logs.FORMAT))
-    logging.getLogger("jobs.pipeline").addHandler(handler)
+    logging.getLogger("jobs").addHandler(handler)  # the pipeline and its steps
     try:
         assert job.run("run-once").exit_code == 0
     finally:
-        logging.getLogger("jobs.pipeline").removeHandler(handler)
+        logging.getLogger("jobs").removeHandler(handler)
     text = stream.getvalue()
     assert "内部错误" in text and "RuntimeError" in text and ID not in text
     engine = make_engine(job.db_url)

@@ -1,0 +1,241 @@
+"""A list's outcome in two halves: judged outside any transaction, then committed inside one.
+
+`judge` validates a fetched remittance or change list and builds what can be
+built beforehand (status, result files, payment notice); `commit` writes the
+outcome with its postings or changes inside the caller's transaction. A file
+taken alone commits in a transaction of its own; a cycle's small files commit
+many decisions in one (`jobs.groups`), each still all or nothing.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import polars as pl
+from sqlalchemy import Connection
+
+from batch.change_report import ChangeReport, is_change_list, validate_changes
+from batch.change_results import change_result_files
+from batch.changes import parse_change_list_name
+from batch.filename import FileName, parse_file_name
+from batch.money import format_yuan
+from batch.results import result_files, result_names
+from batch.stopwatch import IDLE, Stopwatch
+from batch.validate import Earlier, Report, Submission, ValidationOptions, validate_many
+from db import funds, ledger, register, roster
+from db.store import Store
+from jobs import funding
+from jobs.crashes import crash_point
+from jobs.settings import PipelineOptions
+from schemas.codes import Problem
+from schemas.statuses import BatchStatus
+
+
+def check(
+    submission: Submission,
+    options: ValidationOptions,
+    store: Store,
+    *,
+    before: int | None = None,
+    watch: Stopwatch = IDLE,
+) -> Report | ChangeReport:
+    """Validate a remittance or change list as SPEC §3.2 and §4 say, duplicates judged by the register.
+
+    A duplicate is the same bytes for the same kind of file, employer and month
+    (from the file's name) as a standing batch older than `before`: the name
+    must be well formed to say.
+    """
+    return check_many([(submission, before)], options, store, watch)[0]
+
+
+def check_many(
+    items: list[tuple[Submission, int | None]], options: ValidationOptions, store: Store, watch: Stopwatch = IDLE
+) -> list[Report | ChangeReport]:
+    """`check` of several files (each with its `before`); remittance lists validated together (`validate_many`)."""
+    earlier = [_earlier(submission, store, before) for submission, before in items]
+    lists = [(s, e) for (s, _), e in zip(items, earlier, strict=True) if not is_change_list(s.file_name)]
+    reports = iter(validate_many(lists, options, store, watch) if lists else [])
+    return [
+        validate_changes(s, options, store, watch, duplicate_of=e) if is_change_list(s.file_name) else next(reports)
+        for (s, _), e in zip(items, earlier, strict=True)
+    ]
+
+
+def _earlier(submission: Submission, store: Store, before: int | None) -> Earlier | None:
+    """The standing batch these bytes repeat, if any."""
+    name = file_name_of(submission.file_name)
+    if not submission.sha256 or not isinstance(name, FileName):
+        return None
+    with store.engine.connect() as conn:
+        found = register.earlier_batch(
+            conn, submission.sha256, name.unit_account, name.month, before=before,
+            change_list=is_change_list(submission.file_name),
+        )  # fmt: skip
+    return Earlier(*found) if found else None
+
+
+def file_name_of(name: str) -> FileName | Problem:
+    """What a remittance or change list's name declares (unit, month, tag)."""
+    return parse_change_list_name(name) if is_change_list(name) else parse_file_name(name)
+
+
+def month_of(name: str) -> int | None:
+    parsed = file_name_of(name)
+    return parsed.month if isinstance(parsed, FileName) else None
+
+
+@dataclass
+class Decision:
+    """One list's outcome, judged and not yet written."""
+
+    batch_id: int
+    unit: str
+    report: Report | ChangeReport
+    status: BatchStatus
+    own_names: bool
+    """Another standing batch of the employer has results of the same names (SPEC §6)."""
+    files: dict[str, bytes] = field(default_factory=dict)
+    """The result files; an applied change list's are built by `commit` (they give the new accounts)."""
+
+
+def judge(
+    submission: Submission,
+    validation: ValidationOptions,
+    options: PipelineOptions,
+    store: Store,
+    unit: str,
+    batch_id: int,
+    watch: Stopwatch = IDLE,
+) -> Decision:
+    """Validate a fetched list and build what its outcome needs before the transaction."""
+    report = check(submission, validation, store, before=batch_id, watch=watch)
+    return decision_on(report, options, store, unit, batch_id, watch)
+
+
+def decision_on(
+    report: Report | ChangeReport, options: PipelineOptions, store: Store, unit: str, batch_id: int, watch: Stopwatch
+) -> Decision:
+    """The outcome of a checked list, with what can be built before the transaction (results, notice)."""
+    with store.engine.connect() as conn:
+        # A standing batch's results are never replaced by another batch's (SPEC §6).
+        taken = register.result_owner(conn, unit, result_names(report.file_name)[0], other_than=batch_id)
+        if isinstance(report, ChangeReport):
+            status = _change_status(report)
+            decision = Decision(batch_id, unit, report, status, taken is not None)
+            if status != BatchStatus.APPLIED:
+                with watch.stage("results"):
+                    decision.files = change_result_files(
+                        report, batch_id=batch_id, status=status, xlsx_detail_rows=options.xlsx_detail_rows,
+                        own_names=decision.own_names,
+                    )  # fmt: skip
+            return decision
+        valid = BatchStatus.AWAITING_FUNDS if options.funds.arrival else BatchStatus.POSTED
+        status = (
+            BatchStatus.DUPLICATE if report.duplicate_of is not None else valid if report.ok else BatchStatus.REJECTED
+        )
+        notice = None
+        if status == BatchStatus.AWAITING_FUNDS:
+            assert report.unit_account is not None and report.month is not None
+            notice = funding.awaiting_notice(
+                conn, options.funds, report.unit_account, report.month, report.total_fen or 0, funding.today_of(options)
+            )
+    with watch.stage("results"):
+        files = result_files(
+            report, batch_id=batch_id, status=status, xlsx_detail_rows=options.xlsx_detail_rows,
+            own_names=taken is not None, payment=notice,
+        )  # fmt: skip
+    return Decision(batch_id, unit, report, status, taken is not None, files)
+
+
+def commit(conn: Connection, decision: Decision, options: PipelineOptions, watch: Stopwatch = IDLE) -> None:
+    """Write the outcome, its postings or changes and its result files, inside the caller's transaction."""
+    report, status, batch_id = decision.report, decision.status, decision.batch_id
+    if isinstance(report, ChangeReport):
+        if status == BatchStatus.APPLIED:
+            applied = roster.apply(conn, batch_id, report.transitions())
+            crash_point("applying")
+            with watch.stage("results"):
+                decision.files = change_result_files(
+                    report, batch_id=batch_id, status=status, xlsx_detail_rows=options.xlsx_detail_rows,
+                    applied=applied, own_names=decision.own_names,
+                )  # fmt: skip
+        register.decide(
+            conn, batch_id, status=status, month=report.month, sha256=report.sha256 or None,
+            counts={
+                "rows": report.rows.height,
+                "posted_rows": report.rows.height if status == BatchStatus.APPLIED else 0,
+                "rejected_rows": report.rejected_rows,
+                "total_fen": None,
+                "posted_fen": None,
+            },
+            duplicate_of=report.duplicate_of, files=decision.files, message=_change_message(report, status),
+        )  # fmt: skip
+        return
+    if status == BatchStatus.AWAITING_FUNDS:
+        assert report.unit_account is not None and report.month is not None
+        funds.keep_rows(conn, batch_id, _deposit_rows(report))
+        funding.supersede(conn, report.unit_account, report.month, batch_id, options)
+        register.awaiting(conn, batch_id, since=funding.today_of(options), roster_version=report.roster_version)
+    if status == BatchStatus.POSTED:
+        assert report.unit_account is not None and report.month is not None
+        ledger.post(
+            conn, batch_id, report.unit_account, report.month, _deposit_rows(report),
+            roster_version=report.roster_version, booked_on=options.today,
+        )  # fmt: skip
+        crash_point("posting")
+    register.decide(
+        conn, batch_id, status=status, month=report.month, sha256=report.sha256 or None,
+        counts=_counts(report, status), duplicate_of=report.duplicate_of, files=decision.files,
+        message=_message(report, status),
+    )  # fmt: skip
+
+
+def _change_status(report: ChangeReport) -> BatchStatus:
+    if report.duplicate_of is not None:
+        return BatchStatus.DUPLICATE
+    return BatchStatus.APPLIED if report.ok else BatchStatus.REJECTED
+
+
+def _change_message(report: ChangeReport, status: BatchStatus) -> str:
+    if status == BatchStatus.APPLIED:
+        kinds = Counter(report.rows["change_type"].str.strip_chars().to_list())
+        return f"已办理变更{report.rows.height}行：" + "、".join(f"{k}{n}行" for k, n in kinds.most_common())
+    if status == BatchStatus.DUPLICATE:
+        return f"重复文件，与批次{report.duplicate_of}（{report.duplicate_status}）相同"
+    return _rejection(report)
+
+
+def _deposit_rows(report: Report) -> pl.DataFrame:
+    return report.rows.select(
+        "member_account",
+        pl.col("employer_amount_fen").alias("employer_fen"),
+        pl.col("employee_amount_fen").alias("employee_fen"),
+    )
+
+
+def _counts(report: Report, status: BatchStatus) -> dict[str, int | None]:
+    posted = status == BatchStatus.POSTED
+    return {
+        "rows": report.rows.height,
+        "posted_rows": report.rows.height if posted else 0,
+        "rejected_rows": report.rejected_rows,
+        "total_fen": report.total_fen,
+        "posted_fen": report.total_fen if posted else 0,
+    }
+
+
+def _message(report: Report, status: BatchStatus) -> str:
+    if status == BatchStatus.POSTED:
+        return f"已入账{report.rows.height}行"
+    if status == BatchStatus.AWAITING_FUNDS:
+        return f"检查通过{report.rows.height}行，合计{format_yuan(report.total_fen or 0)}元，待缴款到账后入账"
+    if status == BatchStatus.DUPLICATE:
+        return f"重复文件，与批次{report.duplicate_of}（{report.duplicate_status}）相同"
+    return _rejection(report)
+
+
+def _rejection(report: Report | ChangeReport) -> str:
+    codes = Counter(p.code for p in report.file_problems)
+    codes.update(dict(report.row_problems["code"].value_counts().iter_rows()))
+    return "拒绝：" + "、".join(f"{c}×{n}" for c, n in codes.most_common())
