@@ -3,7 +3,9 @@
     claim -> fetch -> validate -> decide (post, in one transaction with the outcome
     and the result files) -> publish results -> archive the source
 
-The batch row records the step reached, so a file left behind by a crash is
+A cycle with many small files takes them in groups (`jobs.groups`: each step
+for the whole group at once, the outcomes in one transaction); the steps and
+their guarantees are the same. The batch row records the step reached, so a file left behind by a crash is
 resumed where it stopped at the next cycle, never redone: its outcome and
 result files were committed together. One bad file never stops the others;
 one failing employer never stops the cycle; only an SFTP server that cannot be
