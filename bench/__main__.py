@@ -117,6 +117,15 @@ def sftp_section(server: Sshd) -> str:
 
 
 @contextmanager
+def scenario_home() -> Iterator[tuple[Path, Path]]:
+    """A scratch folder the SFTP user may enter (home), and the SFTP root inside it."""
+    with tempfile.TemporaryDirectory(prefix="hpf-bench-") as d:
+        home = Path(d)
+        home.chmod(0o755)
+        yield home, home / "root"
+
+
+@contextmanager
 def sqlite_db(home: Path) -> Iterator[str]:
     yield f"sqlite:///{home / 'hpf.db'}"
 
@@ -301,10 +310,7 @@ def end_to_end(kind: str, rows_list: list[int]) -> None:
     results: dict[int, tuple[float, dict[str, float]]] = {}
     for rows in rows_list:
         employers, members = master(1, rows)
-        with tempfile.TemporaryDirectory(prefix="hpf-bench-") as d:
-            home = Path(d)
-            home.chmod(0o755)
-            root = home / "root"
+        with scenario_home() as (home, root):
             unit = unit_account(0)
             (root / unit / "inbox").mkdir(parents=True)
             name = f"{unit}_{MONTH}.csv"
@@ -340,10 +346,7 @@ def scenario_small(files: int, rows: int, workers: int) -> None:
         f"\n## {files:,} employer files of {rows} rows in one cycle over OpenSSH, SQLite, run-once --workers {workers}"
     )
     employers, members = master(files, rows)
-    with tempfile.TemporaryDirectory(prefix="hpf-bench-") as d:
-        home = Path(d)
-        home.chmod(0o755)
-        root = home / "root"
+    with scenario_home() as (home, root):
         write_inboxes(root, members)
         with sshd_server(root) as server:
             server.give_root_to_user()
@@ -368,10 +371,7 @@ def scenario_month_end(files: int, rows: int, kind: str) -> None:
     """`files` employers with one list of `rows` rows each, one run-once cycle; then the floor over the same inboxes."""
     print(f"\n## month-end: {files:,} employers' lists of {rows} rows in one cycle over OpenSSH, {kind}")
     employers, members = master(files, rows)
-    with tempfile.TemporaryDirectory(prefix="hpf-bench-") as d:
-        home = Path(d)
-        home.chmod(0o755)
-        root = home / "root"
+    with scenario_home() as (home, root):
         write_inboxes(root, members)
         write_inboxes(home / "floor", members)
         with sshd_server(root) as server, sqlite_db(home) if kind == "SQLite" else postgres_db() as url:
@@ -405,10 +405,7 @@ CHANGES_TARGET_S = 10.0
 def scenario_changes(rows: int) -> None:
     print(f"\n## the annual base adjustment: a change list of {rows:,} 基数调整 rows over OpenSSH, SQLite")
     employers, members = master(1, rows)
-    with tempfile.TemporaryDirectory(prefix="hpf-bench-") as d:
-        home = Path(d)
-        home.chmod(0o755)
-        root = home / "root"
+    with scenario_home() as (home, root):
         unit = unit_account(0)
         (root / unit / "inbox").mkdir(parents=True)
         name = f"BG_{unit}_{MONTH}.csv"
@@ -441,10 +438,7 @@ def scenario_arrivals(files: int, rows: int) -> None:
     print(f"\n## an arrival file of {files:,} credits paying {files:,} awaiting lists of {rows} rows, OpenSSH, SQLite")
     employers, members = master(files, rows)
     totals = list_totals(members)
-    with tempfile.TemporaryDirectory(prefix="hpf-bench-") as d:
-        home = Path(d)
-        home.chmod(0o755)
-        root = home / "root"
+    with scenario_home() as (home, root):
         write_inboxes(root, members)
         for folder in ("inbox", "outbox", "archive"):
             (root / "_bank" / folder).mkdir(parents=True)
