@@ -58,13 +58,18 @@ def round_amount(base_fen: N, rate_bp: N, method: str) -> N:
     ints and on polars expressions, so the vectorised check and the tests agree.
     Inputs are non-negative (negatives are rejected before).
     """
+    u, big, offset = rounding_terms(method)
+    return ((base_fen * rate_bp + offset) // big) * u
+
+
+def rounding_terms(method: str) -> tuple[int, int, int]:
+    """`round_amount`'s (u, U, offset) for `method`: as columns, one expression rounds many files' methods."""
     unit, _, mode = method.partition("_")
     if method not in ROUNDING_METHODS:
         raise ValueError(f"unknown rounding method {method!r}")
     u = _UNIT_FEN[unit]
     big = u * BP
-    offset = {"half_up": big // 2, "down": 0, "up": big - big // 10}[mode]
-    return ((base_fen * rate_bp + offset) // big) * u
+    return u, big, {"half_up": big // 2, "down": 0, "up": big - big // 10}[mode]
 
 
 @dataclass(frozen=True, slots=True)

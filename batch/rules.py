@@ -8,7 +8,7 @@ expected and what was found. ID numbers in messages are masked.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from types import MappingProxyType
@@ -22,11 +22,12 @@ from batch.lookups import Employer
 from batch.masking import mask_id
 from batch.money import RATE_SHAPE, YUAN_SHAPE, number_problem_expr, rate_text, yuan_text
 from batch.parse import TYPED_SUFFIX, typed_name
-from batch.policy import ROUNDING_NAMES, Period, round_amount
+from batch.policy import ROUNDING_NAMES, Period, rounding_terms
 from schemas import formats
 from schemas.columns import LABEL, MONEY, RATES
 from schemas.frames import ROW_PROBLEM
 from schemas.ids import RIC_PROBLEMS, ric_problem_expr
+from schemas.master import MEMBER
 from schemas.remittance import ID_TYPES, RemittanceRow
 
 EMPTY = ROW_PROBLEM.to_frame()
@@ -205,39 +206,77 @@ def schema_problems(
     return problems
 
 
-def schema_problems_of_many(
-    frames: list[pl.DataFrame],
-    model: type[pa.DataFrameModel] = RemittanceRow,
-    messages: Mapping[str, Callable[[str], pl.Expr]] = MappingProxyType({}),
-) -> list[pl.DataFrame]:
-    """`schema_problems` of many files' rows in one run of the model: a run costs milliseconds however few the rows.
-
-    The files' rows are stacked and numbered through (the model checks a row
-    number is unique), and each problem is given back to its file and row.
-    """
-    if len(frames) == 1:
-        return [schema_problems(frames[0], model, messages)]
-    stacked = pl.concat(
-        [
-            f.with_columns(pl.lit(n, pl.Int64).alias("_file"), pl.col("row_no").alias("_row_no"))
-            for n, f in enumerate(frames)
-        ],
-        how="diagonal_relaxed",
-    ).with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("row_no"))
-    found = schema_problems(stacked, model, messages).join(
-        stacked.select("row_no", "_file", "_row_no"), on="row_no", how="left", maintain_order="left"
-    )
-    by_file = found.with_columns(pl.col("_row_no").alias("row_no")).drop("_row_no").partition_by("_file", as_dict=True)
-    return [by_file[(n,)].drop("_file") if (n,) in by_file else EMPTY for n in range(len(frames))]
-
-
 # ------------------------------------------------------------ context rules
+#
+# The rules run over the rows of one file or of many stacked: each row carries
+# `_file` (its file's place) and `_row_no` (its row number in that file), and
+# `row_no` is unique through the stack. What a rule knows of the file's
+# context it reads through `Context`: literals for one file, columns joined by
+# `_file` for many, null where the context could not be established, so the
+# rule finds nothing there (a null condition filters the row out).
+
+CONTEXT: Mapping[str, type[pl.DataType]] = MappingProxyType(
+    {
+        "month": pl.String,
+        "unit": pl.String,
+        "has_members": pl.Boolean,
+        "employer_rate_bp": pl.Int64,
+        "employee_rate_bp": pl.Int64,
+        "rate_min_bp": pl.Int64,
+        "rate_max_bp": pl.Int64,
+        "whole_percent": pl.Boolean,
+        "rates_expected": pl.String,
+        "base_floor_fen": pl.Int64,
+        "base_cap_fen": pl.Int64,
+        "base_bounds": pl.String,
+        "round_unit": pl.Int64,
+        "round_big": pl.Int64,
+        "round_offset": pl.Int64,
+        "rounding_name": pl.String,
+    }
+)
 
 
-def duplicate_accounts(rows: pl.LazyFrame, ctx: RuleContext) -> pl.LazyFrame:
-    """R_DUPLICATE: every row of an account that appears more than once."""
-    dup = rows.filter(pl.col("member_account").is_not_null() & pl.col("member_account").is_duplicated())
-    dup = dup.with_columns(pl.col("row_no").implode().over("member_account").alias("rows"))
+def context_values(ctx: RuleContext) -> dict[str, object]:
+    """A file's context as the values the rules compare with and quote; None where a rule does not apply."""
+    e, p, month = ctx.employer, ctx.period, ctx.month
+    values: dict[str, object] = dict.fromkeys(CONTEXT)
+    values["month"] = None if month is None else str(month)
+    values["unit"] = ctx.unit_account
+    values["has_members"] = ctx.members is not None and ctx.unit_account is not None
+    if e is not None:
+        values["employer_rate_bp"], values["employee_rate_bp"] = e.employer_rate_bp, e.employee_rate_bp
+        if ctx.rounding is not None:
+            unit, big, offset = rounding_terms(ctx.rounding)
+            values.update(round_unit=unit, round_big=big, round_offset=offset)
+            values["rounding_name"] = ROUNDING_NAMES[ctx.rounding]
+    if p is not None:
+        whole = "整数" if p.whole_percent else ""
+        values.update(rate_min_bp=p.rate_min_bp, rate_max_bp=p.rate_max_bp, whole_percent=p.whole_percent)
+        values["rates_expected"] = f"应为{p.rate_min_bp // 100}%至{p.rate_max_bp // 100}%之间的{whole}百分比"
+        if e is not None and e.wage_tier in p.base_floor_fen:
+            floor, cap = p.base_floor_fen[e.wage_tier], p.base_cap_fen
+            values.update(base_floor_fen=floor, base_cap_fen=cap)
+            values["base_bounds"] = f"{floor // 100}元至{cap // 100}元之间（{month}，{e.wage_tier}类工资地区）"
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The files' context as expressions: `literals` for one file, else the `ctx_*` columns."""
+
+    literals: Mapping[str, object] | None = None
+
+    def __call__(self, name: str) -> pl.Expr:
+        if self.literals is None:
+            return pl.col(f"ctx_{name}")
+        return pl.lit(self.literals[name], dtype=CONTEXT[name])
+
+
+def duplicate_accounts(rows: pl.LazyFrame, members: pl.LazyFrame, c: Context) -> pl.LazyFrame:
+    """R_DUPLICATE: every row of an account that appears more than once in its file."""
+    dup = rows.filter(pl.col("member_account").is_not_null() & (pl.len().over("_file", "member_account") > 1))
+    dup = dup.with_columns(pl.col("_row_no").implode().over("_file", "member_account").alias("rows"))
     listing = pl.col("rows").list.eval(pl.element().cast(pl.String)).list.join("、")
     return _problems(
         dup,
@@ -248,115 +287,75 @@ def duplicate_accounts(rows: pl.LazyFrame, ctx: RuleContext) -> pl.LazyFrame:
     )
 
 
-def row_month(rows: pl.LazyFrame, ctx: RuleContext) -> pl.LazyFrame:
+def row_month(rows: pl.LazyFrame, members: pl.LazyFrame, c: Context) -> pl.LazyFrame:
     """R_MONTH: a row's month that differs from the file name's."""
-    if ctx.month is None:
-        return EMPTY.lazy()
     m = pl.col("contribution_month")
-    wellformed = m.str.contains(formats.MONTH)
     return _problems(
         rows,
-        wellformed & (m != str(ctx.month)),
+        m.str.contains(formats.MONTH) & (m != c("month")),
         "R_MONTH",
         "contribution_month",
-        pl.format(f"汇缴年月应与文件名一致，为{ctx.month}，实际为{{}}", found("contribution_month")),
+        pl.format("汇缴年月应与文件名一致，为{}，实际为{}", c("month"), found("contribution_month")),
     )
 
 
-def policy_rates(rows: pl.LazyFrame, ctx: RuleContext) -> pl.LazyFrame:
+def policy_rates(rows: pl.LazyFrame, members: pl.LazyFrame, c: Context) -> pl.LazyFrame:
     """R_RATE_RANGE: a rate outside the period's range, or not a whole percent when required."""
-    p = ctx.period
-    if p is None:
-        return EMPTY.lazy()
-    whole = "整数" if p.whole_percent else ""
-    expected = f"应为{p.rate_min_bp // 100}%至{p.rate_max_bp // 100}%之间的{whole}百分比"
     parts = []
     for column in RATES:
         bp = pl.col(typed_name(column))
-        bad = (bp < p.rate_min_bp) | (bp > p.rate_max_bp)
-        if p.whole_percent:
-            bad = bad | (bp % 100 != 0)
-        parts.append(
-            _problems(
-                rows, bad, "R_RATE_RANGE", column, pl.format(f"“{LABEL[column]}”{expected}，实际为{{}}", rate_text(bp))
-            )
-        )
+        bad = (bp < c("rate_min_bp")) | (bp > c("rate_max_bp")) | (c("whole_percent") & (bp % 100 != 0))
+        message = pl.format(f"“{LABEL[column]}”{{}}，实际为{{}}", c("rates_expected"), rate_text(bp))
+        parts.append(_problems(rows, bad, "R_RATE_RANGE", column, message))
     return pl.concat(parts)
 
 
-def policy_base(rows: pl.LazyFrame, ctx: RuleContext) -> pl.LazyFrame:
+def policy_base(rows: pl.LazyFrame, members: pl.LazyFrame, c: Context) -> pl.LazyFrame:
     """R_BASE_RANGE: a base under the floor of the employer's wage tier or over the cap."""
-    p, e = ctx.period, ctx.employer
-    if p is None or e is None or e.wage_tier not in p.base_floor_fen:
-        return EMPTY.lazy()
-    floor, cap = p.base_floor_fen[e.wage_tier], p.base_cap_fen
     base = pl.col("base_fen")
-    bounds = f"{floor // 100}元至{cap // 100}元之间（{ctx.month}，{e.wage_tier}类工资地区）"
     return _problems(
         rows,
-        (base < floor) | (base > cap),
+        (base < c("base_floor_fen")) | (base > c("base_cap_fen")),
         "R_BASE_RANGE",
         "base",
-        pl.format(f"缴存基数应在{bounds}，实际为{{}}元", yuan_text(base)),
+        pl.format("缴存基数应在{}，实际为{}元", c("base_bounds"), yuan_text(base)),
     )
 
 
-def amounts(rows: pl.LazyFrame, ctx: RuleContext) -> pl.LazyFrame:
-    """R_AMOUNT: a part that is not base × rate rounded by the employer's method."""
-    if ctx.rounding is None or ctx.employer is None:
-        return EMPTY.lazy()
+def amounts(rows: pl.LazyFrame, members: pl.LazyFrame, c: Context) -> pl.LazyFrame:
+    """R_AMOUNT: a part that is not base × rate rounded by the employer's method (`batch.policy.round_amount`)."""
     parts = []
     for amount, rate in (("employer_amount", "employer_rate"), ("employee_amount", "employee_rate")):
-        bp, fen = pl.col(typed_name(rate)), pl.col(typed_name(amount))
-        due = round_amount(pl.col("base_fen"), bp.clip(0, 10_000), ctx.rounding)
-        parts.append(
-            _problems(
-                rows,
-                fen != due,
-                "R_AMOUNT",
-                amount,
-                pl.format(
-                    f"“{LABEL[amount]}”应为缴存基数{{}}元×{{}}按“{ROUNDING_NAMES[ctx.rounding]}”计算，即{{}}元，实际为{{}}元",
-                    yuan_text(pl.col("base_fen")),
-                    rate_text(bp),
-                    yuan_text(due),
-                    yuan_text(fen),
-                ),
-            )
+        bp, fen, base = pl.col(typed_name(rate)), pl.col(typed_name(amount)), pl.col("base_fen")
+        due = ((base * bp.clip(0, 10_000) + c("round_offset")) // c("round_big")) * c("round_unit")
+        message = pl.format(
+            f"“{LABEL[amount]}”应为缴存基数{{}}元×{{}}按“{{}}”计算，即{{}}元，实际为{{}}元",
+            yuan_text(base),
+            rate_text(bp),
+            c("rounding_name"),
+            yuan_text(due),
+            yuan_text(fen),
         )
+        parts.append(_problems(rows, fen != due, "R_AMOUNT", amount, message))
     return pl.concat(parts)
 
 
-def employer_rates(rows: pl.LazyFrame, ctx: RuleContext) -> pl.LazyFrame:
+def employer_rates(rows: pl.LazyFrame, members: pl.LazyFrame, c: Context) -> pl.LazyFrame:
     """R_RATE_MISMATCH: a rate that is not the employer's registered rate."""
-    e = ctx.employer
-    if e is None:
-        return EMPTY.lazy()
     parts = []
-    for column, registered in (("employer_rate", e.employer_rate_bp), ("employee_rate", e.employee_rate_bp)):
-        bp = pl.col(typed_name(column))
-        parts.append(
-            _problems(
-                rows,
-                bp != registered,
-                "R_RATE_MISMATCH",
-                column,
-                pl.format(
-                    f"“{LABEL[column]}”应为单位登记的{{}}，实际为{{}}", rate_text(pl.lit(registered)), rate_text(bp)
-                ),
-            )
-        )
+    for column in RATES:
+        bp, registered = pl.col(typed_name(column)), c(typed_name(column))
+        message = pl.format(f"“{LABEL[column]}”应为单位登记的{{}}，实际为{{}}", rate_text(registered), rate_text(bp))
+        parts.append(_problems(rows, bp != registered, "R_RATE_MISMATCH", column, message))
     return pl.concat(parts)
 
 
-def member_records(rows: pl.LazyFrame, ctx: RuleContext) -> pl.LazyFrame:
+def member_records(rows: pl.LazyFrame, members: pl.LazyFrame, c: Context) -> pl.LazyFrame:
     """Account, status, name, ID and base against the registered member."""
-    if ctx.members is None or ctx.unit_account is None:
-        return EMPTY.lazy()
-    unit = ctx.unit_account
-    reg = ctx.members.lazy().rename(lambda c: c if c == "member_account" else f"reg_{c}")
-    j = rows.filter(pl.col("member_account").str.contains(formats.ACCOUNT)).join(reg, on="member_account", how="left")
-    known, ours = pl.col("reg_unit_account").is_not_null(), pl.col("reg_unit_account") == unit
+    reg = members.rename(lambda n: n if n in ("_file", "member_account") else f"reg_{n}")
+    checked = rows.filter(c("has_members") & pl.col("member_account").str.contains(formats.ACCOUNT))
+    j = checked.join(reg, on=["_file", "member_account"], how="left")
+    known, ours = pl.col("reg_unit_account").is_not_null(), pl.col("reg_unit_account") == c("unit")
     return pl.concat(
         [
             _problems(
@@ -372,7 +371,10 @@ def member_records(rows: pl.LazyFrame, ctx: RuleContext) -> pl.LazyFrame:
                 "R_ACCOUNT_OTHER_EMPLOYER",
                 "member_account",
                 pl.format(
-                    f"个人账号{{}}属于单位{{}}，不属于本单位{unit}", found("member_account"), pl.col("reg_unit_account")
+                    "个人账号{}属于单位{}，不属于本单位{}",
+                    found("member_account"),
+                    pl.col("reg_unit_account"),
+                    c("unit"),
                 ),
             ),
             _problems(
@@ -431,25 +433,43 @@ SUGGEST_FROM = 200_000
 """Up to this many members, a mistyped account is matched to the roster one digit at a time."""
 
 
-def with_suggestions(problems: pl.DataFrame, rows: pl.DataFrame, ctx: RuleContext) -> pl.DataFrame:
+def with_suggestions(problems: pl.DataFrame, rows: pl.DataFrame, contexts: Sequence[RuleContext]) -> pl.DataFrame:
     """R_ACCOUNT_UNKNOWN messages with the roster member the row probably means ("是否为 …？").
 
     The same ID number first, then an account one digit off (a typo), then the
-    same name: set-based joins over the few unknown rows, run only when there are any.
+    same name: set-based joins over the few unknown rows, run only when there
+    are any, against the rosters of the files that have them.
     """
     unknown_rows = problems.filter(pl.col("code") == "R_ACCOUNT_UNKNOWN").select("row_no")
-    if unknown_rows.height == 0 or ctx.members is None or ctx.unit_account is None:
+    if unknown_rows.height == 0:
         return problems
-    roster = ctx.members.lazy().filter(pl.col("unit_account") == ctx.unit_account)
-    roster = roster.select(pl.col("member_account").alias("account_r"), pl.col("name").alias("name_r"), "id_number")
-    unknown = rows.lazy().join(unknown_rows.lazy(), on="row_no").select("row_no", "member_account", "name", "id_number")
-    by_id = unknown.join(roster, on="id_number").select("row_no", "account_r", "name_r", pl.lit(0).alias("rank"))
-    by_name = unknown.join(roster, left_on="name", right_on="name_r").select(
+    unknown = rows.join(unknown_rows, on="row_no").select("row_no", "_file", "member_account", "name", "id_number")
+    rosters, typos = [], []
+    for n in unknown["_file"].unique().to_list():
+        ctx = contexts[n]
+        if ctx.members is None or ctx.unit_account is None:
+            continue
+        rosters.append(ctx.members.lazy().filter(pl.col("unit_account") == ctx.unit_account).with_columns(_file=n))
+        if ctx.members.height <= SUGGEST_FROM:
+            typos.append(n)
+    if not rosters:
+        return problems
+    roster = pl.concat(rosters).select(
+        pl.col("_file").cast(pl.Int32), pl.col("member_account").alias("account_r"), pl.col("name").alias("name_r"),
+        "id_number",
+    )  # fmt: skip
+    lazy = unknown.lazy()
+    by_id = lazy.join(roster, on=["_file", "id_number"]).select(
+        "row_no", "account_r", "name_r", pl.lit(0).alias("rank")
+    )
+    by_name = lazy.join(roster, left_on=["_file", "name"], right_on=["_file", "name_r"]).select(
         "row_no", "account_r", pl.col("name").alias("name_r"), pl.lit(2).alias("rank")
     )
     parts = [by_id, by_name]
-    if ctx.members.height <= SUGGEST_FROM:
-        typo = _blanked(unknown, "member_account").join(_blanked(roster, "account_r"), on="pattern")
+    if typos:
+        typo = _blanked(lazy.filter(pl.col("_file").is_in(typos)), "member_account").join(
+            _blanked(roster, "account_r"), on=["_file", "pattern"]
+        )
         parts.append(typo.select("row_no", "account_r", "name_r", pl.lit(1).alias("rank")))
     best = (
         pl.concat(parts, how="vertical_relaxed")
@@ -480,7 +500,9 @@ def _blanked(frame: pl.LazyFrame, column: str) -> pl.LazyFrame:
     )
 
 
-RULES: tuple[Callable[[pl.LazyFrame, RuleContext], pl.LazyFrame], ...] = (
+Rule = Callable[[pl.LazyFrame, pl.LazyFrame, Context], pl.LazyFrame]
+
+RULES: tuple[Rule, ...] = (
     duplicate_accounts,
     row_month,
     member_records,
@@ -491,19 +513,56 @@ RULES: tuple[Callable[[pl.LazyFrame, RuleContext], pl.LazyFrame], ...] = (
 )
 
 
-def row_problems(rows: pl.DataFrame, ctx: RuleContext, schema: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Every row problem, sorted by row and column order, with the row's member account.
+def row_problems(rows: pl.DataFrame, ctx: RuleContext) -> pl.DataFrame:
+    """Every row problem of one file: `row_problems_of_many` of that file alone."""
+    return row_problems_of_many([(rows, ctx)])[0]
 
-    `schema`: the model's problems of these rows, when found already (`schema_problems_of_many`).
+
+def row_problems_of_many(files: Sequence[tuple[pl.DataFrame, RuleContext]]) -> list[pl.DataFrame]:
+    """Every row problem of each file, sorted by row and column order, with the row's member account.
+
+    The files' rows are stacked and the pandera model and each rule run once
+    over the stack, the files' contexts joined as columns: for a file of a few
+    dozen rows a run costs more than everything else the file needs. Each
+    file's problems are exactly those it has alone.
     """
-    lazy = rows.lazy()
+    contexts = [ctx for _, ctx in files]
+    tagged = [
+        r.with_columns(pl.lit(n, pl.Int32).alias("_file"), pl.col("row_no").alias("_row_no"))
+        for n, (r, _) in enumerate(files)
+    ]
+    members = [
+        (MEMBER.to_frame() if ctx.members is None else ctx.members).with_columns(pl.lit(n, pl.Int32).alias("_file"))
+        for n, ctx in enumerate(contexts)
+    ]
+    if len(files) == 1:
+        stacked, c = tagged[0], Context(context_values(contexts[0]))
+        stacked_members = members[0]
+    else:
+        table = pl.DataFrame(
+            [{"_file": n, **{f"ctx_{k}": v for k, v in context_values(ctx).items()}} for n, ctx in enumerate(contexts)],
+            schema={"_file": pl.Int32, **{f"ctx_{k}": t for k, t in CONTEXT.items()}},
+        )
+        stacked = (
+            pl.concat(tagged, how="diagonal_relaxed")
+            .with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias("row_no"))
+            .join(table, on="_file", how="left", maintain_order="left")
+        )
+        stacked_members, c = pl.concat(members, how="diagonal_relaxed"), Context()
+    lazy, lazy_members = stacked.lazy(), stacked_members.lazy()
     # Collected together: polars runs the rules in parallel and shares their scans.
-    found_ = [schema_problems(rows) if schema is None else schema, *pl.collect_all([rule(lazy, ctx) for rule in RULES])]
-    order = {c: i for i, c in enumerate(LABEL)}
-    problems = with_suggestions(pl.concat([EMPTY, *found_], how="vertical_relaxed"), rows, ctx)
-    return (
-        problems.with_columns(pl.col("column").replace_strict(order, default=len(order)).alias("_order"))
-        .sort("row_no", "_order", "code")
-        .drop("_order")
-        .join(rows.select("row_no", "member_account"), on="row_no", how="left")
+    found_ = [schema_problems(stacked), *pl.collect_all([rule(lazy, lazy_members, c) for rule in RULES])]
+    problems = with_suggestions(pl.concat([EMPTY, *found_], how="vertical_relaxed"), stacked, contexts)
+    order = {column: i for i, column in enumerate(LABEL)}
+    every = (
+        problems.join(stacked.select("row_no", "_file", "_row_no", "member_account"), on="row_no", how="left")
+        .with_columns(pl.col("column").replace_strict(order, default=len(order)).alias("_order"))
+        .sort("_file", "_row_no", "_order", "code")
+        .with_columns(pl.col("_row_no").alias("row_no"))
+        .select("_file", *ROW_PROBLEM.names(), "member_account")
     )
+    if len(files) == 1:
+        return [every.drop("_file")]
+    by_file = every.partition_by("_file", as_dict=True, include_key=False)
+    empty = every.clear().drop("_file")
+    return [by_file.get((n,), empty) for n in range(len(files))]

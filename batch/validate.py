@@ -138,8 +138,8 @@ def validate_many(
 ) -> list[Report]:
     """`validate` of several files at once, each report exactly what `validate` gives it alone.
 
-    The pandera model runs once over all their rows: for a file of a few dozen
-    rows a run of it costs more than everything else the file needs.
+    The pandera model and the rules run once over all their rows
+    (`rules.row_problems_of_many`).
     """
     with watch.stage("validate"):
         found: list[Report | _Prepared] = [
@@ -147,8 +147,8 @@ def validate_many(
             for sub, earlier in subs
         ]
         prepared = [f for f in found if isinstance(f, _Prepared)]
-        schemas = rules.schema_problems_of_many([f.rows for f in prepared]) if prepared else []
-        finished = iter(_finish(f, schema) for f, schema in zip(prepared, schemas, strict=True))
+        problems = rules.row_problems_of_many([(f.rows, f.ctx) for f in prepared]) if prepared else []
+        finished = iter(_finish(f, p) for f, p in zip(prepared, problems, strict=True))
         return [f if isinstance(f, Report) else next(finished) for f in found]
 
 
@@ -228,11 +228,10 @@ def _prepare(sub: Submission, options: ValidationOptions, lookups: Lookups, watc
     return _Prepared(sub, name, problems, rows, ctx, "id_type" in table.headers, members)
 
 
-def _finish(f: _Prepared, schema: pl.DataFrame) -> Report:
-    """The row checks of a prepared file, given its model problems; its report."""
+def _finish(f: _Prepared, row_problems: pl.DataFrame) -> Report:
+    """The report of a prepared file, given its row problems."""
     rows, problems, employer = f.rows, f.problems, f.ctx.employer
-    row_problems = rules.row_problems(rows, f.ctx, schema)
-    if not f.id_type_column:
+    if not f.id_type_column and row_problems.height:
         # Without the column every number is checked as a resident ID: a passport is "invalid" for that.
         row_problems = row_problems.with_columns(
             pl.when(pl.col("code") == "R_ID_INVALID")

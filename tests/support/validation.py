@@ -17,11 +17,11 @@ import polars as pl
 
 from batch.lookups import Employer
 from batch.policy import Policy, profile_periods
-from batch.validate import Earlier, Report, Submission, ValidationOptions, validate
+from batch.validate import Earlier, Report, Submission, ValidationOptions, validate, validate_many
 from schemas.codes import FILE_CODES, ROW_CODES
 from schemas.columns import BY_NAME, LABEL
 from schemas.master import MEMBER as MEMBER_SCHEMA
-from tests.support.rows import ID_LI, ID_ZHANG, ZHANG
+from tests.support.rows import ID_LI, ID_ZHANG, LI, ZHANG
 
 UNIT = "0101000123"
 OTHER = "0101000999"
@@ -122,7 +122,43 @@ def run(
     )
     check_messages(report)
     check_masked(report, look, strict_ids)
+    check_grouped(report, Submission(name, body, inbox_unit=inbox, marker=marker), look, options)
     return report
+
+
+def _companions() -> list[Submission]:
+    """Files validated beside the one under test: another file of its employer, another employer's with errors, junk."""
+    zhao = row(member_account="2001", name="赵六", base="3000", employer_rate="5%", employee_rate="5%",
+               employer_amount="150", employee_amount="150", total_amount="300")  # fmt: skip
+    other = csv_file(zhao, row(zhao, member_account="2002"), row(zhao, employer_amount="151"), zhao)
+    return [
+        Submission(FILE, csv_file(ZHANG, LI)),
+        Submission(f"{OTHER}_202611.csv", other, inbox_unit=OTHER),
+        Submission(f"{UNIT}_202611.txt", b"\x00\x01"),
+    ]
+
+
+def check_grouped(report: Report, sub: Submission, look: MemoryLookups, options: ValidationOptions) -> None:
+    """The file validated among others gives exactly the report it gets alone, and so does each of the others."""
+    calls = list(look.calls)
+    earlier = Earlier(look.earlier, "POSTED") if look.earlier else None
+    subs: list[tuple[Submission, Earlier | None]] = [(s, None) for s in _companions()]
+    subs.insert(1, (sub, earlier))
+    grouped = validate_many(subs, options, look)
+    alone = [validate(s, options, look, duplicate_of=e) for s, e in subs]
+    look.calls[:] = calls
+    assert_same(grouped[1], report)
+    for a, b in zip(grouped, alone, strict=True):
+        assert_same(a, b)
+
+
+def assert_same(a: Report, b: Report) -> None:
+    for name in Report.__slots__:  # type: ignore[attr-defined]
+        x, y = getattr(a, name), getattr(b, name)
+        if isinstance(x, pl.DataFrame):
+            assert x.equals(y), (name, x, y)
+        else:
+            assert x == y, (name, x, y)
 
 
 def file_codes(report: Report) -> list[str]:
