@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -88,6 +89,17 @@ MAX_NAME_BYTES = 255
 _LONGEST_SUFFIX = ".result.xlsx"
 
 
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """What the pipeline decided of a report, for its result files (see `result_files`)."""
+
+    report: Report
+    batch_id: int | None
+    status: str
+    own_names: bool = False
+    payment: dict[str, Any] | None = None
+
+
 def result_files(
     report: Report,
     *,
@@ -103,15 +115,24 @@ def result_files(
     `own_names`: named `X.{batch_id}.result.*`, because a standing batch owns the plain names.
     `payment`: the payment notice of an AWAITING_FUNDS list (SPEC §6).
     """
-    _check_status(report, status)
-    json_name, csv_name, xlsx_name = result_names(report.file_name, batch_id if own_names else None)
-    lines = detail_lines(report, status=status)  # once, for the CSV and the workbook
-    head = _head(report, batch_id, status, payment=payment)
-    return {
-        json_name: result_json(report, batch_id=batch_id, status=status, payment=payment),
-        csv_name: csv_bytes(lines),
-        xlsx_name: _workbook(head, lines, problem_frame(report), xlsx_detail_rows),
-    }
+    return result_files_many(
+        [Decided(report, batch_id, status, own_names, payment)], xlsx_detail_rows=xlsx_detail_rows
+    )[0]
+
+
+def result_files_many(outcomes: Sequence[Decided], *, xlsx_detail_rows: int) -> list[dict[str, bytes]]:
+    """`result_files` of many reports, their lines and sheets built by one query per kind, not per file."""
+    for o in outcomes:
+        _check_status(o.report, o.status)
+    lines = detail_lines_many([(o.report, o.status) for o in outcomes])  # once, for the CSV and the workbook
+    problems = [problem_frame(o.report) for o in outcomes]
+    heads = [_head(o.report, o.batch_id, o.status, payment=o.payment) for o in outcomes]
+    books = _workbooks(list(zip(heads, lines, problems, strict=True)), xlsx_detail_rows)
+    files = []
+    for o, head, line, problem, book in zip(outcomes, heads, lines, problems, books, strict=True):
+        json_name, csv_name, xlsx_name = result_names(o.report.file_name, o.batch_id if o.own_names else None)
+        files.append({json_name: _json(head, problem), csv_name: csv_bytes(line), xlsx_name: book})
+    return files
 
 
 # ------------------------------------------------------------------- JSON
@@ -140,8 +161,12 @@ def result_json(report: Report, *, batch_id: int | None, status: str, payment: d
     Each error is one compact line, written by polars: a million errors take a
     second, not the minute of `json.dumps(indent=…)` over a million dicts.
     """
-    head = json.dumps(_head(report, batch_id, status, payment=payment), ensure_ascii=False, indent=2)
-    errors = problem_frame(report).write_ndjson()
+    return _json(_head(report, batch_id, status, payment=payment), problem_frame(report))
+
+
+def _json(head_doc: dict[str, Any], problems: pl.DataFrame) -> bytes:
+    head = json.dumps(head_doc, ensure_ascii=False, indent=2)
+    errors = problems.write_ndjson()
     if not errors:
         return (head[:-2] + ',\n  "errors": []\n}\n').encode("utf-8")
     # Strings in NDJSON never hold a raw line break, so "\n" only ends a record.
@@ -221,30 +246,56 @@ def detail_lines(report: Report, *, status: str) -> pl.DataFrame:
     messages, or NOT_POSTED), then one per missing member (MISSING). A DUPLICATE
     file was not read: no lines.
     """
-    _check_status(report, status)
-    if status == BatchStatus.DUPLICATE:
-        return _guarded(_EMPTY_LINES.lazy()).collect()
+    return detail_lines_many([(report, status)])[0]
+
+
+def detail_lines_many(items: Sequence[tuple[Report, str]]) -> list[pl.DataFrame]:
+    """`detail_lines` of many reports (each with its status) in one query, each file's lines its own frame."""
+    for report, status in items:
+        _check_status(report, status)
+    read = [(n, r, s) for n, (r, s) in enumerate(items) if s != BatchStatus.DUPLICATE]
+    empty = _guarded(_EMPTY_LINES.lazy()).collect()
+    lines = [empty] * len(items)
+    if not read:
+        return lines
+    # One file: its status and message are literals. Several: columns of a table joined by file.
+    many = len(read) > 1
+    keys, by_row = (["_file"], ["_file", "row_no"]) if many else ([], ["row_no"])
+    if many:
+        posted, fill = pl.col("_posted"), pl.col("_fill")
+    else:
+        _, report, status = read[0]
+        posted, fill = pl.lit(status == BatchStatus.POSTED), pl.lit(_unposted_message(report, status), pl.String)
+
+    def tag(n: int) -> list[pl.Expr]:
+        return [pl.lit(n, pl.Int32).alias("_file")] if many else []
+
     per_row = (
-        report.row_problems.lazy()
-        .group_by("row_no", maintain_order=True)
+        pl.concat([r.row_problems.lazy().select(*tag(n), "row_no", "code", "message") for n, r, _ in read])
+        .group_by(*by_row, maintain_order=True)
         .agg(pl.col("code").str.join(";").alias("reason_codes"), pl.col("message").str.join("；"))
     )
     row_status = (
         pl.when(pl.col("reason_codes").is_not_null())
         .then(pl.lit(RowStatus.REJECTED.value))
-        .otherwise(pl.lit((RowStatus.POSTED if status == BatchStatus.POSTED else RowStatus.NOT_POSTED).value))
+        .when(posted)
+        .then(pl.lit(RowStatus.POSTED.value))
+        .otherwise(pl.lit(RowStatus.NOT_POSTED.value))
     )
-    message = pl.col("message")
-    if status == BatchStatus.AWAITING_FUNDS:
-        message = message.fill_null(pl.lit(AWAITING_MESSAGE))
-    elif status != BatchStatus.POSTED:
-        message = message.fill_null(pl.lit(_not_posted_message(report)))
+    columns = ("row_no", "member_account", "name", "id_number", "base", *_AMOUNTS)
+    rows = pl.concat([r.rows.lazy().select(*tag(n), *columns) for n, r, _ in read], how="vertical_relaxed")
+    if many:
+        fills = pl.LazyFrame(
+            [(n, s == BatchStatus.POSTED, _unposted_message(r, s)) for n, r, s in read],
+            schema={"_file": pl.Int32, "_posted": pl.Boolean, "_fill": pl.String},
+            orient="row",
+        )
+        rows = rows.join(fills, on="_file", how="left", maintain_order="left")
     rows = (
-        report.rows.lazy()
-        .select("row_no", "member_account", "name", "id_number", "base", *_AMOUNTS)
-        .join(per_row, on="row_no", how="left", maintain_order="left")
-        .sort("row_no", maintain_order=True)
+        rows.join(per_row, on=by_row, how="left", maintain_order="left")
+        .sort(*by_row, maintain_order=True)
         .select(
+            *keys,
             pl.col("row_no").cast(pl.Int64),
             "member_account",
             "name",
@@ -253,18 +304,21 @@ def detail_lines(report: Report, *, status: str) -> pl.DataFrame:
             *_AMOUNTS,
             row_status.alias("status"),
             "reason_codes",
-            message.alias("message"),
+            pl.col("message").fill_null(fill).alias("message"),
         )
     )
     missing_messages = pl.LazyFrame(
-        [(p.member_account, p.message) for p in report.file_problems if p.code == "F_ROSTER_MISSING"],
-        schema={"member_account": pl.String, "message": pl.String},
+        [(n, p.member_account, p.message) for n, r, _ in read for p in r.file_problems if p.code == "F_ROSTER_MISSING"],
+        schema={"_file": pl.Int32, "member_account": pl.String, "message": pl.String},
         orient="row",
-    ).unique("member_account", keep="first", maintain_order=True)
+    ).unique(["_file", "member_account"], keep="first", maintain_order=True)
+    if not many:
+        missing_messages = missing_messages.drop("_file")
     missing = (
-        report.missing.lazy()
-        .join(missing_messages, on="member_account", how="left", maintain_order="left")
+        pl.concat([r.missing.lazy().with_columns(*tag(n)) for n, r, _ in read], how="vertical_relaxed")
+        .join(missing_messages, on=[*keys, "member_account"], how="left", maintain_order="left")
         .select(
+            *keys,
             pl.lit(None, pl.Int64).alias("row_no"),
             "member_account",
             "name",
@@ -276,7 +330,21 @@ def detail_lines(report: Report, *, status: str) -> pl.DataFrame:
             pl.col("message").fill_null(pl.lit(FILE_CODES["F_ROSTER_MISSING"])),
         )
     )
-    return _guarded(pl.concat([rows, missing], how="vertical_relaxed")).collect()
+    every = _guarded(pl.concat([rows, missing], how="vertical_relaxed"), *keys).collect()
+    if not many:
+        lines[read[0][0]] = every
+        return lines
+    by_file = every.partition_by("_file", as_dict=True, include_key=False)
+    return [by_file.get((n,), empty) for n in range(len(items))]
+
+
+def _unposted_message(report: Report, status: str) -> str | None:
+    """The message of a line with no error of its own: why it was not posted (None when it was)."""
+    if status == BatchStatus.POSTED:
+        return None
+    if status == BatchStatus.AWAITING_FUNDS:
+        return AWAITING_MESSAGE
+    return _not_posted_message(report)
 
 
 _AMOUNTS = ("employer_amount", "employee_amount", "total_amount")
@@ -284,10 +352,10 @@ AWAITING_MESSAGE = "本行无误；清册待缴款到账后入账，请按汇总
 _EMPTY_LINES = RESULT_LINE.to_frame()
 
 
-def _guarded(lines: pl.LazyFrame) -> pl.LazyFrame:
+def _guarded(lines: pl.LazyFrame, *keys: str) -> pl.LazyFrame:
     text = [c for c in RESULT_CSV_COLUMNS if c != "row_no"]
     return lines.select(
-        pl.col("row_no").cast(pl.Int64), *(guard_formula(pl.col(c).cast(pl.String)).alias(c) for c in text)
+        *keys, pl.col("row_no").cast(pl.Int64), *(guard_formula(pl.col(c).cast(pl.String)).alias(c) for c in text)
     )
 
 
@@ -330,15 +398,23 @@ def result_xlsx(report: Report, *, batch_id: int | None, status: str, detail_row
 
 def _workbook(doc: dict[str, Any], lines: pl.DataFrame, problems: pl.DataFrame, detail_rows: int) -> bytes:
     """The workbook from what the JSON and the CSV hold, so a restated result is built the same way."""
+    return _workbooks([(doc, lines, problems)], detail_rows)[0]
+
+
+def _workbooks(items: Sequence[tuple[dict[str, Any], pl.DataFrame, pl.DataFrame]], detail_rows: int) -> list[bytes]:
+    """`_workbook` of each (document, lines, problems): every book's sheets of a kind written together."""
     shown = max(0, min(detail_rows, MAX_SHEET_ROWS - 1))
-    title = _page_title(doc)
-    return xlsx.workbook(
-        [
-            _summary(doc, lines, problems.height, shown, title),
-            _details(lines.head(shown), title),
-            errors_sheet(doc, problems, title),
-        ]
-    )
+    books = []
+    for doc, lines, problems in items:
+        title = _page_title(doc)
+        books.append(
+            [
+                _summary(doc, lines, problems.height, shown, title),
+                _details(lines if lines.height <= shown else lines.head(shown), title),
+                errors_sheet(doc, problems, title),
+            ]
+        )
+    return xlsx.workbooks(books)
 
 
 def _page_title(doc: dict[str, Any]) -> str:
@@ -391,7 +467,7 @@ def _summary(doc: dict[str, Any], lines: pl.DataFrame, errors: int, shown: int, 
         ("数据行数", doc["rows"], False),
         ("入账行数", doc["posted_rows"], False),
         ("错误行数", doc["rejected_rows"], False),
-        ("缺少缴存行的在册职工", lines.filter(pl.col("status") == RowStatus.MISSING).height, False),
+        ("缺少缴存行的在册职工", int((lines["status"] == RowStatus.MISSING).sum()), False),
         ("月缴存额合计（元）", doc["total_fen"], True),
         ("入账金额（元）", doc["posted_fen"], True),
         ("错误数", errors, False),
@@ -407,64 +483,65 @@ def _summary(doc: dict[str, Any], lines: pl.DataFrame, errors: int, shown: int, 
         schema={"label": pl.String, "value": pl.String, "number": pl.Boolean, "money": pl.Boolean},
         orient="row",
     )  # fmt: skip
-    money_style = pl.when(pl.col("money")).then(xlsx.MONEY).otherwise(xlsx.PLAIN)
-    columns = [
-        xlsx.Column(pl.col("label"), style=xlsx.BOLD, width=24),
-        xlsx.Column(guard_formula(pl.col("value")), number=pl.col("number"), style=money_style, width=90),
-    ]
-    return xlsx.Sheet("汇总", ("项目", "内容"), columns, frame, page_title=title)
+    return xlsx.Sheet("汇总", ("项目", "内容"), _SUMMARY_COLUMNS, frame, page_title=title)
 
+
+# Each kind of sheet has its columns once, so the sheets of many workbooks are written together (`xlsx.workbooks`).
+_SUMMARY_COLUMNS = (
+    xlsx.Column(pl.col("label"), style=xlsx.BOLD, width=24),
+    xlsx.Column(
+        guard_formula(pl.col("value")),
+        number=pl.col("number"),
+        style=pl.when(pl.col("money")).then(xlsx.MONEY).otherwise(xlsx.PLAIN),
+        width=90,
+    ),
+)
 
 _MONEY_COLUMNS = ("base", *("employer_amount", "employee_amount", "total_amount"))
 
 
-def _details(lines: pl.DataFrame, title: str) -> xlsx.Sheet:
+def _detail_column(name: str, width: int) -> xlsx.Column:
     """明细: amounts as numbers that add up (text only where the employer's cell was unreadable), statuses in Chinese."""
-    frame = lines.with_columns(
-        *(yuan_expr(pl.col(name).str.strip_chars("' ")).alias(f"{name}__fen") for name in _MONEY_COLUMNS),
-        pl.format(
-            "{}（{}）", pl.col("status").replace_strict(dict(ROW_STATUS_LABELS), default=pl.col("status")), "status"
-        ).alias("status__shown"),
-    )
-    columns = [xlsx.Column(pl.col("row_no").cast(pl.String), number=True, width=DETAIL_WIDTHS[0])]
-    for name, width in zip(RESULT_CSV_COLUMNS[1:], DETAIL_WIDTHS[1:], strict=True):
-        if name in _MONEY_COLUMNS:
-            fen = pl.col(f"{name}__fen")
-            money = pl.when(fen.is_not_null()).then(xlsx.MONEY).otherwise(xlsx.PLAIN)
-            columns.append(
-                xlsx.Column(
-                    pl.coalesce(yuan_text(fen), pl.col(name)), number=fen.is_not_null(), style=money, width=width
-                )
-            )
-        elif name == "status":
-            columns.append(xlsx.Column(pl.col("status__shown"), width=width))
-        else:
-            columns.append(xlsx.Column(pl.col(name), width=width))
-    return xlsx.Sheet("明细", DETAIL_HEADERS, columns, frame, page_title=title)
+    if name == "row_no":
+        return xlsx.Column(pl.col("row_no").cast(pl.String), number=True, width=width)
+    if name in _MONEY_COLUMNS:
+        fen = yuan_expr(pl.col(name).str.strip_chars("' "))
+        money = pl.when(fen.is_not_null()).then(xlsx.MONEY).otherwise(xlsx.PLAIN)
+        return xlsx.Column(
+            pl.coalesce(yuan_text(fen), pl.col(name)), number=fen.is_not_null(), style=money, width=width
+        )
+    if name == "status":
+        shown = pl.col("status").replace_strict(dict(ROW_STATUS_LABELS), default=pl.col("status"))
+        return xlsx.Column(pl.format("{}（{}）", shown, "status"), width=width)
+    return xlsx.Column(pl.col(name), width=width)
 
 
-def table_sheet(
-    name: str, headers: Sequence[str], widths: Sequence[int], frame: pl.DataFrame, title: str
-) -> xlsx.Sheet:
-    """Rows under the header: an integer row number first, then text cells already guarded."""
-    row_no, *texts = frame.columns
-    columns = [xlsx.Column(pl.col(row_no).cast(pl.String), number=True, width=widths[0])]
-    columns += [xlsx.Column(pl.col(c), width=w) for c, w in zip(texts, widths[1:], strict=True)]
-    return xlsx.Sheet(name, headers, columns, frame, page_title=title)
+_DETAIL_COLUMNS = tuple(_detail_column(n, w) for n, w in zip(RESULT_CSV_COLUMNS, DETAIL_WIDTHS, strict=True))
+
+
+def _details(lines: pl.DataFrame, title: str) -> xlsx.Sheet:
+    return xlsx.Sheet("明细", DETAIL_HEADERS, _DETAIL_COLUMNS, lines, page_title=title)
+
+
+_ERROR_COLUMNS = (
+    xlsx.Column(pl.col("row_no").cast(pl.String), number=True, width=ERROR_WIDTHS[0]),
+    # The column for people: its Chinese label (the JSON keeps the English name for machines).
+    xlsx.Column(guard_formula(pl.col("column").replace(dict(LABEL))), width=ERROR_WIDTHS[1]),
+    *(
+        xlsx.Column(guard_formula(pl.col(c)), width=w)
+        for c, w in zip(("code", "member_account", "message"), ERROR_WIDTHS[2:], strict=True)
+    ),
+)
 
 
 def errors_sheet(doc: dict[str, Any], problems: pl.DataFrame, title: str) -> xlsx.Sheet:
-    shown = problems.head(MAX_ERROR_LINES).select(
-        "row_no",
-        # The column for people: its Chinese label (the JSON keeps the English name for machines).
-        guard_formula(pl.col("column").replace(dict(LABEL))),
-        *(guard_formula(pl.col(c)) for c in ("code", "member_account", "message")),
-    )
-    if problems.height > shown.height:
+    """错误: every error, up to what a sheet holds, then a line saying where the rest are."""
+    shown = problems
+    if problems.height > MAX_ERROR_LINES:
         json_name, _, _ = result_names(doc["file"])
-        note = f"共{problems.height:,}处错误，此表只列出前{shown.height:,}处，全部错误见 {json_name}"
-        shown = pl.concat([shown, pl.DataFrame({"message": [note]})], how="diagonal")
-    return table_sheet("错误", ERROR_HEADERS, ERROR_WIDTHS, shown, title)
+        note = f"共{problems.height:,}处错误，此表只列出前{MAX_ERROR_LINES:,}处，全部错误见 {json_name}"
+        shown = pl.concat([problems.head(MAX_ERROR_LINES), pl.DataFrame({"message": [note]})], how="diagonal")
+    return xlsx.Sheet("错误", ERROR_HEADERS, _ERROR_COLUMNS, shown, page_title=title)
 
 
 # ------------------------------------------------------------- restating

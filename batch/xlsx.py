@@ -76,16 +76,37 @@ class Sheet:
 
 def workbook(sheets: Sequence[Sheet]) -> bytes:
     """The bytes of an .xlsx file with these sheets, each with a bold, frozen header row."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as book:
-        book.writestr("[Content_Types].xml", _content_types(len(sheets)))
-        book.writestr("_rels/.rels", _ROOT_RELS)
-        book.writestr("xl/workbook.xml", _workbook(sheets))
-        book.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(sheets)))
-        book.writestr("xl/styles.xml", _STYLES)
-        for i, sheet in enumerate(sheets, start=1):
-            book.writestr(f"xl/worksheets/sheet{i}.xml", _sheet_xml(sheet))
-    return out.getvalue()
+    return workbooks([sheets])[0]
+
+
+def workbooks(books: Sequence[Sequence[Sheet]]) -> list[bytes]:
+    """`workbook` of each book, the sheets that share one `columns` object evaluated in one polars query.
+
+    A month-end cycle writes thousands of small workbooks; one query per
+    sheet costs more than the rows it writes, so the sheets built from the
+    same columns (the same kind of sheet in every book) are stacked and
+    written together.
+    """
+    kinds: dict[int, list[Sheet]] = {}
+    for sheets in books:
+        for sheet in sheets:
+            kinds.setdefault(id(sheet.columns), []).append(sheet)
+    bodies: dict[int, str] = {}
+    for same in kinds.values():
+        bodies.update(zip(map(id, same), _bodies(same), strict=True))
+    done = []
+    for sheets in books:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as book:
+            book.writestr("[Content_Types].xml", _content_types(len(sheets)))
+            book.writestr("_rels/.rels", _ROOT_RELS)
+            book.writestr("xl/workbook.xml", _workbook(sheets))
+            book.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(sheets)))
+            book.writestr("xl/styles.xml", _STYLES)
+            for i, sheet in enumerate(sheets, start=1):
+                book.writestr(f"xl/worksheets/sheet{i}.xml", _sheet_xml(sheet, bodies[id(sheet)]))
+        done.append(out.getvalue())
+    return done
 
 
 def column_letter(index: int) -> str:
@@ -109,23 +130,51 @@ def xml_text(text: pl.Expr) -> pl.Expr:
     )
 
 
-def _sheet_xml(sheet: Sheet) -> bytes:
+def _bodies(sheets: Sequence[Sheet]) -> list[str]:
+    """The `<row>` elements under each sheet's header; the sheets have the same columns."""
+    filled = [(n, s) for n, s in enumerate(sheets) if s.frame.height]
+    bodies = [""] * len(sheets)
+    if not filled:
+        return bodies
+    columns = sheets[0].columns
+    if len(filled) == 1:
+        n, sheet = filled[0]
+        first = sheet.header_row + 1
+        row = pl.int_range(first, pl.len() + first, dtype=pl.Int64).cast(pl.String)
+        bodies[n] = sheet.frame.select(_row_xml(row, columns).str.join("")).item()
+        return bodies
+    # Each row tagged with its sheet and the sheet's first row number, then one query over them all.
+    tags = pl.DataFrame(
+        {"_sheet": [n for n, _ in filled], "_first": [s.header_row + 1 for _, s in filled],
+         "_rows": [s.frame.height for _, s in filled]},
+        schema={"_sheet": pl.Int32, "_first": pl.Int64, "_rows": pl.Int64},
+    ).select(pl.col("_sheet", "_first").repeat_by("_rows").explode())  # fmt: skip
+    stacked = pl.concat([pl.concat([s.frame for _, s in filled], how="diagonal_relaxed"), tags], how="horizontal")
+    row = (pl.int_range(pl.len(), dtype=pl.Int64).over("_sheet") + pl.col("_first")).cast(pl.String)
+    joined = (
+        stacked.lazy()
+        .select("_sheet", _row_xml(row, columns).alias("xml"))
+        .group_by("_sheet")
+        .agg(pl.col("xml").str.join(""))
+        .collect()
+    )
+    for n, xml in joined.iter_rows():
+        bodies[n] = xml
+    return bodies
+
+
+def _row_xml(row: pl.Expr, columns: Sequence[Column]) -> pl.Expr:
+    cells = [_cell(column_letter(c), row, column) for c, column in enumerate(columns)]
+    return pl.concat_str([pl.lit('<row r="'), row, pl.lit('">'), *cells, pl.lit("</row>")], ignore_nulls=True)
+
+
+def _sheet_xml(sheet: Sheet, body: str) -> bytes:
     top = sheet.header_row
     first = top + 1
     head = "".join(_text_cell(f"{column_letter(c)}{top}", h, sheet.header_style) for c, h in enumerate(sheet.headers))
     header = f'<row r="{top}">{head}</row>'
     if sheet.title is not None:
         header = f'<row r="1">{_text_cell("A1", sheet.title, TITLE)}</row>' + header
-    body = ""
-    if sheet.frame.height:
-        row = pl.int_range(first, pl.len() + first, dtype=pl.Int64).cast(pl.String)
-        cells = [_cell(column_letter(c), row, column) for c, column in enumerate(sheet.columns)]
-        lines = sheet.frame.select(
-            pl.concat_str([pl.lit('<row r="'), row, pl.lit('">'), *cells, pl.lit("</row>")], ignore_nulls=True)
-            .str.join("")
-            .alias("xml")
-        )
-        body = lines.item()
     last = top + sheet.frame.height
     footer = "".join(
         f'<row r="{n}">{"".join(_footer_cell(f"{column_letter(c.column)}{n}", c) for c in cells)}</row>'

@@ -20,7 +20,7 @@ from batch.change_results import change_result_files
 from batch.changes import parse_change_list_name
 from batch.filename import FileName, parse_file_name
 from batch.money import format_yuan
-from batch.results import result_files, result_names
+from batch.results import Decided, result_files_many, result_names
 from batch.stopwatch import IDLE, Stopwatch
 from batch.validate import Earlier, Report, Submission, ValidationOptions, validate_many
 from db import funds, ledger, register, roster
@@ -117,35 +117,52 @@ def decision_on(
     report: Report | ChangeReport, options: PipelineOptions, store: Store, unit: str, batch_id: int, watch: Stopwatch
 ) -> Decision:
     """The outcome of a checked list, with what can be built before the transaction (results, notice)."""
+    return decisions_on([(report, unit, batch_id)], options, store, watch)[0]
+
+
+def decisions_on(
+    items: list[tuple[Report | ChangeReport, str, int]], options: PipelineOptions, store: Store, watch: Stopwatch
+) -> list[Decision]:
+    """`decision_on` of several checked lists (report, unit, batch id), the remittance results built together."""
+    decisions: list[Decision] = []
+    outcomes: list[tuple[Decision, Decided]] = []
     with store.engine.connect() as conn:
-        # A standing batch's results are never replaced by another batch's (SPEC §6).
-        taken = register.result_owner(conn, unit, result_names(report.file_name)[0], other_than=batch_id)
-        if isinstance(report, ChangeReport):
-            status = _change_status(report)
+        for report, unit, batch_id in items:
+            # A standing batch's results are never replaced by another batch's (SPEC §6).
+            taken = register.result_owner(conn, unit, result_names(report.file_name)[0], other_than=batch_id)
+            status = _status_of(report, options)
             decision = Decision(batch_id, unit, report, status, taken is not None)
-            if status != BatchStatus.APPLIED:
-                with watch.stage("results"):
-                    decision.files = change_result_files(
-                        report, batch_id=batch_id, status=status, xlsx_detail_rows=options.xlsx_detail_rows,
-                        own_names=decision.own_names,
-                    )  # fmt: skip
-            return decision
-        valid = BatchStatus.AWAITING_FUNDS if options.funds.arrival else BatchStatus.POSTED
-        status = (
-            BatchStatus.DUPLICATE if report.duplicate_of is not None else valid if report.ok else BatchStatus.REJECTED
-        )
-        notice = None
-        if status == BatchStatus.AWAITING_FUNDS:
-            assert report.unit_account is not None and report.month is not None
-            notice = funding.awaiting_notice(
-                conn, options.funds, report.unit_account, report.month, report.total_fen or 0, funding.today_of(options)
-            )
+            decisions.append(decision)
+            if isinstance(report, ChangeReport):
+                if status != BatchStatus.APPLIED:
+                    with watch.stage("results"):
+                        decision.files = change_result_files(
+                            report, batch_id=batch_id, status=status, xlsx_detail_rows=options.xlsx_detail_rows,
+                            own_names=decision.own_names,
+                        )  # fmt: skip
+                continue
+            notice = None
+            if status == BatchStatus.AWAITING_FUNDS:
+                assert report.unit_account is not None and report.month is not None
+                today = funding.today_of(options)
+                total = report.total_fen or 0
+                notice = funding.awaiting_notice(conn, options.funds, report.unit_account, report.month, total, today)
+            outcomes.append((decision, Decided(report, batch_id, status, decision.own_names, notice)))
     with watch.stage("results"):
-        files = result_files(
-            report, batch_id=batch_id, status=status, xlsx_detail_rows=options.xlsx_detail_rows,
-            own_names=taken is not None, payment=notice,
-        )  # fmt: skip
-    return Decision(batch_id, unit, report, status, taken is not None, files)
+        built = result_files_many([o for _, o in outcomes], xlsx_detail_rows=options.xlsx_detail_rows)
+    for (decision, _), files in zip(outcomes, built, strict=True):
+        decision.files = files
+    return decisions
+
+
+def _status_of(report: Report | ChangeReport, options: PipelineOptions) -> BatchStatus:
+    if isinstance(report, ChangeReport):
+        return _change_status(report)
+    if report.duplicate_of is not None:
+        return BatchStatus.DUPLICATE
+    if not report.ok:
+        return BatchStatus.REJECTED
+    return BatchStatus.AWAITING_FUNDS if options.funds.arrival else BatchStatus.POSTED
 
 
 def commit(conn: Connection, decision: Decision, options: PipelineOptions, watch: Stopwatch = IDLE) -> None:

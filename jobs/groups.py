@@ -32,7 +32,7 @@ from db.errors import DatabaseReplaced, database_errors
 from db.locks import try_locks
 from db.store import Store
 from jobs.crashes import crash_point
-from jobs.decisions import Decision, check, check_many, commit, decision_on, month_of
+from jobs.decisions import Decision, check, check_many, commit, decision_on, decisions_on, month_of
 from jobs.settings import PipelineOptions
 from schemas.errors import HpfError, TransientError
 from schemas.statuses import Outcome, Step
@@ -147,19 +147,19 @@ class _Group:
 
     def _judge(self, submissions: list[tuple[ReadyFile, int, Submission]]) -> list[tuple[ReadyFile, Decision]]:
         """The group validated together; if that fails, each file alone, so the trouble stays with its file."""
-        judged: list[tuple[ReadyFile, Decision]] = []
         try:
             reports = check_many([(s, i) for _, i, s in submissions], self.validation, self.store, self.watch)
+            items = [(report, r.unit, i) for (r, i, _), report in zip(submissions, reports, strict=True)]
+            decided = decisions_on(items, self.options, self.store, self.watch)
+            return [(r, d) for (r, _, _), d in zip(submissions, decided, strict=True)]
         except TransientError:
             raise
-        except Exception:
-            reports = None
-        for n, (ready, batch_id, submission) in enumerate(submissions):
+        except Exception as e:
+            log.warning("一组%d个清册未能一并检查（%s），改为逐个检查", len(submissions), e)
+        judged: list[tuple[ReadyFile, Decision]] = []
+        for ready, batch_id, submission in submissions:
             try:
-                if reports is None:
-                    report = check(submission, self.validation, self.store, before=batch_id, watch=self.watch)
-                else:
-                    report = reports[n]
+                report = check(submission, self.validation, self.store, before=batch_id, watch=self.watch)
                 judged.append((ready, decision_on(report, self.options, self.store, ready.unit, batch_id, self.watch)))
             except Exception as e:
                 self._failed(batch_id, e)

@@ -515,3 +515,51 @@ def test_result_names_of_a_very_long_source_fit_the_file_system_and_stay_apart()
     assert set(names_a).isdisjoint(names_b)
     assert [n.rsplit(".", 2)[1:] for n in names_a] == [["result", "json"], ["result", "csv"], ["result", "xlsx"]]
     assert result_names(f"{UNIT}_202611.csv")[0] == f"{UNIT}_202611.result.json"  # ordinary names untouched
+
+
+# ------------------------------------------------------------ many at once
+
+
+def _parts(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+NOTICE = {
+    "reference": "HPF0101000123202611X",
+    "amount_fen": 236_000,
+    "outstanding_fen": 236_000,
+    "pay_by": "2026-12-15",
+    "account_name": "住房公积金管理中心",
+    "account": "51050188360000000001",
+    "bank": "建设银行",
+}
+
+
+def test_many_reports_give_the_files_each_gets_alone() -> None:
+    """A cycle's results built together (one query per kind of sheet) are each file's own, byte for byte."""
+    look = Lookups([*MEMBERS, WANG])
+    decided = [
+        results.Decided(run(ZHANG, LI), 1, "POSTED"),
+        results.Decided(run({**ZHANG, "base": "x"}, LI, WANG_ROW, look=look), 2, "REJECTED"),
+        results.Decided(run(ZHANG, LI, look=Lookups(earlier=1)), 3, "DUPLICATE", own_names=True),
+        results.Decided(run(LI, look=look), 4, "REJECTED"),
+        results.Decided(run(ZHANG, LI, WANG_ROW, look=look), 5, "AWAITING_FUNDS", payment=NOTICE),
+        results.Decided(run(name="junk.txt"), 6, "REJECTED"),
+        results.Decided(run(ZHANG, LI), 7, "POSTED"),
+    ]
+    together = results.result_files_many(decided, xlsx_detail_rows=2)
+    for d, files in zip(decided, together, strict=True):
+        alone = result_files(
+            d.report, batch_id=d.batch_id, status=d.status, xlsx_detail_rows=2, own_names=d.own_names,
+            payment=d.payment,
+        )  # fmt: skip
+        assert files.keys() == alone.keys()
+        for name, data in files.items():
+            if name.endswith(".xlsx"):
+                assert _parts(data) == _parts(alone[name]), (d.batch_id, name)
+            else:
+                assert data == alone[name], (d.batch_id, name)
+    statuses = [[line[8] for line in csv_lines(f[next(n for n in f if n.endswith(".csv"))])[1:]] for f in together]
+    assert statuses[1] == ["REJECTED", "NOT_POSTED", "NOT_POSTED"] and statuses[3][-2:] == ["MISSING", "MISSING"]
+    assert statuses[4] == ["NOT_POSTED"] * 3 and statuses[2] == [] and statuses[6] == ["POSTED", "POSTED"]

@@ -67,10 +67,10 @@ def test_an_internal_error_is_logged_and_stored_masked(
 ) -> None:
     """A bug whose message quotes an ID number: the log line and the batch's last_error are masked."""
 
-    def broken(*args: object, **kwargs: object) -> dict[str, bytes]:
+    def broken(*args: object, **kwargs: object) -> list[dict[str, bytes]]:
         raise RuntimeError(f"cannot format row for {ID}")
 
-    monkeypatch.setattr("jobs.decisions.result_files", broken)
+    monkeypatch.setattr("jobs.decisions.result_files_many", broken)
     job.upload(A, SAMPLES / "valid" / f"{A}_202611.csv")
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
