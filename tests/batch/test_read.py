@@ -529,3 +529,11 @@ def test_xlsx_zip_bomb_is_refused_unread() -> None:
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("xl/worksheets/sheet1.xml", b"\0" * (17 << 20))
     assert codes(out.getvalue(), name="a.xlsx") == ["F_TOO_LARGE"]
+
+
+def test_quoted_header_cells_are_counted_as_fields() -> None:
+    """A header with quotes (a comma inside one) is counted by the CSV reader, not by its commas."""
+    header = HEADER.replace("姓名", '"姓名"') + ',"备注,其他"'
+    t = table(f"{header}\n{ROW1},x\n".encode())
+    assert t.frame.row(0, named=True)["name"] == "张三"
+    assert problems(f"{header}\n{ROW1},x,y\n".encode())[0].code == "F_FORMAT"
