@@ -33,7 +33,7 @@ from batch.policy import next_month
 from batch.rules import EMPTY
 from batch.stopwatch import IDLE, Stopwatch
 from batch.validate import Earlier, Submission, ValidationOptions, employer_of, size_problem
-from schemas.changes import Change
+from schemas.change_types import Change
 from schemas.codes import Problem
 from schemas.statuses import STATUS_LABELS
 

@@ -18,7 +18,7 @@ from batch.change_report import ChangeReport
 from batch.masking import mask_id
 from batch.money import yuan_expr, yuan_text
 from batch.results import MAX_SHEET_ROWS, csv_bytes, errors_sheet, guard_formula, problem_frame, result_names
-from schemas.changes import SEAL_REASONS, UNSEAL_REASONS, Change
+from schemas.change_types import SEAL_REASONS, UNSEAL_REASONS, Change
 from schemas.codes import FILE_CODES
 from schemas.statuses import CHANGE_RESULT_STATUSES, ROW_STATUS_LABELS, STATUS_LABELS, BatchStatus, RowStatus
 

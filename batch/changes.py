@@ -21,7 +21,8 @@ from batch.policy import next_month
 from batch.read import Table, read_table
 from batch.roster import state_at
 from batch.rules import EMPTY, SCHEMA_MESSAGES, found, schema_problems
-from schemas.changes import CHANGE_LABELS, CHANGE_TYPES, NEEDS, SEAL_REASONS, UNSEAL_REASONS, Change, ChangeRow
+from schemas.change_types import CHANGE_LABELS, CHANGE_TYPES, NEEDS, SEAL_REASONS, UNSEAL_REASONS, Change
+from schemas.changes import ChangeRow
 from schemas.codes import Problem
 from schemas.columns import CHANGES
 from schemas.formats import ACCOUNT, valid_month

@@ -7,12 +7,16 @@ free text that may quote one (a log line, a driver's error).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def mask_id(number: pl.Expr) -> pl.Expr:
     """First 6 and last 4 characters shown; shorter numbers wholly masked."""
+    import polars as pl  # here, so that masking a log line never loads polars
+
     n = number.str.len_chars()
     stars = pl.lit("*").repeat_by(n - 10).list.join("")
     return (

@@ -20,8 +20,9 @@ from schemas import formats
 from schemas.codes import Problem
 from schemas.formats import valid_month
 from schemas.ids import RIC_PROBLEMS, ric_problem_expr, uscc_problem
-from schemas.master import EMPLOYER_COLUMNS, EMPLOYER_NAME_CHARS, EMPLOYER_ROWS, ID_CHARS, MEMBER_COLUMNS, NAME_CHARS
+from schemas.master import EMPLOYER_COLUMNS, EMPLOYER_ROWS, MEMBER_COLUMNS
 from schemas.remittance import ID_TYPES
+from schemas.sizes import EMPLOYER_NAME_CHARS, ID_CHARS, NAME_CHARS
 from schemas.statuses import EMPLOYER_STATUSES, MEMBER_STATUSES
 
 _CONTROL = r"[\x00-\x1f\x7f]"

@@ -9,8 +9,10 @@ with a million rows. Both are tested against each other.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
 # At most 12 integer digits: base × rate in 1/10000 fen then stays inside Int64.
 _YUAN = re.compile(r"^(-?)((?:[0-9]{1,12})|(?:[0-9]{1,3}(?:,[0-9]{3}){1,3}))(?:\.([0-9]{1,10}))?$")
@@ -71,8 +73,8 @@ def format_rate(bp: int) -> str:
 
 # ---------------------------------------------------------------- polars forms
 
-_EXACT = pl.Decimal(38, 10)
-"""Polars decimals are exact; ten places is finer than any amount or rate we accept."""
+_EXACT = (38, 10)
+"""Polars decimals (precision, scale) are exact; ten places is finer than any amount or rate we accept."""
 _DECIMALS = r"(?:\.[0-9]{1,2}0{0,8})?"
 """At most two significant decimals, trailing zeros allowed up to ten places."""
 YUAN_VALUE = rf"^(?:[0-9]{{1,12}}|[0-9]{{1,3}}(?:,[0-9]{{3}}){{1,3}}){_DECIMALS}$"
@@ -90,24 +92,32 @@ def yuan_expr(text: pl.Expr) -> pl.Expr:
     and full-width digits are refused); the value comes from an exact decimal
     cast, never a float.
     """
-    exact = text.str.replace_all(",", "", literal=True).cast(_EXACT, strict=False) * 100
+    import polars as pl  # here: the text functions above serve commands that never load polars
+
+    exact = text.str.replace_all(",", "", literal=True).cast(pl.Decimal(*_EXACT), strict=False) * 100
     return pl.when(text.str.contains(YUAN_VALUE)).then(exact.cast(pl.Int64, strict=False))
 
 
 def rate_expr(text: pl.Expr) -> pl.Expr:
     """Basis points as Int64, or null: the grammar of `parse_rate`."""
-    number = text.str.strip_suffix("%").cast(_EXACT, strict=False)
+    import polars as pl  # here: the text functions above serve commands that never load polars
+
+    number = text.str.strip_suffix("%").cast(pl.Decimal(*_EXACT), strict=False)
     exact = pl.when(text.str.ends_with("%") | (number >= 1)).then(number * 100).otherwise(number * 10_000)
     return pl.when(text.str.contains(RATE_VALUE)).then(exact.cast(pl.Int64, strict=False))
 
 
 def yuan_text(fen: pl.Expr) -> pl.Expr:
     """`format_yuan` as a polars expression, for messages and result cells."""
+    import polars as pl  # here: the text functions above serve commands that never load polars
+
     return pl.format("{}.{}", fen // 100, (fen % 100).cast(pl.String).str.zfill(2))
 
 
 def rate_text(bp: pl.Expr) -> pl.Expr:
     """`format_rate` as a polars expression."""
+    import polars as pl  # here: the text functions above serve commands that never load polars
+
     frac = (bp % 100).cast(pl.String).str.zfill(2).str.strip_chars_end("0")
     return pl.when(bp % 100 == 0).then(pl.format("{}%", bp // 100)).otherwise(pl.format("{}.{}%", bp // 100, frac))
 
@@ -118,6 +128,8 @@ def number_problem_expr(text: pl.Expr, body_regex: str) -> pl.Expr:
     Only run on the failing cells, to word the message; the value expressions
     above decide what is valid.
     """
+    import polars as pl  # here: the text functions above serve commands that never load polars
+
     loose = r"^-?[0-9][0-9,]*(?:\.[0-9]+)?%?$"
     return (
         pl.when(text.is_null())

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import polars as pl
+if TYPE_CHECKING:
+    import polars as pl
 
 ROUNDING_METHODS: tuple[str, ...] = (
     "fen_half_up",
@@ -45,7 +46,7 @@ _UNIT_FEN = {"fen": 1, "jiao": 10, "yuan": 100}
 BP = 10_000
 """Basis points in one: base_fen × rate_bp is in units of 1/10000 fen."""
 
-N = TypeVar("N", int, pl.Expr)
+N = TypeVar("N", int, "pl.Expr")
 
 
 def round_amount(base_fen: N, rate_bp: N, method: str) -> N:

@@ -10,7 +10,10 @@ digit runs.
 
 from __future__ import annotations
 
-import polars as pl
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
 
 MONTH_DIGITS = 6
 """`YYYYMM` after the unit account; one check digit follows."""
@@ -41,6 +44,8 @@ def is_valid(digits: str) -> bool:
 
 def valid_column(digits: pl.Series) -> pl.Series:
     """`is_valid` over a column of digit strings, one vectorised pass per digit position (no Python call per row)."""
+    import polars as pl  # here: references are made by commands that never load polars
+
     frame = pl.DataFrame({"d": digits, "check": pl.Series([5] * len(digits), dtype=pl.Int32)})
     width = frame["d"].str.len_chars().max() or 0
     assert isinstance(width, int)

@@ -13,7 +13,7 @@ COPY) into a table with a unique (member, month) index, plus the balance
 update. Our time is printed as a multiple of it.
 
     python -m bench                 # every scenario
-    python -m bench e2e small       # some: import validate e2e pg month-end month-end-pg small changes arrivals sftp
+    python -m bench e2e small       # some: import validate e2e pg month-end month-end-pg small changes arrivals sftp startup
     python -m bench --rows 200000   # a smaller big file
     python -m bench small --profile /tmp/prof   # run-once under py-spy: flame graphs, no RSS figure
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import os
@@ -473,6 +474,56 @@ def scenario_arrivals(files: int, rows: int) -> None:
     print(f"  stages (s; settle = posting from suspense): {stage_line(summary['seconds'], run.seconds)}")
 
 
+STARTUP_TARGET_S = 0.3
+
+
+def scenario_startup() -> None:
+    """Command start-up (issue 15): the median of five runs each, beside the interpreter that runs it.
+
+    The floor of `--help` is the bare interpreter; of the commands that read
+    the database, the interpreter importing SQLAlchemy, which every database
+    command needs (about 0.2 s here).
+    """
+    print("\n## command start-up: median of 5 runs (SQLite, the sample master data)")
+    python = [sys.executable, "-c"]
+    with scenario_home() as (home, _):
+        env = environ(home, f"sqlite:///{home / 'hpf.db'}")
+        hpf(env, "db", "upgrade")
+        master = ROOT / "samples" / "master"
+        hpf(
+            env,
+            "accounts",
+            "import",
+            "--employers",
+            str(master / "employers.csv"),
+            "--members",
+            str(master / "members.csv"),
+        )
+        bare = _median(lambda: _timed([*python, "pass"], env))
+        with_db = _median(lambda: _timed([*python, "import sqlalchemy"], env))
+        for args, base, floor_name in (
+            (["--help"], bare, "python"),
+            (["batches", "list"], with_db, "python + sqlalchemy"),
+            (["accounts", "show", "100123000001"], with_db, "python + sqlalchemy"),
+        ):
+            ours = _median(functools.partial(_timed, [*HPF, *args], env))
+            verdict = "meets" if ours < STARTUP_TARGET_S else "MISSES"
+            print(
+                f"  hpf {' '.join(args):<30} {ours:5.2f} s  floor ({floor_name}) {base:5.2f} s  "
+                f"×floor {ours / base:4.1f}  ({verdict} < {STARTUP_TARGET_S} s)"
+            )
+
+
+def _timed(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def _median(run: Callable[[], float], times: int = 5) -> float:
+    return sorted(run() for _ in range(times))[times // 2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
@@ -489,6 +540,7 @@ def main() -> None:
             "changes",
             "arrivals",
             "sftp",
+            "startup",
         ],
     )
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the big file (default 1,000,000)")
@@ -520,6 +572,8 @@ def main() -> None:
             scenario_changes(100_000)
         elif name == "arrivals":
             scenario_arrivals(min(args.files, 2000), 25)
+        elif name == "startup":
+            scenario_startup()
         elif name == "sftp":
             from bench import sftp as bench_sftp
 

@@ -30,8 +30,8 @@ from sqlalchemy import (
     text,
 )
 
-from schemas.changes import Change
-from schemas.master import EMPLOYER_NAME_CHARS, ID_CHARS, NAME_CHARS
+from schemas.change_types import Change
+from schemas.sizes import EMPLOYER_NAME_CHARS, ID_CHARS, NAME_CHARS
 from schemas.statuses import EMPLOYER_STATUSES, MEMBER_STATUSES, BatchStatus, Step
 
 NAMING = {

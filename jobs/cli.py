@@ -7,37 +7,56 @@ errors, for `validate`), 2 usage error (click's own).
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib
 import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
-from batch.change_report import ChangeReport
-from batch.change_results import change_document
-from batch.money import format_yuan
-from batch.results import result_json
-from db.engine import make_engine, upgrade
-from db.errors import describe
-from db.store import Store
-from jobs import clicktext, importing, operate, render
-from jobs.settings import ConfigError, Settings, load_settings
+from jobs import clicktext
 from schemas.errors import HpfError
 from schemas.statuses import BatchStatus, Outcome
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from sqlalchemy import Engine
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from db.store import Store
+    from jobs import importing, operate, render
+    from jobs.settings import ConfigError, Settings
+else:
+    # Imported on first use: `hpf --help` and the quick commands never load polars, pandera or paramiko.
+    class _Module:
+        def __init__(self, name: str) -> None:
+            self._name = name
+
+        def __getattr__(self, attr: str) -> Any:
+            return getattr(importlib.import_module(self._name), attr)
+
+    importing, operate, render = (_Module(f"jobs.{m}") for m in ("importing", "operate", "render"))
 
 T = TypeVar("T")
 clicktext.install()  # before any command is parsed: click's usage errors in Chinese too
 
-out = render.console()
-err = render.console(stderr=True)
+
+@functools.cache
+def out() -> Console:
+    return render.console()
+
+
+@functools.cache
+def err() -> Console:
+    return render.console(stderr=True)
 
 
 def fail(message: str) -> NoReturn:
-    err.print(render.styled(("错误：", "red"), message))
+    err().print(render.styled(("错误：", "red"), message))
     sys.exit(1)
 
 
@@ -47,11 +66,14 @@ class App:
     def __init__(self, config: Path | None) -> None:
         self.config = config
         self._settings: Settings | None = None
+        self._engine: Engine | None = None
         self._store: Store | None = None
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
+            from jobs.settings import ConfigError, load_settings
+
             try:
                 self._settings = load_settings(self.config)
             except ConfigError as e:
@@ -59,9 +81,20 @@ class App:
         return self._settings
 
     @property
+    def engine(self) -> Engine:
+        """The database alone, for the views: no polars, no pandera."""
+        if self._engine is None:
+            from db.engine import make_engine
+
+            self._engine = make_engine(self.settings.database.url)
+        return self._engine
+
+    @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(make_engine(self.settings.database.url))
+            from db.store import Store
+
+            self._store = Store(self.engine)
         return self._store
 
 
@@ -87,16 +120,21 @@ def db() -> None:
 @pass_context
 def db_upgrade(ctx: App) -> None:
     """创建或迁移数据库结构。"""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from db.engine import upgrade
+    from db.errors import describe
+
     try:
         before, after = upgrade(ctx.store.engine)
     except SQLAlchemyError as e:
         fail(f"数据库迁移失败：{describe(e)}")
     if before is None:
-        out.print(f"已创建数据库结构（版本 {after}）。")
+        out().print(f"已创建数据库结构（版本 {after}）。")
     elif before != after:
-        out.print(f"数据库结构已从版本 {before} 升级到 {after}。")
+        out().print(f"数据库结构已从版本 {before} 升级到 {after}。")
     else:
-        out.print(f"数据库结构已是最新（版本 {after}），无需变更。")
+        out().print(f"数据库结构已是最新（版本 {after}），无需变更。")
 
 
 @hpf.group()
@@ -110,6 +148,10 @@ def accounts() -> None:
 @pass_context
 def accounts_import(ctx: App, employers: Path | None, members: Path | None) -> None:
     """导入或更新单位和职工主数据；有任何错误行则什么都不导入。"""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from db.errors import describe
+
     if employers is None and members is None:
         raise click.UsageError("至少需要 --employers 或 --members 之一")
     try:
@@ -118,10 +160,10 @@ def accounts_import(ctx: App, employers: Path | None, members: Path | None) -> N
         fail(describe(e))
     if isinstance(result, list):
         for p in result[: render.MAX_SHOWN]:
-            err.print(str(p))
+            err().print(str(p))
         more = f"（仅显示前{render.MAX_SHOWN}个）" if len(result) > render.MAX_SHOWN else ""
         fail(f"共{len(result)}个错误{more}，未导入任何数据。")
-    out.print(
+    out().print(
         f"已导入：单位 新增{result.employers_new}、更新{result.employers_updated}；"
         f"职工 新增{result.members_new}、更新{result.members_updated}。"
     )
@@ -133,8 +175,8 @@ def accounts_import(ctx: App, employers: Path | None, members: Path | None) -> N
 @pass_context
 def accounts_show(ctx: App, account: str, as_json: bool) -> None:
     """一个职工的状态、基数、余额、缴至年月和分录。"""
-    view = _operate(lambda: operate.member_view(ctx.store, account))
-    render.print_json(view, out) if as_json else render.print_member(view, out)
+    view = _operate(lambda: operate.member_view(ctx.engine, account))
+    render.print_json(view, out()) if as_json else render.print_member(view, out())
 
 
 @accounts.command("export")
@@ -143,7 +185,7 @@ def accounts_show(ctx: App, account: str, as_json: bool) -> None:
 def accounts_export(ctx: App, path: Path) -> None:
     """导出每个职工：member_account,unit_account,status,balance,paid_through。"""
     n = _operate(lambda: operate.export_accounts(ctx.store, path))
-    out.print(f"已导出{n}名职工到 {path}")
+    out().print(f"已导出{n}名职工到 {path}")
 
 
 @hpf.group()
@@ -174,24 +216,24 @@ def batches_list(
     schedule = ctx.settings.schedule
     rows = _operate(
         lambda: operate.list_batches(
-            ctx.store, status, limit, unit=unit, month=int(month) if month else None, attention_only=attention,
+            ctx.engine, status, limit, unit=unit, month=int(month) if month else None, attention_only=attention,
             zone=schedule.zone, max_attempts=schedule.max_attempts,
         )
     )  # fmt: skip
-    problems = _operate(lambda: operate.inbox_problems(ctx.store, unit, schedule.zone)) if attention else []
+    problems = _operate(lambda: operate.inbox_problems(ctx.engine, unit, schedule.zone)) if attention else []
     money = _operate(lambda: operate.funds_attention(ctx.settings, ctx.store)) if attention and not unit else []
     if as_json:
         document: Any = {"batches": rows, "inbox_problems": problems} if attention else rows
         if attention and ctx.settings.funds.arrival:
             document["funds"] = money
-        render.print_json(document, out)
+        render.print_json(document, out())
         return
-    render.print_batches(rows, out, wide=wide)
+    render.print_batches(rows, out(), wide=wide)
     if attention:
-        render.print_inbox_problems(problems, out, wide=wide)
-        render.print_funds_attention(money, out)
+        render.print_inbox_problems(problems, out(), wide=wide)
+        render.print_funds_attention(money, out())
         if not rows and not problems and not money:
-            out.print("没有需要人工处理的批次、收件目录问题或资金。")
+            out().print("没有需要人工处理的批次、收件目录问题或资金。")
 
 
 @batches.command("show")
@@ -200,8 +242,8 @@ def batches_list(
 @pass_context
 def batches_show(ctx: App, batch_id: int, as_json: bool) -> None:
     """一个批次：概况、错误和状态历史。"""
-    view = _operate(lambda: operate.show_batch(ctx.store, batch_id, ctx.settings.schedule.zone))
-    render.print_json(view, out) if as_json else render.print_batch(view, out)
+    view = _operate(lambda: operate.show_batch(ctx.engine, batch_id, ctx.settings.schedule.zone))
+    render.print_json(view, out()) if as_json else render.print_batch(view, out())
 
 
 @batches.command("rerun")
@@ -213,7 +255,7 @@ def batches_rerun(ctx: App, batch_id: int) -> None:
     status = _operate(lambda: operate.rerun_batch(ctx.settings, ctx.store, batch_id, by=by))
     if status == Outcome.FAILED:
         fail(f"批次{batch_id}再次失败，见 hpf batches show {batch_id}")
-    out.print(f"批次{batch_id}：{status}")
+    out().print(f"批次{batch_id}：{status}")
 
 
 @batches.command("reverse")
@@ -224,10 +266,10 @@ def batches_rerun(ctx: App, batch_id: int) -> None:
 def batches_reverse(ctx: App, batch_id: int, reason: str, yes: bool) -> None:
     """以冲销分录撤销一个已入账批次（只能是该单位最近入账的月份）；结果文件随后改为“已冲销”重新上传。"""
     if not yes:
-        view = _operate(lambda: operate.show_batch(ctx.store, batch_id))
+        view = _operate(lambda: operate.show_batch(ctx.engine, batch_id))
         prompt = (
             f"将冲销批次{batch_id}（单位{view['unit_account']}，{view['month']}，{view['file_name']}，"
-            f"入账{format_yuan(view['posted_fen'] or 0)}元），确认吗？"
+            f"入账{_yuan(view['posted_fen'] or 0)}元），确认吗？"
         )
         if not sys.stdin.isatty() or not click.confirm(prompt, default=False):
             fail("未冲销：请确认后重试，或加 --yes")
@@ -242,10 +284,10 @@ def batches_reverse(ctx: App, batch_id: int, reason: str, yes: bool) -> None:
             today=ctx.settings.today,
         )
     )
-    out.print(
-        f"批次{batch_id}已冲销：{done['rows']}行，{format_yuan(done['amount_fen'])}元；缴至年月已恢复（操作人：{by}）。"
+    out().print(
+        f"批次{batch_id}已冲销：{done['rows']}行，{_yuan(done['amount_fen'])}元；缴至年月已恢复（操作人：{by}）。"
     )
-    out.print(_operate(lambda: operate.republish(ctx.settings, ctx.store)))
+    out().print(_operate(lambda: operate.republish(ctx.settings, ctx.store)))
 
 
 @hpf.group()
@@ -262,9 +304,9 @@ def funds_list(ctx: App, unidentified: bool, unit: str | None, as_json: bool) ->
     """银行到账（及其匹配方式）和各单位暂收余额。"""
     view = _operate(lambda: operate.funds_view(ctx.settings, ctx.store, unit=unit, unidentified=unidentified))
     if as_json:
-        render.print_json(view, out)
+        render.print_json(view, out())
         return
-    render.print_funds(view, out)
+    render.print_funds(view, out())
 
 
 @funds.command("assign")
@@ -276,10 +318,10 @@ def funds_assign(ctx: App, credit: int, unit: str, reason: str) -> None:
     """把一笔未识别到账分摊给单位的暂收（暂收分摊）；其足额的待到账清册随即入账。"""
     by = operate.os_user()
     done = _operate(lambda: operate.assign_credit(ctx.settings, ctx.store, credit, unit, reason, by=by))
-    out.print(
-        f"到账{credit}（{format_yuan(done['amount_fen'])}元）已分摊给单位{unit}；入账清册{done['posted']}个（操作人：{by}）。"
+    out().print(
+        f"到账{credit}（{_yuan(done['amount_fen'])}元）已分摊给单位{unit}；入账清册{done['posted']}个（操作人：{by}）。"
     )
-    out.print(_operate(lambda: operate.republish(ctx.settings, ctx.store)))
+    out().print(_operate(lambda: operate.republish(ctx.settings, ctx.store)))
 
 
 @funds.command("transfer")
@@ -292,10 +334,10 @@ def funds_transfer(ctx: App, source: str, target: str, amount: str, reason: str)
     """在两个单位的暂收余额之间转移资金（未分摊转移），转出方余额不能为负。"""
     by = operate.os_user()
     done = _operate(lambda: operate.transfer_suspense(ctx.settings, ctx.store, source, target, amount, reason, by=by))
-    out.print(
-        f"已从单位{source}转移{format_yuan(done['amount_fen'])}元到单位{target}；入账清册{done['posted']}个（操作人：{by}）。"
+    out().print(
+        f"已从单位{source}转移{_yuan(done['amount_fen'])}元到单位{target}；入账清册{done['posted']}个（操作人：{by}）。"
     )
-    out.print(_operate(lambda: operate.republish(ctx.settings, ctx.store)))
+    out().print(_operate(lambda: operate.republish(ctx.settings, ctx.store)))
 
 
 @hpf.command("audit")
@@ -313,11 +355,11 @@ def audit_command(ctx: App, since: str | None, as_json: bool) -> None:
             moment = datetime.strptime(since, "%Y-%m-%d").replace(tzinfo=zone)
         except ValueError:
             raise click.UsageError(f"--since 应为 YYYY-MM-DD，实际为“{since}”") from None
-    rows = _operate(lambda: operate.audit_view(ctx.store, moment, zone))
+    rows = _operate(lambda: operate.audit_view(ctx.engine, moment, zone))
     if as_json:
-        render.print_json(rows, out)
+        render.print_json(rows, out())
         return
-    render.print_audit(rows, out)
+    render.print_audit(rows, out())
 
 
 @hpf.group()
@@ -353,12 +395,12 @@ def report_reconcile(ctx: App, month: str, out_dir: Path, as_json: bool) -> None
         fail(f"报表已写入本地目录 {out_dir.resolve()}，但上传到 SFTP 的 _finance/outbox 失败：{e}")
     problems = outcome.reconciliation.problems
     if as_json:
-        render.print_json(render.reconciliation_document(outcome), out)
+        render.print_json(render.reconciliation_document(outcome), out())
         sys.exit(1 if problems else 0)
-    render.print_reconciliation(outcome, out)
+    render.print_reconciliation(outcome, out())
     if problems:
         for p in problems:
-            err.print(render.styled(("✗ ", "red"), p.message))
+            err().print(render.styled(("✗ ", "red"), p.message))
         fail("控制合计不一致")
 
 
@@ -369,9 +411,9 @@ def verify_command(ctx: App) -> None:
     problems = _operate(lambda: operate.verify(ctx.store))
     if problems:
         for p in problems:
-            err.print(render.styled(("✗ ", "red"), p.message))
+            err().print(render.styled(("✗ ", "red"), p.message))
         fail(f"账务检查发现{len(problems)}个问题")
-    out.print("账务检查通过：全部不变式成立。")
+    out().print("账务检查通过：全部不变式成立。")
 
 
 @hpf.command("validate")
@@ -384,16 +426,20 @@ def verify_command(ctx: App) -> None:
 @pass_context
 def validate_command(ctx: App, file: Path, unit: str | None, marker: Path | None, as_json: bool) -> None:
     """按入账流程的全部规则检查一个文件，不入账。有错误时退出码为1。"""
+    from batch.change_report import ChangeReport
+    from batch.change_results import change_document
+    from batch.results import result_json
+
     report = _operate(lambda: operate.validate_file(ctx.settings, ctx.store, file, unit, marker))
     if as_json:
         status = "VALID" if report.ok else "REJECTED"
         if isinstance(report, ChangeReport):
             doc = change_document(report, batch_id=None, status=status)
-            out.file.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+            out().file.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
         else:
-            out.file.write(result_json(report, batch_id=None, status=status).decode("utf-8"))
+            out().file.write(result_json(report, batch_id=None, status=status).decode("utf-8"))
     else:
-        render.print_report(report, out)
+        render.print_report(report, out())
     sys.exit(0 if report.ok else 1)
 
 
@@ -422,7 +468,7 @@ def run_once(ctx: App, as_json: bool, workers: int, part: str) -> None:
             summary = run_workers(ctx.config, workers)
         else:
             index, parts = (int(x) for x in part.split("/"))
-            progress = render.cycle_progress(err)
+            progress = render.cycle_progress(err())
             with progress, SftpClient(settings.require_sftp()) as client:
                 task = progress.add_task("连接SFTP…", total=None)
                 summary = pipeline.run_cycle(
@@ -430,11 +476,11 @@ def run_once(ctx: App, as_json: bool, workers: int, part: str) -> None:
                     on_file=lambda r: progress.update(task, description=f"处理 {r.unit}/{r.name}（{r.size / 1e6:.1f} MB）"),
                 )  # fmt: skip
     if as_json:
-        render.print_json(summary.as_dict(), out)
+        render.print_json(summary.as_dict(), out())
         return
-    out.print(summary.line())  # each failure has had its own log line (unit, file, step, reason)
+    out().print(summary.line())  # each failure has had its own log line (unit, file, step, reason)
     if summary.failed or summary.exhausted or summary.inbox_problems:
-        err.print(render.styled(("需要处理：", "yellow"), "hpf batches list --attention"))
+        err().print(render.styled(("需要处理：", "yellow"), "hpf batches list --attention"))
 
 
 @hpf.command("scheduler")
@@ -460,7 +506,7 @@ def demo_command(keep: Path | None) -> None:
     from jobs import demo
 
     with _reported():
-        code = demo.run(out, keep)
+        code = demo.run(out(), keep)
     sys.exit(code)
 
 
@@ -472,14 +518,34 @@ def _reported(but: type[Exception] | None = None) -> Iterator[None]:
     """
     try:
         yield
-    except ConfigError as e:
+    except _config_error() as e:  # an except clause is evaluated only when something was raised
         fail("配置有误：" + "；".join(e.problems))
     except HpfError as e:
         if but is not None and isinstance(e, but):
             raise
         fail(str(e))
-    except SQLAlchemyError as e:
+    except _database_error() as e:
+        from db.errors import describe
+
         fail(describe(e))
+
+
+def _config_error() -> type[ConfigError]:
+    from jobs.settings import ConfigError
+
+    return ConfigError
+
+
+def _database_error() -> type[SQLAlchemyError]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return SQLAlchemyError
+
+
+def _yuan(fen: int) -> str:
+    from batch.money import format_yuan
+
+    return format_yuan(fen)
 
 
 def _month(text: str) -> int:

@@ -124,8 +124,8 @@ accounts = ["{COLLECTION_ACCOUNT}"]
     table.add_column("行数", justify="right", no_wrap=True, min_width=4)
     table.add_column("入账（元）", justify="right", no_wrap=True, min_width=10)
     table.add_column("原因代码", no_wrap=True, overflow="ellipsis", max_width=max(10, room * 4 // 9))
-    for b in sorted(operate.list_batches(store), key=lambda b: b["id"]):
-        shown = operate.show_batch(store, b["id"])
+    for b in sorted(operate.list_batches(store.engine), key=lambda b: b["id"]):
+        shown = operate.show_batch(store.engine, b["id"])
         codes = sorted({e["code"] for e in shown["errors"]} - {"F_ROW_ERRORS"})
         color = {"POSTED": "green", "APPLIED": "green", "BOOKED": "green", "REJECTED": "red", "DUPLICATE": "yellow",
                  "AWAITING_FUNDS": "yellow"}.get(b["status"], "")  # fmt: skip

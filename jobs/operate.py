@@ -13,22 +13,28 @@ import io
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from batch.change_report import ChangeReport
+from sqlalchemy import Engine
+
 from batch.money import format_yuan, parse_yuan
-from batch.results import restated
-from batch.validate import Report, Submission
-from db import accounts, audit, funds, inbox, ledger, register
+from db import accounts, audit, inbox, register
 from db.register import Batch
-from db.store import Store
 from db.tables import SUSPENSE_PREFIX
 from jobs.files import write_atomically
 from jobs.settings import Settings
 from schemas.codes import Problem
 from schemas.errors import TerminalError
 from schemas.statuses import STATUS_LABELS, STEP_LABELS, BatchStatus, Outcome
+
+if TYPE_CHECKING:
+    from batch.change_report import ChangeReport
+    from batch.validate import Report
+    from db.store import Store
+
+# The views (list, show, member, audit) take the engine and import no polars: they answer at once.
+# What posts, restates or validates imports the ledger, the results and the validator where it runs.
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -72,7 +78,7 @@ def attention(batch: Batch, max_attempts: int | None) -> str | None:
 
 
 def list_batches(
-    store: Store,
+    engine: Engine,
     status: str | None = None,
     limit: int = 500,
     *,
@@ -84,14 +90,14 @@ def list_batches(
 ) -> list[dict[str, Any]]:
     """Batches needing attention first (FAILED, then any with an error), then the newest."""
     wanted = BatchStatus(status.upper()) if status else None
-    with store.engine.connect() as conn:
+    with engine.connect() as conn:
         found = register.listing(conn, wanted, limit, unit=unit, month=month, attention=attention_only)
     return [_batch_dict(b, zone, max_attempts) for b in found]
 
 
-def inbox_problems(store: Store, unit: str | None = None, zone: ZoneInfo = SHANGHAI) -> list[dict[str, Any]]:
+def inbox_problems(engine: Engine, unit: str | None = None, zone: ZoneInfo = SHANGHAI) -> list[dict[str, Any]]:
     """Things in inboxes that no batch will ever report: each with when it was first and last seen."""
-    with store.engine.connect() as conn:
+    with engine.connect() as conn:
         rows = inbox.listing(conn, unit)
     return [
         {
@@ -106,8 +112,8 @@ def inbox_problems(store: Store, unit: str | None = None, zone: ZoneInfo = SHANG
     ]
 
 
-def show_batch(store: Store, batch_id: int, zone: ZoneInfo = SHANGHAI) -> dict[str, Any]:
-    with store.engine.connect() as conn:
+def show_batch(engine: Engine, batch_id: int, zone: ZoneInfo = SHANGHAI) -> dict[str, Any]:
+    with engine.connect() as conn:
         batch = register.get(conn, batch_id)
         if batch is None:
             raise OperationError(f"没有批次{batch_id}")
@@ -138,6 +144,9 @@ def reverse_batch(
     The batch's result files are restated as REVERSED in the same transaction
     and uploaded again by the next cycle (SPEC §6): the employer is told.
     """
+    from batch.results import restated
+    from db import ledger
+
     reason = reason.strip()
     if not reason:
         raise OperationError("冲销必须说明原因（--reason）")
@@ -160,6 +169,8 @@ def reverse_batch(
 
 def funds_view(settings: Settings, store: Store, *, unit: str | None, unidentified: bool) -> dict[str, Any]:
     """`hpf funds list`: bank movements with how each was matched, and the suspense balances."""
+    from db import funds
+
     settings.require_funds()
     with store.engine.connect() as conn:
         lines = funds.credits(conn, unit=unit, unidentified=unidentified)
@@ -177,6 +188,8 @@ def funds_view(settings: Settings, store: Store, *, unit: str | None, unidentifi
 
 def funds_attention(settings: Settings, store: Store) -> list[dict[str, Any]]:
     """Unidentified credits and exceptions, for `batches list --attention` (none in immediate mode)."""
+    from db import funds
+
     if not settings.funds.arrival:
         return []
     with store.engine.connect() as conn:
@@ -194,6 +207,7 @@ def assign_credit(
     settings: Settings, store: Store, line_id: int, unit: str, reason: str, *, by: str, via: str = audit.CLI
 ) -> dict[str, Any]:
     """Give an unidentified credit to an employer (暂收分摊), then post the lists it now covers."""
+    from db import funds
     from jobs import funding
 
     settings.require_funds()
@@ -211,6 +225,7 @@ def transfer_suspense(
     via: str = audit.CLI,
 ) -> dict[str, Any]:  # fmt: skip
     """Move suspense money between two employers (未分摊转移), then post what the receiver's money now covers."""
+    from db import funds
     from jobs import funding
 
     settings.require_funds()
@@ -226,8 +241,8 @@ def transfer_suspense(
     return {"from": source, "to": target, "amount_fen": fen, "posted": settled.outcomes.get("POSTED", 0)}
 
 
-def audit_view(store: Store, since: datetime | None, zone: ZoneInfo) -> list[dict[str, Any]]:
-    with store.engine.connect() as conn:
+def audit_view(engine: Engine, since: datetime | None, zone: ZoneInfo) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
         rows = audit.since(conn, since)
     return [{**r, "at": local_time(r["at"], zone)} for r in rows]
 
@@ -285,8 +300,8 @@ def rerun_batch(settings: Settings, store: Store, batch_id: int, *, by: str, via
     )
 
 
-def member_view(store: Store, account: str, limit: int = 200) -> dict[str, Any]:
-    with store.engine.connect() as conn:
+def member_view(engine: Engine, account: str, limit: int = 200) -> dict[str, Any]:
+    with engine.connect() as conn:
         member = accounts.member(conn, account)
         if member is None:
             raise OperationError(f"没有个人账号{account}")
@@ -352,6 +367,8 @@ def opened_accounts(store: Store) -> list[dict[str, Any]]:
 
 
 def verify(store: Store) -> list[Problem]:
+    from db import ledger
+
     with store.engine.connect() as conn:
         return ledger.verify(conn)
 
@@ -360,6 +377,7 @@ def validate_file(
     settings: Settings, store: Store, path: Path, unit: str | None, marker: Path | None
 ) -> Report | ChangeReport:
     """`hpf validate`: one local file (a remittance or change list) checked exactly as the pipeline would, applying nothing."""
+    from batch.validate import Submission
     from jobs import decisions
 
     submission = Submission(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-
-import polars as pl
+import os
+import sys
 
 from jobs import logs
 
@@ -18,4 +18,7 @@ def setup(level: int = logging.WARNING) -> None:
     million rows.
     """
     logs.setup(level)
-    pl.Config.set_engine_affinity("in-memory")
+    # Through the environment, so polars is imported only by the commands that use it (workers inherit it).
+    os.environ["POLARS_ENGINE_AFFINITY"] = "in-memory"
+    if "polars" in sys.modules:
+        sys.modules["polars"].Config.set_engine_affinity("in-memory")

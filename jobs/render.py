@@ -10,7 +10,7 @@ control characters.)
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
@@ -18,14 +18,15 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from batch.change_report import ChangeReport
 from batch.money import format_yuan
-from batch.results import problem_frame
-from batch.validate import Report
-from jobs.report import ReportOutcome
-from schemas.changes import CHANGE_LABELS, SEAL_REASONS, UNSEAL_REASONS, Change
+from schemas.change_types import CHANGE_LABELS, SEAL_REASONS, UNSEAL_REASONS, Change
 from schemas.codes import CODES
 from schemas.statuses import MEMBER_STATUSES, STATUS_LABELS, BatchStatus
+
+if TYPE_CHECKING:
+    from batch.change_report import ChangeReport
+    from batch.validate import Report
+    from jobs.report import ReportOutcome
 
 MAX_SHOWN = 200
 """Problems shown in the terminal table; --json always has all of them."""
@@ -52,6 +53,8 @@ def print_json(document: Any, console: Console) -> None:
 
 
 def print_report(report: Report | ChangeReport, console: Console) -> None:
+    from batch.results import problem_frame
+
     problems = problem_frame(report)  # a frame: only the rows shown become Python values
     status = ("通过（VALID）", "green") if report.ok else ("拒绝（REJECTED）", "red")
     console.print(

@@ -15,20 +15,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from batch.money import parse_rate, parse_yuan
 from batch.notice import ARRIVAL, IMMEDIATE, Funds
 from batch.policy import PROFILES, ROUNDING_METHODS, Period, Policy, profile_periods
-from batch.validate import ValidationOptions
 from schemas.errors import TerminalError
 from schemas.formats import valid_month
 from sftp.settings import SftpSettings
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
+
+    from batch.validate import ValidationOptions
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,8 @@ class Settings:
 
     def validation(self) -> ValidationOptions:
         """What validation needs of these settings."""
+        from batch.validate import ValidationOptions  # polars and pandera, only for the commands that validate
+
         return ValidationOptions(
             policy=self.policy,
             today=self.today,
@@ -452,11 +457,15 @@ def _period(r: _Reader, key: str, value: object) -> Period | None:
     )
 
 
+DEFAULT_CRON = "0 2 * * *"
+
+
 def _schedule(r: _Reader, t: Mapping[str, Any]) -> Schedule:
     poll = r.integer("schedule.poll_seconds", t.get("poll_seconds", 300), 300)
-    cron = r.text("schedule.reconcile_cron", t.get("reconcile_cron", "0 2 * * *"), "0 2 * * *")
+    cron = r.text("schedule.reconcile_cron", t.get("reconcile_cron", DEFAULT_CRON), DEFAULT_CRON)
     try:
-        cron_trigger(cron, ZoneInfo("UTC"))
+        if cron != DEFAULT_CRON:  # the default is known good: checking it would load apscheduler for every command
+            cron_trigger(cron, ZoneInfo("UTC"))
     except ValueError as exc:
         r.fail("schedule.reconcile_cron", f"不是有效的 cron 表达式（5 段，或以秒开头的 6 段）{_show(cron)}：{exc}")
     retry = r.integer("schedule.retry_seconds", t.get("retry_seconds", 60), 60)
@@ -472,6 +481,8 @@ def _schedule(r: _Reader, t: Mapping[str, Any]) -> Schedule:
 
 def cron_trigger(expression: str, zone: ZoneInfo) -> CronTrigger:
     """A 5-field crontab, or 6 fields with seconds first (for fine control and tests), in the centre's zone."""
+    from apscheduler.triggers.cron import CronTrigger
+
     fields = expression.split()
     if len(fields) == 6:
         second, minute, hour, day, month, day_of_week = fields

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import polars as pl
 
-NAME_CHARS = 100
-"""The longest member name stored (the members table's column): longer is a line problem, not a truncation."""
-ID_CHARS = 40
-EMPLOYER_NAME_CHARS = 200
-
 EMPLOYER_COLUMNS = (
     "unit_account",
     "name",
