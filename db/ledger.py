@@ -21,7 +21,7 @@ from typing import Any, cast
 
 import polars as pl
 import psycopg
-from sqlalchemy import Connection, Date, and_, case, func, insert, literal, null, select, text, update
+from sqlalchemy import Connection, Date, and_, bindparam, case, func, insert, literal, null, select, text, update
 
 from batch.money import format_yuan
 from batch.policy import previous_month
@@ -99,20 +99,8 @@ def post(
     `roster_version`.
     """
     share_postings(conn)
-    prior, version = conn.execute(
-        select(employers.c.paid_through, employers.c.roster_version).where(employers.c.unit_account == unit_account)
-    ).one_or_none() or (None, None)
-    due = employers.c.paid_through.is_(None) | (employers.c.paid_through == previous_month(month))
-    current = employers.c.roster_version == roster_version if roster_version is not None else literal(True)
-    advanced = conn.execute(
-        update(employers)
-        .where(employers.c.unit_account == unit_account, due, current)
-        .values(paid_through=month, status=_opened_becomes_normal(), updated_at=func.now())
-    ).rowcount
-    if advanced != 1 and roster_version is not None and version != roster_version:
-        raise PostingConflict(f"单位{unit_account}的职工名册在检查之后已有变更，本批次未入账，将按新名册重新检查")
-    if advanced != 1:
-        raise PostingConflict(f"单位{unit_account}已不是{month}的应缴单位（已缴至{prior}），可能已被另一批次入账")
+    prior = conn.execute(select(employers.c.paid_through).where(employers.c.unit_account == unit_account)).scalar()
+    _advance(conn, unit_account, month, roster_version, prior)
     conn.execute(update(batches).where(batches.c.id == batch_id).values(prev_paid_through=prior))
 
     frame = rows.select("member_account", "employer_fen", "employee_fen")
@@ -128,6 +116,124 @@ def post(
     total = int(frame["employer_fen"].sum()) + int(frame["employee_fen"].sum())
     _apply_to_control(conn, -total, counter)
     return Posted(frame.height, total)
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    """One list to post with others (`post_many`): the arguments of `post`."""
+
+    batch_id: int
+    unit_account: str
+    month: int
+    rows: pl.DataFrame
+    roster_version: int | None = None
+    counter: str = CONTROL
+
+
+def post_many(conn: Connection, postings: list[Posting], *, booked_on: date | None = None) -> list[Posted]:
+    """`post` of several lists in the caller's transaction, their deposits written by one set of statements.
+
+    Each list's employer is advanced on its own (so each is checked as `post`
+    checks it); the deposits of all are staged and inserted together, their
+    entries, balances and counters written by a statement each. A member in two
+    of the lists (a move between employers within the group) is posted list by
+    list instead: one UPDATE … FROM must not meet a member twice. Raises
+    PostingConflict as `post` does, for any of the lists: the caller rolls back
+    and posts them one at a time to learn which.
+    """
+    frames = [p.rows.select("member_account", "employer_fen", "employee_fen") for p in postings]
+    stacked = pl.concat(
+        [
+            f.with_columns(batch_id=pl.lit(p.batch_id), month=pl.lit(p.month))
+            for p, f in zip(postings, frames, strict=True)
+        ]
+    )
+    if len(postings) < 2 or stacked["member_account"].n_unique() != stacked.height:
+        return [
+            post(conn, p.batch_id, p.unit_account, p.month, p.rows, roster_version=p.roster_version,
+                 counter=p.counter, booked_on=booked_on)
+            for p in postings
+        ]  # fmt: skip
+    share_postings(conn)
+    units = [p.unit_account for p in postings]
+    priors = dict(
+        conn.execute(
+            select(employers.c.unit_account, employers.c.paid_through).where(employers.c.unit_account.in_(units))
+        ).all()
+    )
+    for p in postings:
+        _advance(conn, p.unit_account, p.month, p.roster_version, priors.get(p.unit_account))
+    conn.execute(
+        update(batches).where(batches.c.id == bindparam("p_id")).values(prev_paid_through=bindparam("p_prior")),
+        [{"p_id": p.batch_id, "p_prior": priors.get(p.unit_account)} for p in postings],
+    )
+    inserted = _insert_group_deposits(conn, stacked)
+    if inserted != stacked.height:
+        raise PostingConflict(
+            f"有{stacked.height - inserted}个个人账号已不在职工名册中（名册在检查之后被改动），本组未入账"
+        )
+    ids = [p.batch_id for p in postings]
+    standing = and_(deposits.c.batch_id.in_(ids), deposits.c.reversed.is_(False))
+    by_counter: dict[str, list[int]] = {}
+    for p in postings:
+        by_counter.setdefault(p.counter, []).append(p.batch_id)
+    day = literal(booked_on, Date) if booked_on is not None else null()
+    for part, amount in (("employer", deposits.c.employer_fen), ("employee", deposits.c.employee_fen)):
+        member = select(deposits.c.batch_id, literal("deposit"), deposits.c.member_account, literal(part),
+                        deposits.c.month, amount, day).where(standing)  # fmt: skip
+        conn.execute(insert(entries).from_select(_ENTRY_COLUMNS, member))
+        for counter, of in by_counter.items():
+            total = (
+                select(deposits.c.batch_id, literal("deposit"), literal(counter), literal(part), deposits.c.month,
+                       -func.sum(amount), day)
+                .where(standing, deposits.c.batch_id.in_(of))
+                .group_by(deposits.c.batch_id, deposits.c.month)
+            )  # fmt: skip
+            conn.execute(insert(entries).from_select(_ENTRY_COLUMNS, total))
+    later = members.c.paid_through.is_not(None) & (members.c.paid_through > deposits.c.month)
+    conn.execute(
+        update(members)
+        .where(standing, deposits.c.member_account == members.c.member_account)
+        .values(
+            balance_fen=members.c.balance_fen + deposits.c.employer_fen + deposits.c.employee_fen,
+            paid_through=case((later, members.c.paid_through), else_=deposits.c.month),
+        )
+    )
+    posted = [Posted(f.height, int(f["employer_fen"].sum()) + int(f["employee_fen"].sum())) for f in frames]
+    for counter, of in by_counter.items():
+        _apply_to_control(conn, -sum(d.total_fen for p, d in zip(postings, posted, strict=True) if p.batch_id in of),
+                          counter)  # fmt: skip
+    return posted
+
+
+_ENTRY_COLUMNS = [
+    entries.c.batch_id,
+    entries.c.kind,
+    entries.c.account,
+    entries.c.part,
+    entries.c.month,
+    entries.c.amount_fen,
+    entries.c.booked_on,
+]
+
+
+def _advance(conn: Connection, unit_account: str, month: int, roster_version: int | None, prior: int | None) -> None:
+    """The employer's paid-through month moved to `month`, only from the month before and the roster checked."""
+    due = employers.c.paid_through.is_(None) | (employers.c.paid_through == previous_month(month))
+    current = employers.c.roster_version == roster_version if roster_version is not None else literal(True)
+    advanced = conn.execute(
+        update(employers)
+        .where(employers.c.unit_account == unit_account, due, current)
+        .values(paid_through=month, status=_opened_becomes_normal(), updated_at=func.now())
+    ).rowcount
+    if advanced != 1 and roster_version is not None:
+        version = conn.execute(
+            select(employers.c.roster_version).where(employers.c.unit_account == unit_account)
+        ).scalar()
+        if version != roster_version:
+            raise PostingConflict(f"单位{unit_account}的职工名册在检查之后已有变更，本批次未入账，将按新名册重新检查")
+    if advanced != 1:
+        raise PostingConflict(f"单位{unit_account}已不是{month}的应缴单位（已缴至{prior}），可能已被另一批次入账")
 
 
 class ReversalRefused(TerminalError):
@@ -252,6 +358,43 @@ def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.Data
         conn.exec_driver_sql("ANALYZE deposits")
     else:
         conn.exec_driver_sql(f"DELETE FROM {_STAGED}")
+    return inserted
+
+
+_GROUP = "staged_group_deposits"
+_GROUP_COLUMNS = "batch_id, month, member_account, employer_fen, employee_fen"
+_GROUP_SQLITE = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {_GROUP} "
+    "(batch_id INTEGER, month INTEGER, member_account TEXT, employer_fen INTEGER, employee_fen INTEGER)"
+)
+_GROUP_POSTGRESQL = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_GROUP} "
+    "(batch_id bigint, month integer, member_account text, employer_fen bigint, employee_fen bigint) ON COMMIT DROP"
+)
+
+
+def _insert_group_deposits(conn: Connection, stacked: pl.DataFrame) -> int:
+    """`_insert_deposits` of several lists' rows (each with its batch and month) in one INSERT … SELECT."""
+    rows = stacked.select("batch_id", "month", "member_account", "employer_fen", "employee_fen")
+    if conn.dialect.name == "postgresql":
+        raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+        with raw.cursor() as cur:
+            cur.execute(_GROUP_POSTGRESQL)
+            cur.execute(f"TRUNCATE {_GROUP}")
+            with cur.copy(f"COPY {_GROUP} ({_GROUP_COLUMNS}) FROM STDIN (FORMAT csv)") as copy:
+                copy.write(rows.write_csv(include_header=False))
+            cur.execute(f"ANALYZE {_GROUP}")
+    else:
+        sqlite = cast(sqlite3.Connection, conn.connection.dbapi_connection)
+        sqlite.execute(_GROUP_SQLITE)
+        sqlite.execute(f"DELETE FROM {_GROUP}")
+        sqlite.executemany(f"INSERT INTO {_GROUP} VALUES (?, ?, ?, ?, ?)", rows.iter_rows())
+    inserted = conn.exec_driver_sql(
+        "INSERT INTO deposits (batch_id, member_account, month, employer_fen, employee_fen, prev_paid_through) "
+        f"SELECT s.batch_id, s.member_account, s.month, s.employer_fen, s.employee_fen, m.paid_through FROM {_GROUP} s "
+        "JOIN members m ON m.member_account = s.member_account ORDER BY s.member_account"
+    ).rowcount
+    conn.exec_driver_sql(f"DELETE FROM {_GROUP}")
     return inserted
 
 

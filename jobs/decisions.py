@@ -165,8 +165,39 @@ def _status_of(report: Report | ChangeReport, options: PipelineOptions) -> Batch
     return BatchStatus.AWAITING_FUNDS if options.funds.arrival else BatchStatus.POSTED
 
 
-def commit(conn: Connection, decision: Decision, options: PipelineOptions, watch: Stopwatch = IDLE) -> None:
-    """Write the outcome, its postings or changes and its result files, inside the caller's transaction."""
+def commit_many(conn: Connection, decisions: list[Decision], options: PipelineOptions, watch: Stopwatch = IDLE) -> None:
+    """`commit` of a group's decisions in the caller's transaction, the lists to post posted together.
+
+    `ledger.post_many` writes the deposits of every POSTED list at once; each
+    outcome is then recorded as `commit` records it. A list that cannot be
+    written raises, and the caller's transaction holds nothing of the group.
+    """
+    posting = [d for d in decisions if d.status == BatchStatus.POSTED and isinstance(d.report, Report)]
+    together = len(posting) > 1
+    if together:
+        ledger.post_many(conn, [_posting(d) for d in posting], booked_on=options.today)
+        crash_point("posting")
+    for n, decision in enumerate(decisions):
+        commit(conn, decision, options, watch, posted=together)
+        if n == 0:
+            crash_point("grouped")  # inside the group's transaction, one list written, others not yet
+
+
+def _posting(decision: Decision) -> ledger.Posting:
+    report = decision.report
+    assert isinstance(report, Report) and report.unit_account is not None and report.month is not None
+    return ledger.Posting(
+        decision.batch_id, report.unit_account, report.month, _deposit_rows(report), report.roster_version
+    )
+
+
+def commit(
+    conn: Connection, decision: Decision, options: PipelineOptions, watch: Stopwatch = IDLE, *, posted: bool = False
+) -> None:
+    """Write the outcome, its postings or changes and its result files, inside the caller's transaction.
+
+    `posted`: a POSTED list's deposits are written already (`commit_many`).
+    """
     report, status, batch_id = decision.report, decision.status, decision.batch_id
     if isinstance(report, ChangeReport):
         if status == BatchStatus.APPLIED:
@@ -194,7 +225,7 @@ def commit(conn: Connection, decision: Decision, options: PipelineOptions, watch
         funds.keep_rows(conn, batch_id, _deposit_rows(report))
         funding.supersede(conn, report.unit_account, report.month, batch_id, options)
         register.awaiting(conn, batch_id, since=funding.today_of(options), roster_version=report.roster_version)
-    if status == BatchStatus.POSTED:
+    if status == BatchStatus.POSTED and not posted:
         assert report.unit_account is not None and report.month is not None
         ledger.post(
             conn, batch_id, report.unit_account, report.month, _deposit_rows(report),

@@ -32,7 +32,7 @@ from db.errors import DatabaseReplaced, database_errors
 from db.locks import try_locks
 from db.store import Store
 from jobs.crashes import crash_point
-from jobs.decisions import Decision, check, check_many, commit, decision_on, decisions_on, month_of
+from jobs.decisions import Decision, check, check_many, commit, commit_many, decision_on, decisions_on, month_of
 from jobs.settings import PipelineOptions
 from schemas.errors import HpfError, TransientError
 from schemas.statuses import Outcome, Step
@@ -171,10 +171,7 @@ class _Group:
             return []
         try:
             with self.watch.stage("post"), database_errors(), self.engine.begin() as conn:
-                for n, (_, decision) in enumerate(judged):
-                    commit(conn, decision, self.options, self.watch)
-                    if n == 0:
-                        crash_point("grouped")  # inside the group's transaction, one list written, others not yet
+                commit_many(conn, [d for _, d in judged], self.options, self.watch)
         except (TransientError, DatabaseReplaced):
             raise
         except Exception as e:

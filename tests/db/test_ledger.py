@@ -6,7 +6,7 @@ import threading
 
 import polars as pl
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from db import ledger, register, tables
@@ -203,3 +203,85 @@ def test_results_round_trip_and_history(store: Store) -> None:
         ("REJECTED", "published"),
         ("FAILED", "published"),
     ]
+
+
+# ------------------------------------------------------------ a group at once
+
+
+def _mark(conn: Connection, postings: list[ledger.Posting], posted: list[ledger.Posted]) -> None:
+    for p, done in zip(postings, posted, strict=True):
+        conn.execute(
+            update(tables.batches)
+            .where(tables.batches.c.id == p.batch_id)
+            .values(status="POSTED", step="decided", month=p.month, posted_fen=done.total_fen)
+        )
+
+
+def _entries(store: Store) -> list[tuple[int, str, str, str, int, int]]:
+    e = tables.entries.c
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(e.batch_id, e.kind, e.account, e.part, e.month, e.amount_fen)).all()
+    return sorted(tuple(r) for r in rows)  # type: ignore[misc]
+
+
+def _paid(store: Store) -> dict[str, int | None]:
+    with store.engine.connect() as conn:
+        return dict(conn.execute(select(tables.employers.c.unit_account, tables.employers.c.paid_through)).all())
+
+
+def test_post_many_writes_what_posting_each_writes(store: Store) -> None:
+    """Two employers' lists in one set of statements: each deposit, entry, balance, month and counter as `post` writes them."""
+    load(store)
+    a, b = _claim(store), _claim(store, "0101000456_202611.csv", "0101000456")
+    group = [
+        ledger.Posting(a, UNIT, 202611, _rows(("100001", 60000, 60000), ("100002", 3000, 3000))),
+        ledger.Posting(b, "0101000456", 202611, _rows(("200001", 11000, 11000))),
+    ]
+    with store.engine.begin() as conn:
+        posted = ledger.post_many(conn, group)
+        _mark(conn, group, posted)
+        assert ledger.verify(conn) == []
+        prev = dict(conn.execute(select(tables.batches.c.id, tables.batches.c.prev_paid_through)).all())
+    assert posted == [ledger.Posted(2, 126000), ledger.Posted(1, 22000)]
+    assert _balances(store) == {"100001": (120000, 202611), "100002": (6000, 202611), "200001": (22000, 202611)}
+    assert _control(store) == -148000
+    assert _paid(store) == {UNIT: 202611, "0101000456": 202611}
+    assert prev == {a: 202610, b: None}
+    part = [("employer", 60000, 3000, 11000), ("employee", 60000, 3000, 11000)]
+    assert _entries(store) == sorted(
+        [(a, "deposit", "100001", p, 202611, x) for p, x, _, _ in part]
+        + [(a, "deposit", "100002", p, 202611, y) for p, _, y, _ in part]
+        + [(a, "deposit", "CONTROL", p, 202611, -(x + y)) for p, x, y, _ in part]
+        + [(b, "deposit", "200001", p, 202611, z) for p, _, _, z in part]
+        + [(b, "deposit", "CONTROL", p, 202611, -z) for p, _, _, z in part]
+    )
+
+
+def test_post_many_refuses_the_group_when_one_list_is_not_due(store: Store) -> None:
+    load(store)
+    a, b = _claim(store), _claim(store, "0101000456_202611.csv", "0101000456")
+    with pytest.raises(ledger.PostingConflict, match="0101000123已不是202612的应缴单位"), store.engine.begin() as conn:
+        ledger.post_many(
+            conn,
+            [
+                ledger.Posting(b, "0101000456", 202611, _rows(("200001", 11000, 11000))),
+                ledger.Posting(a, UNIT, 202612, _rows(("100001", 60000, 60000))),  # 202611 is due, not 202612
+            ],
+        )
+    assert _balances(store) == {"100001": (0, 202610), "100002": (0, 202610), "200001": (0, None)}
+    assert _entries(store) == []
+
+
+def test_post_many_posts_a_member_in_two_lists_list_by_list(store: Store) -> None:
+    """November and December of one employer in one group: one UPDATE … FROM must not meet the member twice."""
+    load(store)
+    nov, dec = _claim(store), _claim(store, f"{UNIT}_202612.csv")
+    group = [
+        ledger.Posting(nov, UNIT, 202611, _rows(("100001", 60000, 60000))),
+        ledger.Posting(dec, UNIT, 202612, _rows(("100001", 60000, 60000))),
+    ]
+    with store.engine.begin() as conn:
+        _mark(conn, group, ledger.post_many(conn, group))
+        assert ledger.verify(conn) == []
+    assert _balances(store)["100001"] == (240000, 202612)
+    assert _paid(store)[UNIT] == 202612

@@ -106,13 +106,15 @@ def test_a_list_that_cannot_be_written_fails_alone(
             raise RuntimeError("disk full")
         real(conn, decision, *args, **kwargs)
 
-    monkeypatch.setattr(groups, "commit", commit)
+    monkeypatch.setattr(groups, "commit", commit)  # one list per transaction
+    monkeypatch.setattr(decisions, "commit", commit)  # inside the group's (`commit_many`)
     done = job.run("run-once", "--json")
     assert done.exit_code == 0, done.output
     found = statuses(job)
     assert (bad, "FAILED", "claimed") in found
     assert sum(1 for _, status, step in found if (status, step) == ("POSTED", "archived")) == len(UPLOADS) - 1
     monkeypatch.setattr(groups, "commit", real)
+    monkeypatch.setattr(decisions, "commit", real)
     again = job.run("run-once", "--json")  # the failed one is retried alone, with its history
     assert again.exit_code == 0, again.output
     assert_books_and_files_are_whole(job)
