@@ -8,6 +8,8 @@ typed value, because results echo what the employer sent.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 
 from batch.money import rate_expr, yuan_expr
@@ -34,3 +36,16 @@ def parse_rows(frame: pl.DataFrame) -> pl.DataFrame:
     ]
     # Lazily, so the optimiser shares the sub-expressions of each column.
     return frame.lazy().with_columns(exprs).collect()
+
+
+def parse_rows_many(frames: Sequence[pl.DataFrame]) -> list[pl.DataFrame]:
+    """`parse_rows` of several files' tables in one query, each file's rows given back as its own frame."""
+    if len(frames) == 1:
+        return [parse_rows(frames[0])]
+    tags = pl.DataFrame(
+        {"_file": list(range(len(frames))), "_rows": [f.height for f in frames]},
+        schema={"_file": pl.Int32, "_rows": pl.Int64},
+    ).select(pl.col("_file").repeat_by("_rows").explode())
+    stacked = pl.concat([pl.concat(frames, how="diagonal_relaxed"), tags], how="horizontal")
+    parsed = parse_rows(stacked).partition_by("_file", as_dict=True, include_key=False)
+    return [parsed[(n,)] if (n,) in parsed else parse_rows(f) for n, f in enumerate(frames)]

@@ -20,7 +20,7 @@ from batch import rules
 from batch.filename import FileName, parse_file_name
 from batch.lookups import Employer, Lookups
 from batch.manifest import Manifest, manifest_problems, parse_manifest
-from batch.parse import parse_rows
+from batch.parse import parse_rows, parse_rows_many
 from batch.policy import Period, Policy
 from batch.read import Table, read_table
 from batch.stopwatch import IDLE, Stopwatch
@@ -142,10 +142,14 @@ def validate_many(
     (`rules.row_problems_of_many`).
     """
     with watch.stage("validate"):
-        found: list[Report | _Prepared] = [
-            _duplicate(sub, earlier) if earlier is not None else _prepare(sub, options, lookups, watch)
+        read: list[Report | _Read] = [
+            _duplicate(sub, earlier) if earlier is not None else _read(sub, options, lookups, watch)
             for sub, earlier in subs
         ]
+        tables = [r for r in read if isinstance(r, _Read)]
+        with watch.stage("read"):
+            parsed = iter(parse_rows_many([r.table.frame for r in tables]) if tables else [])
+        found = [r if isinstance(r, Report) else _prepare(r, next(parsed), options, lookups) for r in read]
         prepared = [f for f in found if isinstance(f, _Prepared)]
         problems = rules.row_problems_of_many([(f.rows, f.ctx) for f in prepared]) if prepared else []
         finished = iter(_finish(f, p) for f, p in zip(prepared, problems, strict=True))
@@ -179,8 +183,21 @@ class _Prepared:
     members: pl.DataFrame | None
 
 
-def _prepare(sub: Submission, options: ValidationOptions, lookups: Lookups, watch: Stopwatch) -> Report | _Prepared:
-    """The file-level checks, the rows read and parsed, and what the row checks need; a Report if unreadable."""
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A file whose table was read, with what its name, marker and employer gave."""
+
+    sub: Submission
+    name: FileName | None
+    problems: list[Problem]
+    employer: Employer | None
+    period: Period | None
+    manifest: Manifest | None
+    table: Table
+
+
+def _read(sub: Submission, options: ValidationOptions, lookups: Lookups, watch: Stopwatch) -> Report | _Read:
+    """The file-level checks and the table read; a Report if the file cannot be read."""
     size = len(sub.data) if sub.size is None else sub.size
     sha256 = sub.sha256
     if big := size_problem(size, options):
@@ -203,14 +220,18 @@ def _prepare(sub: Submission, options: ValidationOptions, lookups: Lookups, watc
 
     with watch.stage("read"):
         table = read_table(sub.data, sub.file_name, max_rows=options.max_rows)
-        if isinstance(table, Table):
-            rows = parse_rows(table.frame)
     if not isinstance(table, Table):
         return _report(sub, sha256, name, [*problems, *table])
-    if manifest is not None:
+    return _Read(sub, name, problems, employer, period, manifest, table)
+
+
+def _prepare(r: _Read, rows: pl.DataFrame, options: ValidationOptions, lookups: Lookups) -> _Prepared:
+    """What the row checks of a read file need, given its parsed rows: the marker's totals, the members, the context."""
+    name, problems, employer = r.name, r.problems, r.employer
+    if r.manifest is not None:
         totals = rows["total_amount_fen"]
         total = None if totals.null_count() else int(totals.sum())
-        problems += manifest_problems(manifest, rows=rows.height, total_fen=total, sha256=sha256)
+        problems += manifest_problems(r.manifest, rows=rows.height, total_fen=total, sha256=r.sub.sha256)
 
     members = None
     month = name.month if name else None
@@ -221,11 +242,11 @@ def _prepare(sub: Submission, options: ValidationOptions, lookups: Lookups, watc
         month=month,
         unit_account=name.unit_account if name else None,
         employer=employer,
-        period=period,
+        period=r.period,
         rounding=options.policy.rounding_for(month, employer.rounding) if month and employer else None,
         members=members,
     )
-    return _Prepared(sub, name, problems, rows, ctx, "id_type" in table.headers, members)
+    return _Prepared(r.sub, name, problems, rows, ctx, "id_type" in r.table.headers, members)
 
 
 def _finish(f: _Prepared, row_problems: pl.DataFrame) -> Report:
