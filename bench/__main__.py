@@ -13,7 +13,7 @@ COPY) into a table with a unique (member, month) index, plus the balance
 update. Our time is printed as a multiple of it.
 
     python -m bench                 # every scenario
-    python -m bench e2e small       # some: import validate e2e pg month-end month-end-pg small changes arrivals sftp startup
+    python -m bench e2e small       # some: import validate e2e pg month-end month-end-pg idle small changes arrivals sftp startup
     python -m bench --rows 200000   # a smaller big file
     python -m bench small --profile /tmp/prof   # run-once under py-spy: flame graphs, no RSS figure
 """
@@ -399,6 +399,33 @@ def scenario_month_end(files: int, rows: int, kind: str) -> None:
     print(f"  stages (s): {stage_line(summary['seconds'], run.seconds)}")
 
 
+IDLE_TARGET_S = 30.0
+"""Issue 15: a cycle over 20,000 inboxes with nothing ready takes under 30 s."""
+
+
+def scenario_idle(inboxes: int) -> None:
+    """A cycle over `inboxes` employers' inboxes (empty, as on most days of a month): listing them is all it does."""
+    print(f"\n## idle cycle: {inboxes:,} employers' inboxes, nothing ready, over OpenSSH, SQLite")
+    employers, members = master(inboxes, 1)
+    with scenario_home() as (home, root):
+        for unit in employers["unit_account"]:
+            (root / str(unit) / "inbox").mkdir(parents=True)
+        with sshd_server(root) as server, sqlite_db(home) as url:
+            server.give_root_to_user()
+            env = environ(home, url, sftp_section(server))
+            hpf(env, "db", "upgrade")
+            hpf(env, "accounts", "import", *write_master(home, employers, members))
+            run = hpf(env, "run-once", "--json")
+    summary = json.loads(run.out)
+    assert not summary["outcomes"], summary["outcomes"]
+    verdict = "meets" if run.seconds < IDLE_TARGET_S else "MISSES"
+    print(
+        f"  ours {run.seconds:.1f} s = {inboxes / run.seconds:,.0f} inboxes/s  ({verdict} < {IDLE_TARGET_S:.0f} s)  "
+        f"peak RSS {run.rss_mb:,.0f} MB"
+    )
+    print(f"  stages (s): {stage_line(summary['seconds'], run.seconds)}")
+
+
 CHANGES_TARGET_S = 10.0
 """Issue 13: a change list of 100,000 base adjustments applied in under 10 s on SQLite."""
 
@@ -536,6 +563,7 @@ def main() -> None:
             "pg",
             "month-end",
             "month-end-pg",
+            "idle",
             "small",
             "changes",
             "arrivals",
@@ -565,6 +593,8 @@ def main() -> None:
             scenario_month_end(args.files, 25, "SQLite")
         elif name == "month-end-pg":
             scenario_month_end(args.files, 25, "PostgreSQL")
+        elif name == "idle":
+            scenario_idle(20_000)
         elif name == "small":
             scenario_small(args.files, 500, 1)
             scenario_small(args.files, 500, 2)

@@ -53,7 +53,8 @@ def check_many(
     items: list[tuple[Submission, int | None]], options: ValidationOptions, store: Store, watch: Stopwatch = IDLE
 ) -> list[Report | ChangeReport]:
     """`check` of several files (each with its `before`); remittance lists validated together (`validate_many`)."""
-    earlier = [_earlier(submission, store, before) for submission, before in items]
+    with store.engine.connect() as conn:
+        earlier = [_earlier(submission, conn, before) for submission, before in items]
     lists = [(s, e) for (s, _), e in zip(items, earlier, strict=True) if not is_change_list(s.file_name)]
     reports = iter(validate_many(lists, options, store, watch) if lists else [])
     return [
@@ -62,16 +63,15 @@ def check_many(
     ]
 
 
-def _earlier(submission: Submission, store: Store, before: int | None) -> Earlier | None:
+def _earlier(submission: Submission, conn: Connection, before: int | None) -> Earlier | None:
     """The standing batch these bytes repeat, if any."""
     name = file_name_of(submission.file_name)
     if not submission.sha256 or not isinstance(name, FileName):
         return None
-    with store.engine.connect() as conn:
-        found = register.earlier_batch(
-            conn, submission.sha256, name.unit_account, name.month, before=before,
-            change_list=is_change_list(submission.file_name),
-        )  # fmt: skip
+    found = register.earlier_batch(
+        conn, submission.sha256, name.unit_account, name.month, before=before,
+        change_list=is_change_list(submission.file_name),
+    )  # fmt: skip
     return Earlier(*found) if found else None
 
 
