@@ -19,7 +19,7 @@ from batch.master_files import EXISTING_EMPLOYERS, EXISTING_MEMBERS, conflicts
 from batch.roster import roster_at
 from db import roster
 from db.ledger import exclude_postings
-from db.tables import batches, employers, members
+from db.tables import batches, employers, member_events, members
 from schemas.codes import Problem
 from schemas.master import MEMBER
 from schemas.statuses import BatchStatus
@@ -54,26 +54,11 @@ class Store:
 
     def employer(self, unit_account: str) -> Employer | None:
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(
-                    employers.c.unit_account,
-                    employers.c.name,
-                    employers.c.status,
-                    employers.c.employer_rate_bp,
-                    employers.c.employee_rate_bp,
-                    employers.c.wage_tier,
-                    employers.c.rounding,
-                    employers.c.paid_through,
-                    employers.c.roster_version,
-                ).where(employers.c.unit_account == unit_account)
-            ).one_or_none()
-            waiting = conn.execute(
-                select(batches.c.month).where(
-                    batches.c.unit_account == unit_account, batches.c.status == BatchStatus.AWAITING_FUNDS
-                )
-            ).scalars()
-            awaiting = frozenset(int(m) for m in waiting if m is not None)
-        return Employer(*row, awaiting=awaiting) if row else None
+            return _employers_of(conn, [unit_account]).get(unit_account)
+
+    def for_group(self, units: Sequence[str], month: int) -> GroupLookups:
+        """Lookups for a group of files of `units`, none filed for a month before `month` (see `GroupLookups`)."""
+        return GroupLookups(self, units, month)
 
     def members(self, unit_account: str, accounts: pl.Series, *, month: int | None = None) -> pl.DataFrame:
         """The employer's members, then those of `accounts` registered elsewhere (few, in chunks).
@@ -114,16 +99,8 @@ class Store:
         Fetching a million rows as Python tuples takes seconds: SQLite builds one
         delimited string, PostgreSQL streams COPY, and polars parses either.
         """
-        backend = self.engine.url.get_backend_name()
-        if backend == "sqlite":
-            with self.engine.connect() as conn:
-                return _members_sqlite(conn, unit_account)
-        if backend == "postgresql":
-            with self.engine.connect() as conn:
-                return _members_postgresql(conn, unit_account)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(*_MEMBER_COLUMNS).where(members.c.unit_account == unit_account)).all()
-        return pl.DataFrame(rows, schema=MEMBER, orient="row")
+            return _members_of(conn, [unit_account])
 
     def unit_accounts(self) -> set[str]:
         with self.engine.connect() as conn:
@@ -167,6 +144,75 @@ class Store:
         upsert = _upsert_postgresql if conn.dialect.name == "postgresql" else _upsert_sqlite
         upsert(conn, table, key, updates, rows)
         return conn.execute(count).scalar_one() - before, rows.height
+
+
+_EMPLOYER_COLUMNS = [
+    employers.c.unit_account,
+    employers.c.name,
+    employers.c.status,
+    employers.c.employer_rate_bp,
+    employers.c.employee_rate_bp,
+    employers.c.wage_tier,
+    employers.c.rounding,
+    employers.c.paid_through,
+    employers.c.roster_version,
+]
+
+
+def _employers_of(conn: Connection, units: Sequence[str]) -> dict[str, Employer]:
+    """The employers of `units` that are registered, each with the months of its lists awaiting money."""
+    awaiting: dict[str, set[int]] = {}
+    waiting = select(batches.c.unit_account, batches.c.month).where(
+        batches.c.unit_account.in_(units), batches.c.status == BatchStatus.AWAITING_FUNDS
+    )
+    for unit, month in conn.execute(waiting):
+        if month is not None:
+            awaiting.setdefault(unit, set()).add(int(month))
+    rows = conn.execute(select(*_EMPLOYER_COLUMNS).where(employers.c.unit_account.in_(units))).all()
+    return {r.unit_account: Employer(**r._mapping, awaiting=frozenset(awaiting.get(r.unit_account, ()))) for r in rows}
+
+
+class GroupLookups:
+    """`Store`'s answers for a group of files, the common case read for all of them at once.
+
+    The group's employers and all their members are read by one query each
+    (a month-end group is a few hundred small employers: a query per file cost
+    more than its rows). An employer with member events after the earliest
+    month filed (its roster for a month is then not today's), or a file naming
+    accounts registered elsewhere, is answered by the store itself, as alone.
+    """
+
+    def __init__(self, store: Store, units: Sequence[str], month: int) -> None:
+        self.store, self.month = store, month
+        self.units = sorted(set(units))
+        with store.engine.connect() as conn:
+            self.employers = _employers_of(conn, self.units)
+            frame = _members_of(conn, self.units)
+            touched = select(member_events.c.old_unit, member_events.c.new_unit).where(
+                member_events.c.month > month,
+                member_events.c.old_unit.in_(self.units) | member_events.c.new_unit.in_(self.units),
+            )
+            self.eventful = {u for row in conn.execute(touched) for u in row if u is not None}
+        self.members_of = frame.partition_by("unit_account", as_dict=True, maintain_order=True)
+
+    def employer(self, unit_account: str) -> Employer | None:
+        if unit_account in self.units:
+            return self.employers.get(unit_account)
+        return self.store.employer(unit_account)
+
+    def members(self, unit_account: str, accounts: pl.Series, *, month: int | None = None) -> pl.DataFrame:
+        own = self.members_of.get((unit_account,))
+        if own is None or month is None or month < self.month or unit_account in self.eventful:
+            return self.store.members(unit_account, accounts, month=month)
+        if not accounts.is_in(own["member_account"].implode()).all():
+            return self.store.members(unit_account, accounts, month=month)
+        return own
+
+    def holders(self, unit_account: str, accounts: pl.Series, people: pl.DataFrame) -> pl.DataFrame:
+        return self.store.holders(unit_account, accounts, people)
+
+    def events_after(self, accounts: pl.Series, month: int) -> pl.DataFrame:
+        return self.store.events_after(accounts, month)
 
 
 def _without_line(rows: pl.DataFrame | None) -> pl.DataFrame | None:
@@ -254,10 +300,23 @@ def _upsert_postgresql(conn: Connection, table: Table, key: str, updates: str, r
 
 
 _MEMBER_COLUMNS = [members.c[name] for name in MEMBER]
-_MEMBER_SELECT = f"SELECT {', '.join(MEMBER)} FROM members WHERE unit_account = "
+_MEMBER_SELECT = f"SELECT {', '.join(MEMBER)} FROM members WHERE unit_account IN "
 
 
-def _members_sqlite(conn: Connection, unit_account: str) -> pl.DataFrame:
+def _members_of(conn: Connection, units: Sequence[str]) -> pl.DataFrame:
+    """Every member of `units`, read as columns, in the order each employer's alone would come."""
+    if not units:
+        return MEMBER.to_frame()
+    backend = conn.dialect.name
+    if backend == "sqlite":
+        return _members_sqlite(conn, units)
+    if backend == "postgresql":
+        return _members_postgresql(conn, units)
+    rows = conn.execute(select(*_MEMBER_COLUMNS).where(members.c.unit_account.in_(units))).all()
+    return pl.DataFrame(rows, schema=MEMBER, orient="row")
+
+
+def _members_sqlite(conn: Connection, units: Sequence[str]) -> pl.DataFrame:
     """One delimited string built inside SQLite, parsed by polars.
 
     Not a second SQLite library (ADBC bundles its own): two copies in one
@@ -266,8 +325,9 @@ def _members_sqlite(conn: Connection, unit_account: str) -> pl.DataFrame:
     """
     fields = " || char(31) || ".join(MEMBER)
     raw = cast(sqlite3.Connection, conn.connection.dbapi_connection)
+    marks = ", ".join("?" * len(units))
     (blob,) = raw.execute(
-        f"SELECT group_concat({fields}, char(30)) FROM members WHERE unit_account = ?", (unit_account,)
+        f"SELECT group_concat({fields}, char(30)) FROM members WHERE unit_account IN ({marks})", list(units)
     ).fetchone()
     if not blob:
         return MEMBER.to_frame()
@@ -277,11 +337,13 @@ def _members_sqlite(conn: Connection, unit_account: str) -> pl.DataFrame:
     )  # fmt: skip
 
 
-def _members_postgresql(conn: Connection, unit_account: str) -> pl.DataFrame:
+def _members_postgresql(conn: Connection, units: Sequence[str]) -> pl.DataFrame:
     import psycopg
     from psycopg import sql
 
-    query = sql.SQL("COPY ({}{}) TO STDOUT (FORMAT csv)").format(sql.SQL(_MEMBER_SELECT), sql.Literal(unit_account))
+    query = sql.SQL("COPY ({}({})) TO STDOUT (FORMAT csv)").format(
+        sql.SQL(_MEMBER_SELECT), sql.SQL(", ").join(sql.Literal(u) for u in units)
+    )
     raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
     with raw.cursor() as cur, cur.copy(query) as copy:
         data = b"".join(bytes(block) for block in copy)

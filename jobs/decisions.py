@@ -19,6 +19,7 @@ from batch.change_report import ChangeReport, is_change_list, validate_changes
 from batch.change_results import change_result_files
 from batch.changes import parse_change_list_name
 from batch.filename import FileName, parse_file_name
+from batch.lookups import Lookups
 from batch.money import format_yuan
 from batch.results import Decided, result_files_many, result_names
 from batch.stopwatch import IDLE, Stopwatch
@@ -56,7 +57,11 @@ def check_many(
     with store.engine.connect() as conn:
         earlier = [_earlier(submission, conn, before) for submission, before in items]
     lists = [(s, e) for (s, _), e in zip(items, earlier, strict=True) if not is_change_list(s.file_name)]
-    reports = iter(validate_many(lists, options, store, watch) if lists else [])
+    named = [n for n in (file_name_of(s.file_name) for s, _ in lists) if isinstance(n, FileName)]
+    lookups: Lookups = store
+    if len(lists) > 1 and named:  # the group's employers and members read at once
+        lookups = store.for_group([n.unit_account for n in named], min(n.month for n in named))
+    reports = iter(validate_many(lists, options, lookups, watch) if lists else [])
     return [
         validate_changes(s, options, store, watch, duplicate_of=e) if is_change_list(s.file_name) else next(reports)
         for (s, _), e in zip(items, earlier, strict=True)

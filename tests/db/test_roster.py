@@ -70,3 +70,42 @@ def test_the_roster_of_an_earlier_month_undoes_the_later_events(store: Store) ->
     assert there.filter(pl.col("member_account") == "100002")["unit_account"].to_list() == ["0101000123"]
     there = store.members("0101000456", empty, month=202612)
     assert there.filter(pl.col("member_account") == "100002")["status"].to_list() == ["normal"]
+
+
+def test_a_group_looks_up_what_each_file_looks_up_alone(store: Store) -> None:
+    """`Store.for_group`: the group's employers and members read at once give the store's own answers."""
+    import polars as pl
+
+    load(store)
+
+    def same(a: pl.DataFrame, b: pl.DataFrame) -> bool:
+        return a.sort("member_account").equals(b.sort("member_account"))
+
+    units = ["0101000123", "0101000456", "0101000999"]  # the last is not registered
+    group = store.for_group(units, 202611)
+    for unit in units:
+        assert group.employer(unit) == store.employer(unit)
+    assert group.employer("0101000789") == store.employer("0101000789")  # outside the group: asked of the store
+    own = pl.Series(["100001", "100002"])
+    for accounts in (own, pl.Series(["100001", "200001"]), pl.Series([], dtype=pl.String)):  # one of another employer
+        for month in (202611, 202612, None):
+            assert same(
+                group.members("0101000123", accounts, month=month), store.members("0101000123", accounts, month=month)
+            )
+    assert group.members("0101000123", own, month=202611) is group.members_of[("0101000123",)]  # read once
+    with store.engine.begin() as conn:  # 李四 moves to 0101000456 from 202612: its roster for 202611 is not today's
+        conn.execute(
+            update(tables.members).where(tables.members.c.member_account == "100002").values(unit_account="0101000456")
+        )
+        conn.execute(
+            insert(tables.member_events).values(
+                member_account="100002", batch_id=1, month=202612, change="open", old_unit="0101000123",
+                new_unit="0101000456", old_status="sealed", new_status="normal", old_base_fen=3_296_900,
+                new_base_fen=3_296_900,
+            )
+        )  # fmt: skip
+    group = store.for_group(units, 202611)
+    assert group.eventful == {"0101000123", "0101000456"}
+    for unit in units[:2]:
+        for month in (202611, 202612):
+            assert same(group.members(unit, own, month=month), store.members(unit, own, month=month))
