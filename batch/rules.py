@@ -513,11 +513,6 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def row_problems(rows: pl.DataFrame, ctx: RuleContext) -> pl.DataFrame:
-    """Every row problem of one file: `row_problems_of_many` of that file alone."""
-    return row_problems_of_many([(rows, ctx)])[0]
-
-
 def row_problems_of_many(files: Sequence[tuple[pl.DataFrame, RuleContext]]) -> list[pl.DataFrame]:
     """Every row problem of each file, sorted by row and column order, with the row's member account.
 

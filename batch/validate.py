@@ -138,8 +138,8 @@ def validate_many(
 ) -> list[Report]:
     """`validate` of several files at once, each report exactly what `validate` gives it alone.
 
-    The pandera model and the rules run once over all their rows
-    (`rules.row_problems_of_many`).
+    Their tables are parsed, and the pandera model and the rules run, once
+    over all their rows (`parse.parse_rows_many`, `rules.row_problems_of_many`).
     """
     with watch.stage("validate"):
         read: list[Report | _Read] = [

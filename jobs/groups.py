@@ -5,9 +5,11 @@ step is a fixed cost per file: a claim, a lock, a fetch, a commit, three
 uploads and a move, each a round trip or a transaction of its own. Here a
 group of new small files (at most one per employer, so each employer's files
 keep their order) is claimed in one statement, locked in one, fetched over
-several SFTP sessions at once, judged, committed in one transaction, and
-published and archived over the sessions again, each step recorded for the
-whole group in one statement.
+several SFTP sessions at once, judged together (its employers and members
+read at once, its rows parsed and checked in one stack, its result files
+built together), committed in one transaction (its valid lists posted by one
+set of statements, `ledger.post_many`), and published and archived over the
+sessions again, each step recorded for the whole group in one statement.
 
 The guarantees are the single file's: the step each batch reached is in the
 register, so a crash anywhere resumes each batch where it stopped; the group
