@@ -13,7 +13,7 @@ COPY) into a table with a unique (member, month) index, plus the balance
 update. Our time is printed as a multiple of it.
 
     python -m bench                 # every scenario
-    python -m bench e2e small       # some: import validate e2e pg month-end month-end-pg idle small changes arrivals sftp startup
+    python -m bench e2e small       # some: import validate e2e pg month-end month-end-pg idle scale small changes arrivals sftp startup
     python -m bench --rows 200000   # a smaller big file
     python -m bench small --profile /tmp/prof   # run-once under py-spy: flame graphs, no RSS figure
 """
@@ -399,6 +399,51 @@ def scenario_month_end(files: int, rows: int, kind: str) -> None:
     print(f"  stages (s): {stage_line(summary['seconds'], run.seconds)}")
 
 
+def scenario_scale(files: int, rows: int, workers: tuple[int, ...] = (1, 2, 3)) -> None:
+    """Several `hpf run-once` at once on one PostgreSQL (standing for several machines), no static split.
+
+    Each worker scans every inbox and claims groups of new files as it goes
+    (`register.claim_new`: a file claimed by one is skipped by the others, its
+    lock held); the speed-up is the wall time of one worker over that of n.
+    """
+    print(f"\n## scale-out: {files:,} employers' lists of {rows} rows, 1–{max(workers)} workers at once, PostgreSQL")
+    employers, members = master(files, rows)
+    alone = 0.0
+    for n in workers:
+        with scenario_home() as (home, root), postgres_db() as url:
+            write_inboxes(root, members)
+            with sshd_server(root) as server:
+                server.give_root_to_user()
+                env = environ(home, url, sftp_section(server))
+                hpf(env, "db", "upgrade")
+                hpf(env, "accounts", "import", *write_master(home, employers, members))
+                start = time.perf_counter()
+                children = [
+                    subprocess.Popen(
+                        [*HPF, "run-once", "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT
+                    )
+                    for _ in range(n)
+                ]
+                outputs = [c.communicate() for c in children]
+                seconds = time.perf_counter() - start
+                if any(c.returncode for c in children):
+                    raise SystemExit(f"a worker failed: {[o[1].decode(errors='replace')[-2000:] for o in outputs]}")
+                hpf(env, "verify")
+                engine = create_engine(url)
+                with engine.connect() as conn:
+                    posted = conn.execute(text("SELECT count(*) FROM batches WHERE status = 'POSTED'")).scalar_one()
+                    deposits = conn.execute(text("SELECT count(*) FROM deposits")).scalar_one()
+                engine.dispose()
+        assert posted == files and deposits == files * rows, (posted, deposits)
+        alone = alone or seconds
+        shares = [json.loads(o[0])["outcomes"].get("POSTED", 0) for o in outputs]
+        assert sum(shares) == files, shares  # each list counted by the worker that posted it
+        print(
+            f"  {n} worker{'s' if n > 1 else ' '}  {seconds:6.1f} s = {files / seconds:5.1f} files/s  "
+            f"speed-up ×{alone / seconds:.2f}  lists posted by each: {shares}  (each posted once: `hpf verify` passed)"
+        )
+
+
 IDLE_TARGET_S = 30.0
 """Issue 15: a cycle over 20,000 inboxes with nothing ready takes under 30 s."""
 
@@ -563,6 +608,7 @@ def main() -> None:
             "pg",
             "month-end",
             "month-end-pg",
+            "scale",
             "idle",
             "small",
             "changes",
@@ -593,6 +639,8 @@ def main() -> None:
             scenario_month_end(args.files, 25, "SQLite")
         elif name == "month-end-pg":
             scenario_month_end(args.files, 25, "PostgreSQL")
+        elif name == "scale":
+            scenario_scale(args.files, 25)
         elif name == "idle":
             scenario_idle(20_000)
         elif name == "small":

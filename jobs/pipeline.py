@@ -436,7 +436,8 @@ def process(
             batch = register.get(conn, claimed.id)  # as it is now that we hold it
         assert batch is not None
         if batch.step == Step.ARCHIVED:
-            return Outcome.of(batch.status)
+            # Finished by another worker since this cycle listed the inbox: its outcome is that worker's to count.
+            return Outcome.BUSY
         if batch.failed_before and retry_due is not None:
             verdict = retry_due(batch)
             if verdict == Retry.WAIT:
