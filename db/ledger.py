@@ -410,15 +410,6 @@ def _entries_for_deposits(
 ) -> None:
     """Member entries per part and the two entries of the counter account, set-based from the deposits."""
     standing = and_(deposits.c.batch_id == batch_id, deposits.c.reversed.is_(False))
-    columns = [
-        entries.c.batch_id,
-        entries.c.kind,
-        entries.c.account,
-        entries.c.part,
-        entries.c.month,
-        entries.c.amount_fen,
-        entries.c.booked_on,
-    ]
     for part, amount in (("employer", deposits.c.employer_fen), ("employee", deposits.c.employee_fen)):
         # The member's entry per deposit, then the CONTROL entry for the batch's total.
         for account, value in (
@@ -427,7 +418,7 @@ def _entries_for_deposits(
         ):
             day = literal(booked_on, Date) if booked_on is not None else null()
             row = select(literal(batch_id), literal(kind), account, literal(part), literal(month), value, day)
-            conn.execute(insert(entries).from_select(columns, row.where(standing)))
+            conn.execute(insert(entries).from_select(_ENTRY_COLUMNS, row.where(standing)))
 
 
 def _apply_to_members(conn: Connection, batch_id: int, *, sign: int, paid_through: Any) -> None:

@@ -42,13 +42,9 @@ def test_the_numbers_run_out_with_a_clear_error_not_a_thirteenth_digit(store: St
         roster.allocate(conn, 1)
 
 
-def test_the_roster_of_an_earlier_month_undoes_the_later_events(store: Store) -> None:
-    import polars as pl
-
-    load(store)
-    with (
-        store.engine.begin() as conn
-    ):  # 李四 (sealed) moved to 0101000456 from 202612, as a change list would have done it
+def _move_li(store: Store) -> None:
+    """李四 (sealed) moved to 0101000456 from 202612, as a change list would have done it."""
+    with store.engine.begin() as conn:
         conn.execute(
             update(tables.members)
             .where(tables.members.c.member_account == "100002")
@@ -61,6 +57,13 @@ def test_the_roster_of_an_earlier_month_undoes_the_later_events(store: Store) ->
                 new_base_fen=3_296_900,
             )
         )  # fmt: skip
+
+
+def test_the_roster_of_an_earlier_month_undoes_the_later_events(store: Store) -> None:
+    import polars as pl
+
+    load(store)
+    _move_li(store)
     empty = pl.Series([], dtype=pl.String)
     november = store.members("0101000123", empty, month=202611)
     assert november.filter(pl.col("member_account") == "100002")["status"].to_list() == ["sealed"]
@@ -93,17 +96,7 @@ def test_a_group_looks_up_what_each_file_looks_up_alone(store: Store) -> None:
                 group.members("0101000123", accounts, month=month), store.members("0101000123", accounts, month=month)
             )
     assert group.members("0101000123", own, month=202611) is group.members_of[("0101000123",)]  # read once
-    with store.engine.begin() as conn:  # 李四 moves to 0101000456 from 202612: its roster for 202611 is not today's
-        conn.execute(
-            update(tables.members).where(tables.members.c.member_account == "100002").values(unit_account="0101000456")
-        )
-        conn.execute(
-            insert(tables.member_events).values(
-                member_account="100002", batch_id=1, month=202612, change="open", old_unit="0101000123",
-                new_unit="0101000456", old_status="sealed", new_status="normal", old_base_fen=3_296_900,
-                new_base_fen=3_296_900,
-            )
-        )  # fmt: skip
+    _move_li(store)  # its roster for 202611 is not today's
     group = store.for_group(units, 202611)
     assert group.eventful == {"0101000123", "0101000456"}
     for unit in units[:2]:
