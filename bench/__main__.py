@@ -117,6 +117,17 @@ def sftp_section(server: Sshd) -> str:
     )
 
 
+def served(
+    home: Path, db_url: str, server: Sshd, employers: pl.DataFrame, members: pl.DataFrame, funds: str = "immediate"
+) -> dict[str, str]:
+    """A scenario's environment over `server`: the SFTP user given the root, the database made, the master imported."""
+    server.give_root_to_user()
+    env = environ(home, db_url, sftp_section(server), funds)
+    hpf(env, "db", "upgrade")
+    hpf(env, "accounts", "import", *write_master(home, employers, members))
+    return env
+
+
 @contextmanager
 def scenario_home() -> Iterator[tuple[Path, Path]]:
     """A scratch folder the SFTP user may enter (home), and the SFTP root inside it."""
@@ -318,10 +329,7 @@ def end_to_end(kind: str, rows_list: list[int]) -> None:
             (root / unit / "inbox" / name).write_bytes(remittance(members))
             (root / unit / "inbox" / f"{name}.done").write_bytes(b"")
             with sshd_server(root) as server, sqlite_db(home) if kind == "SQLite" else postgres_db() as url:
-                server.give_root_to_user()
-                env = environ(home, url, sftp_section(server))
-                hpf(env, "db", "upgrade")
-                hpf(env, "accounts", "import", *write_master(home, employers, members))
+                env = served(home, url, server, employers, members)
                 run = hpf(env, "run-once", "--json")
                 summary = json.loads(run.out)
                 assert summary["outcomes"] == {"POSTED": 1}, summary
@@ -350,10 +358,7 @@ def scenario_small(files: int, rows: int, workers: int) -> None:
     with scenario_home() as (home, root):
         write_inboxes(root, members)
         with sshd_server(root) as server:
-            server.give_root_to_user()
-            env = environ(home, f"sqlite:///{home / 'hpf.db'}", sftp_section(server))
-            hpf(env, "db", "upgrade")
-            hpf(env, "accounts", "import", *write_master(home, employers, members))
+            env = served(home, f"sqlite:///{home / 'hpf.db'}", server, employers, members)
             run = hpf(env, "run-once", "--json", "--workers", str(workers))
     summary = json.loads(run.out)
     assert summary["outcomes"] == {"POSTED": files}, summary
@@ -376,10 +381,7 @@ def scenario_month_end(files: int, rows: int, kind: str) -> None:
         write_inboxes(root, members)
         write_inboxes(home / "floor", members)
         with sshd_server(root) as server, sqlite_db(home) if kind == "SQLite" else postgres_db() as url:
-            server.give_root_to_user()
-            env = environ(home, url, sftp_section(server))
-            hpf(env, "db", "upgrade")
-            hpf(env, "accounts", "import", *write_master(home, employers, members))
+            env = served(home, url, server, employers, members)
             run = hpf(env, "run-once", "--json")
             for unit in (home / "floor").iterdir():  # the floor's own copy of the inboxes, where ours were
                 (root / unit.name / "inbox").rmdir()
@@ -413,10 +415,7 @@ def scenario_scale(files: int, rows: int, workers: tuple[int, ...] = (1, 2, 3)) 
         with scenario_home() as (home, root), postgres_db() as url:
             write_inboxes(root, members)
             with sshd_server(root) as server:
-                server.give_root_to_user()
-                env = environ(home, url, sftp_section(server))
-                hpf(env, "db", "upgrade")
-                hpf(env, "accounts", "import", *write_master(home, employers, members))
+                env = served(home, url, server, employers, members)
                 start = time.perf_counter()
                 children = [
                     subprocess.Popen(
@@ -456,10 +455,7 @@ def scenario_idle(inboxes: int) -> None:
         for unit in employers["unit_account"]:
             (root / str(unit) / "inbox").mkdir(parents=True)
         with sshd_server(root) as server, sqlite_db(home) as url:
-            server.give_root_to_user()
-            env = environ(home, url, sftp_section(server))
-            hpf(env, "db", "upgrade")
-            hpf(env, "accounts", "import", *write_master(home, employers, members))
+            env = served(home, url, server, employers, members)
             run = hpf(env, "run-once", "--json")
     summary = json.loads(run.out)
     assert not summary["outcomes"], summary["outcomes"]
@@ -485,10 +481,7 @@ def scenario_changes(rows: int) -> None:
         (root / unit / "inbox" / name).write_bytes(base_adjustment(members))
         (root / unit / "inbox" / f"{name}.done").write_bytes(b"")
         with sshd_server(root) as server, sqlite_db(home) as url:
-            server.give_root_to_user()
-            env = environ(home, url, sftp_section(server))
-            hpf(env, "db", "upgrade")
-            hpf(env, "accounts", "import", *write_master(home, employers, members))
+            env = served(home, url, server, employers, members)
             run = hpf(env, "run-once", "--json")
     summary = json.loads(run.out)
     assert summary["outcomes"] == {"APPLIED": 1}, summary
@@ -516,10 +509,7 @@ def scenario_arrivals(files: int, rows: int) -> None:
         for folder in ("inbox", "outbox", "archive"):
             (root / "_bank" / folder).mkdir(parents=True)
         with sshd_server(root) as server:
-            server.give_root_to_user()
-            env = environ(home, f"sqlite:///{home / 'hpf.db'}", sftp_section(server), funds="arrival")
-            hpf(env, "db", "upgrade")
-            hpf(env, "accounts", "import", *write_master(home, employers, members))
+            env = served(home, f"sqlite:///{home / 'hpf.db'}", server, employers, members, funds="arrival")
             waiting = hpf(env, "run-once", "--json")
             assert json.loads(waiting.out)["outcomes"] == {"AWAITING_FUNDS": files}, waiting.out
             lines = [
