@@ -15,6 +15,7 @@ the bytes of `X.result.json`, `X.result.csv` and `X.result.xlsx` out.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Sequence
@@ -547,6 +548,19 @@ def errors_sheet(doc: dict[str, Any], problems: pl.DataFrame, title: str) -> xls
 # ------------------------------------------------------------- restating
 
 
+@dataclass(frozen=True, slots=True)
+class Restatement:
+    """A published result to be told again: the batch's stored files and what stands now."""
+
+    files: dict[str, bytes]
+    status: str
+    reason: str
+    posted_rows: int
+    posted_fen: int
+    extra: dict[str, Any] | None = None
+    """Fields of the document replaced or added (the payment notice, `funded_by`, `receipt`; None removes one)."""
+
+
 def restated(
     files: dict[str, bytes],
     *,
@@ -562,49 +576,130 @@ def restated(
     Built from the batch's own stored result files, under the same names (the
     source was archived long ago). POSTED: every line waiting for money is
     posted. Otherwise every line that was posted is NOT_POSTED with the reason;
-    `posted_rows` / `posted_fen` say what stands now. `extra` replaces or adds
-    fields of the document (the payment notice, `funded_by`, `receipt`; None removes one).
+    `posted_rows` / `posted_fen` say what stands now.
     """
-    json_name = next(n for n in files if n.endswith(".result.json"))
-    csv_name = next(n for n in files if n.endswith(".result.csv"))
-    xlsx_name = next(n for n in files if n.endswith(".result.xlsx"))
-    doc = json.loads(files[json_name])
-    errors = doc.pop("errors")
-    label = STATUS_LABELS.get(status, status)
-    doc.update(status=status, posted_rows=posted_rows, posted_fen=posted_fen, reason=reason or None)
-    for key, value in (extra or {}).items():
-        if value is None:
-            doc.pop(key, None)
-        else:
-            doc[key] = value
-    if not doc["reason"]:
-        del doc["reason"]
-    lines = pl.read_csv(files[csv_name], infer_schema=False, encoding="utf8").select(RESULT_CSV_COLUMNS)
-    if status == BatchStatus.POSTED:
-        before, after, why = RowStatus.NOT_POSTED, RowStatus.POSTED, pl.lit(None, pl.String)
-    elif status == BatchStatus.AWAITING_FUNDS:
-        before, after, why = RowStatus.POSTED, RowStatus.NOT_POSTED, pl.lit(f"{reason}；{AWAITING_MESSAGE}")
-    else:
-        before, after, why = (
-            RowStatus.POSTED,
-            RowStatus.NOT_POSTED,
-            pl.lit(f"本批次{label}（{status}）：{reason}；本行未入账"),
-        )
-    if status in (BatchStatus.EXPIRED, BatchStatus.SUPERSEDED):
-        moved = pl.col("status").is_in([RowStatus.POSTED, RowStatus.NOT_POSTED])
-    else:
-        moved = pl.col("status") == before
-    lines = _guarded(
-        lines.lazy().with_columns(
-            pl.col("row_no").cast(pl.Int64),
-            pl.when(moved).then(pl.lit(after.value)).otherwise(pl.col("status")).alias("status"),
-            pl.when(moved).then(why).otherwise(pl.col("message")).alias("message"),
-        )
+    one = Restatement(files, status, reason, posted_rows, posted_fen, extra)
+    return restated_many([one], xlsx_detail_rows=xlsx_detail_rows)[0]
+
+
+_MARK = "#"
+"""The row_no cell of the line put before each file's lines when many CSVs are read as one (a real one is a number)."""
+
+
+def restated_many(items: Sequence[Restatement], *, xlsx_detail_rows: int) -> list[dict[str, bytes]]:
+    """`restated` of many results at once: their CSVs read as one, their lines changed and written by one query each.
+
+    An arrival file can pay twenty thousand waiting lists in one cycle; one
+    query per list would cost more than the lists' rows.
+    """
+    if not items:
+        return []
+    names, docs, errors = [], [], []
+    for item in items:
+        json_name = next(n for n in item.files if n.endswith(".result.json"))
+        csv_name = next(n for n in item.files if n.endswith(".result.csv"))
+        xlsx_name = next(n for n in item.files if n.endswith(".result.xlsx"))
+        names.append((json_name, csv_name, xlsx_name))
+        doc = json.loads(item.files[json_name])
+        errors.append(doc.pop("errors"))
+        doc.update(status=item.status, posted_rows=item.posted_rows, posted_fen=item.posted_fen)
+        doc.update(reason=item.reason or None)
+        for key, value in (item.extra or {}).items():
+            if value is None:
+                doc.pop(key, None)
+            else:
+                doc[key] = value
+        if not doc["reason"]:
+            del doc["reason"]
+        docs.append(doc)
+    lines = _stacked_lines([item.files[csv] for item, (_, csv, _) in zip(items, names, strict=True)])
+    changes = pl.LazyFrame(
+        [_line_change(item.status, item.reason) for item in items],
+        schema={"_before": pl.String, "_after": pl.String, "_why": pl.String, "_any": pl.Boolean},
+        orient="row",
+    ).with_row_index("_file")
+    moved = (
+        pl.when(pl.col("_any"))
+        .then(pl.col("status").is_in([RowStatus.POSTED, RowStatus.NOT_POSTED]))
+        .otherwise(pl.col("status") == pl.col("_before"))
+    )
+    changed = _guarded(
+        lines.lazy()
+        .join(changes.with_columns(pl.col("_file").cast(pl.Int64)), on="_file", how="left", maintain_order="left")
+        .with_columns(
+            pl.when(moved).then(pl.col("_after")).otherwise(pl.col("status")).alias("status"),
+            pl.when(moved).then(pl.col("_why")).otherwise(pl.col("message")).alias("message"),
+        ),
+        "_file",
     ).collect()
-    problems = pl.DataFrame(errors, schema=ERROR, orient="row") if errors else ERROR.to_frame()
-    body = {**doc, "errors": errors}
-    return {
-        json_name: (json.dumps(body, ensure_ascii=False, indent=2) + "\n").encode("utf-8"),
-        csv_name: csv_bytes(lines),
-        xlsx_name: _workbook(doc, lines, problems, xlsx_detail_rows),
-    }
+    by_file = changed.partition_by("_file", as_dict=True, include_key=False)
+    empty = changed.clear().drop("_file")
+    each = [by_file.get((n,), empty) for n in range(len(items))]
+    problems = [pl.DataFrame(e, schema=ERROR, orient="row") if e else ERROR.to_frame() for e in errors]
+    books = _workbooks(list(zip(docs, each, problems, strict=True)), xlsx_detail_rows)
+    csvs = _csvs(changed, [f.height for f in each])
+    return [
+        {
+            json_name: (json.dumps({**doc, "errors": e}, ensure_ascii=False, indent=2) + "\n").encode("utf-8"),
+            csv_name: csv,
+            xlsx_name: book,
+        }
+        for (json_name, csv_name, xlsx_name), doc, e, csv, book in zip(names, docs, errors, csvs, books, strict=True)
+    ]
+
+
+def _line_change(status: str, reason: str) -> tuple[str | None, str, str | None, bool]:
+    """How a restatement changes a line: (status it takes from, status it gives, message, takes from both)."""
+    if status == BatchStatus.POSTED:
+        return RowStatus.NOT_POSTED.value, RowStatus.POSTED.value, None, False
+    if status == BatchStatus.AWAITING_FUNDS:
+        return RowStatus.POSTED.value, RowStatus.NOT_POSTED.value, f"{reason}；{AWAITING_MESSAGE}", False
+    label = STATUS_LABELS.get(status, status)
+    every = status in (BatchStatus.EXPIRED, BatchStatus.SUPERSEDED)
+    return RowStatus.POSTED.value, RowStatus.NOT_POSTED.value, f"本批次{label}（{status}）：{reason}；本行未入账", every
+
+
+def _stacked_lines(csvs: Sequence[bytes]) -> pl.DataFrame:
+    """Result CSVs read as one: each file's lines after a line whose row_no is the mark, `_file` numbering them."""
+    header = ",".join(RESULT_CSV_COLUMNS).encode()
+    blank = b"," * (len(RESULT_CSV_COLUMNS) - 1)
+    parts = [header, b"\r\n"]
+    for data in csvs:
+        body = data.removeprefix("\ufeff".encode()).partition(b"\n")[2]
+        parts += [_MARK.encode(), blank, b"\r\n", body]
+        if body and not body.endswith(b"\n"):
+            parts.append(b"\r\n")
+    every = pl.read_csv(b"".join(parts), infer_schema=False, encoding="utf8").select(RESULT_CSV_COLUMNS)
+    mark = pl.col("row_no").eq(_MARK).fill_null(False)
+    return (
+        every.lazy()
+        .with_columns((mark.cast(pl.Int64).cum_sum() - 1).alias("_file"))
+        .filter(~mark)
+        .with_columns(pl.col("row_no").cast(pl.Int64))
+        .collect()
+    )
+
+
+def _csvs(lines: pl.DataFrame, heights: Sequence[int]) -> list[bytes]:
+    """Each file's CSV from the stacked lines (in file order, `heights` lines each), written as one text.
+
+    Without a line break in any cell each line of the text is one row, and the
+    text is cut at line ends; otherwise each file is written on its own.
+    """
+    body = lines.drop("_file")
+    header = csv_bytes(body.clear())
+    text_columns = [c for c in body.columns if body.schema[c] == pl.String]
+    broken = (
+        body.select(pl.any_horizontal(pl.col(text_columns).str.contains("[\r\n]")).any()).item()
+        if text_columns
+        else False
+    )
+    if broken or len(heights) == 1:
+        cuts = [0, *itertools.accumulate(heights)]
+        return [csv_bytes(body.slice(a, b - a)) for a, b in itertools.pairwise(cuts)]
+    text = body.write_csv(include_header=False, line_terminator="\r\n").encode("utf-8").split(b"\r\n")
+    done, at = [], 0
+    for height in heights:
+        done.append(header + b"".join(line + b"\r\n" for line in text[at : at + height]))
+        at += height
+    return done
