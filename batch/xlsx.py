@@ -117,7 +117,9 @@ _Packed = tuple[bytes, int, int, bytes]
 
 
 def _pack(name: str, data: bytes) -> _Packed:
-    squeeze = zlib.compressobj(1, zlib.DEFLATED, -15)
+    # A small member with a small window and state: deflate's setup of the full ones cost ten times its work.
+    window, memory = (-15, 8) if len(data) > 1 << 16 else (-12, 4)
+    squeeze = zlib.compressobj(1, zlib.DEFLATED, window, memory)
     return name.encode(), zlib.crc32(data), len(data), squeeze.compress(data) + squeeze.flush()
 
 
@@ -272,6 +274,7 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _ESCAPE_LIKE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
 
 
+@functools.lru_cache(maxsize=4096)
 def _xml_text(text: str) -> str:
     """`xml_text` for one Python string (headers, titles, footers), in Python: a polars call per cell cost more."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -15,7 +15,7 @@ update. Our time is printed as a multiple of it.
     python -m bench                 # every scenario
     python -m bench e2e small       # some: import validate e2e pg month-end month-end-pg idle scale small changes arrivals sftp startup
     python -m bench --rows 200000   # a smaller big file
-    python -m bench small --profile /tmp/prof   # run-once under py-spy: flame graphs, no RSS figure
+    python -m bench small --profile /tmp/prof   # run-once under py-spy (flame graphs), else cProfile; no RSS figure
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ from tests.support.servers import Sshd, postgres_server, sshd_server
 ROOT = Path(__file__).resolve().parent.parent
 HPF = [str(Path(sys.executable).parent / "hpf")]
 PROFILE: Path | None = None
-"""--profile: run-once under py-spy, its flame graphs written here."""
+"""--profile: run-once under py-spy (its flame graphs) or, without py-spy, cProfile (its statistics), written here."""
 
 
 @dataclass
@@ -76,17 +76,14 @@ def hpf(env: dict[str, str], *args: str) -> Run:
         start = time.perf_counter()
         command = [*HPF, *args]
         if PROFILE is not None and args[0] == "run-once":
-            stacks = PROFILE / f"run-once-{time.strftime('%H%M%S')}.txt"  # collapsed stacks (flamegraph.pl input)
-            command = [
-                str(Path(sys.executable).parent / "py-spy"),
-                "record",
-                "-f",
-                "raw",
-                "-o",
-                str(stacks),
-                "--",
-                *command,
-            ]
+            stamp = time.strftime("%H%M%S")
+            spy = Path(sys.executable).parent / "py-spy"
+            if spy.exists():  # collapsed stacks (flamegraph.pl input)
+                stacks = PROFILE / f"run-once-{stamp}.txt"
+                command = [str(spy), "record", "-f", "raw", "-o", str(stacks), "--", *command]
+            else:  # cProfile's statistics (read them with pstats)
+                stats = PROFILE / f"run-once-{stamp}.prof"
+                command = [sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "jobs.cli", *args]
         child = subprocess.Popen(command, env=env, stdout=out, stderr=errs, cwd=ROOT)
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - start
@@ -609,7 +606,9 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the big file (default 1,000,000)")
     parser.add_argument("--files", type=int, default=2000, help="small files in one cycle (default 2,000)")
-    parser.add_argument("--profile", type=Path, help="run run-once under py-spy (pip install py-spy) into this folder")
+    parser.add_argument(
+        "--profile", type=Path, help="run run-once under py-spy (pip install py-spy) or else cProfile, into this folder"
+    )
     args = parser.parse_args()
     global PROFILE
     PROFILE = args.profile

@@ -390,14 +390,24 @@ def keep_rows(conn: Connection, batch_id: int, rows: pl.DataFrame) -> None:
 
 
 def list_deposits(conn: Connection, batch_id: int) -> pl.DataFrame:
+    return list_deposits_many(conn, [batch_id])[batch_id]
+
+
+def list_deposits_many(conn: Connection, batch_ids: list[int]) -> dict[int, pl.DataFrame]:
+    """The kept deposits of each list (member_account, employer_fen, employee_fen), by account; one query."""
     rows = conn.execute(
-        select(list_rows.c.member_account, list_rows.c.employer_fen, list_rows.c.employee_fen)
-        .where(list_rows.c.batch_id == batch_id)
-        .order_by(list_rows.c.member_account)
+        select(list_rows.c.batch_id, list_rows.c.member_account, list_rows.c.employer_fen, list_rows.c.employee_fen)
+        .where(list_rows.c.batch_id.in_(batch_ids))
+        .order_by(list_rows.c.batch_id, list_rows.c.member_account)
     ).all()
-    return pl.DataFrame(
-        rows, schema={"member_account": pl.String, "employer_fen": pl.Int64, "employee_fen": pl.Int64}, orient="row"
+    frame = pl.DataFrame(
+        rows,
+        schema={"batch_id": pl.Int64, "member_account": pl.String, "employer_fen": pl.Int64, "employee_fen": pl.Int64},
+        orient="row",
     )
+    found = frame.partition_by("batch_id", as_dict=True, include_key=False)
+    empty = frame.clear().drop("batch_id")
+    return {i: found.get((i,), empty) for i in batch_ids}
 
 
 def awaiting(conn: Connection, units: Iterable[str] | None = None) -> list[register.Batch]:
@@ -414,26 +424,67 @@ def fund(conn: Connection, batch_id: int, unit: str, total_fen: int) -> list[str
     What had already left the suspense (earlier lists, transfers out, reversals)
     used the oldest credits; this list takes the next `total_fen`.
     """
-    code = suspense_of(unit)
-    outflow = select(func.coalesce(func.sum(fund_moves.c.amount_fen), 0)).where(fund_moves.c.debit == code)
-    posted = select(func.coalesce(func.sum(batches.c.posted_fen), 0)).where(
-        batches.c.unit_account == unit, batches.c.status == BatchStatus.POSTED, batches.c.id != batch_id
+    return fund_many(conn, [(batch_id, unit, total_fen)])[batch_id]
+
+
+def fund_many(conn: Connection, lists: Sequence[tuple[int, str, int]]) -> dict[int, list[str]]:
+    """`fund` of lists just posted together (batch id, unit, total), at most one per employer; serials by list."""
+    ids = [i for i, _, _ in lists]
+    units = [u for _, u, _ in lists]
+    codes = [suspense_of(u) for u in units]
+    out = dict(
+        conn.execute(
+            select(fund_moves.c.debit, func.sum(fund_moves.c.amount_fen))
+            .where(fund_moves.c.debit.in_(codes))
+            .group_by(fund_moves.c.debit)
+        ).all()
     )
-    used = int(conn.execute(outflow).scalar_one()) + int(conn.execute(posted).scalar_one())
-    credits = conn.execute(
-        select(bank_lines.c.id, bank_lines.c.serial, bank_lines.c.amount_fen)
-        .where(bank_lines.c.suspense == code, bank_lines.c.kind == CREDIT, bank_lines.c.reversed_by.is_(None))
-        .order_by(bank_lines.c.id)
-    ).all()
-    chosen, start = [], 0
-    for line_id, serial, amount in credits:
-        end = start + int(amount)
-        if end > used and start < used + total_fen:
-            chosen.append((int(line_id), str(serial)))
-        start = end
-    if chosen:
-        conn.execute(insert(fundings), [{"batch_id": batch_id, "line_id": i} for i, _ in chosen])
-    return [serial for _, serial in chosen]
+    posted = dict(
+        conn.execute(
+            select(batches.c.unit_account, func.sum(batches.c.posted_fen))
+            .where(batches.c.unit_account.in_(units), batches.c.status == BatchStatus.POSTED, batches.c.id.not_in(ids))
+            .group_by(batches.c.unit_account)
+        ).all()
+    )
+    wanted = pl.DataFrame(
+        [(i, suspense_of(u), int(out.get(suspense_of(u)) or 0) + int(posted.get(u) or 0), t) for i, u, t in lists],
+        schema={"batch_id": pl.Int64, "suspense": pl.String, "used": pl.Int64, "total": pl.Int64},
+        orient="row",
+    )
+    credits = pl.DataFrame(
+        conn.execute(
+            select(bank_lines.c.id, bank_lines.c.suspense, bank_lines.c.serial, bank_lines.c.amount_fen)
+            .where(bank_lines.c.suspense.in_(codes), bank_lines.c.kind == CREDIT, bank_lines.c.reversed_by.is_(None))
+            .order_by(bank_lines.c.id)
+        ).all(),
+        schema={"line_id": pl.Int64, "suspense": pl.String, "serial": pl.String, "amount_fen": pl.Int64},
+        orient="row",
+    )
+    end = pl.col("amount_fen").cum_sum().over("suspense")
+    chosen = (
+        credits.with_columns(end.alias("end"))
+        .join(wanted, on="suspense", maintain_order="left")
+        .filter(
+            (pl.col("end") > pl.col("used")) & (pl.col("end") - pl.col("amount_fen") < pl.col("used") + pl.col("total"))
+        )
+        .select("batch_id", "line_id", "serial")
+    )
+    if chosen.height:
+        conn.execute(insert(fundings), chosen.select("batch_id", "line_id").to_dicts())
+    serials = dict(chosen.group_by("batch_id", maintain_order=True).agg("serial").iter_rows())
+    return {i: list(serials.get(i, [])) for i in ids}
+
+
+def suspense_balances(conn: Connection, units: Sequence[str], *, for_update: bool = False) -> dict[str, int]:
+    """`suspense_balance` of many employers, by unit (0 for one with no suspense yet); locked with `for_update`."""
+    code = {suspense_of(u): u for u in units}
+    query = select(control_accounts.c.code, control_accounts.c.balance_fen).where(
+        control_accounts.c.code.in_(list(code))
+    )
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    found = {code[c]: int(b) for c, b in conn.execute(query)}
+    return {u: found.get(u, 0) for u in units}
 
 
 def expiring(conn: Connection, today: date, expire_days: int) -> list[register.Batch]:

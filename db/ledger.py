@@ -21,7 +21,21 @@ from typing import Any, cast
 
 import polars as pl
 import psycopg
-from sqlalchemy import Connection, Date, and_, bindparam, case, func, insert, literal, null, select, text, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Date,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    text,
+    update,
+)
 
 from batch.money import format_yuan
 from batch.policy import previous_month
@@ -161,8 +175,7 @@ def post_many(conn: Connection, postings: list[Posting], *, booked_on: date | No
             select(employers.c.unit_account, employers.c.paid_through).where(employers.c.unit_account.in_(units))
         ).all()
     )
-    for p in postings:
-        _advance(conn, p.unit_account, p.month, p.roster_version, priors.get(p.unit_account))
+    _advance_many(conn, postings, priors)
     conn.execute(
         update(batches).where(batches.c.id == bindparam("p_id")).values(prev_paid_through=bindparam("p_prior")),
         [{"p_id": p.batch_id, "p_prior": priors.get(p.unit_account)} for p in postings],
@@ -174,22 +187,21 @@ def post_many(conn: Connection, postings: list[Posting], *, booked_on: date | No
         )
     ids = [p.batch_id for p in postings]
     standing = and_(deposits.c.batch_id.in_(ids), deposits.c.reversed.is_(False))
-    by_counter: dict[str, list[int]] = {}
-    for p in postings:
-        by_counter.setdefault(p.counter, []).append(p.batch_id)
     day = literal(booked_on, Date) if booked_on is not None else null()
     for part, amount in (("employer", deposits.c.employer_fen), ("employee", deposits.c.employee_fen)):
         member = select(deposits.c.batch_id, literal("deposit"), deposits.c.member_account, literal(part),
                         deposits.c.month, amount, day).where(standing)  # fmt: skip
         conn.execute(insert(entries).from_select(_ENTRY_COLUMNS, member))
-        for counter, of in by_counter.items():
-            total = (
-                select(deposits.c.batch_id, literal("deposit"), literal(counter), literal(part), deposits.c.month,
-                       -func.sum(amount), day)
-                .where(standing, deposits.c.batch_id.in_(of))
-                .group_by(deposits.c.batch_id, deposits.c.month)
-            )  # fmt: skip
-            conn.execute(insert(entries).from_select(_ENTRY_COLUMNS, total))
+    # Each list's counter side: its totals, known from the rows (every one was inserted).
+    posted = [Posted(f.height, int(f["employer_fen"].sum()) + int(f["employee_fen"].sum())) for f in frames]
+    counter_sides = [
+        {"batch_id": p.batch_id, "kind": "deposit", "account": p.counter, "part": part, "month": p.month,
+         "amount_fen": -int(f[column].sum()), "booked_on": booked_on}
+        for p, f in zip(postings, frames, strict=True) if f.height
+        for part, column in (("employer", "employer_fen"), ("employee", "employee_fen"))
+    ]  # fmt: skip
+    if counter_sides:
+        conn.execute(insert(entries), counter_sides)
     later = members.c.paid_through.is_not(None) & (members.c.paid_through > deposits.c.month)
     conn.execute(
         update(members)
@@ -199,10 +211,10 @@ def post_many(conn: Connection, postings: list[Posting], *, booked_on: date | No
             paid_through=case((later, members.c.paid_through), else_=deposits.c.month),
         )
     )
-    posted = [Posted(f.height, int(f["employer_fen"].sum()) + int(f["employee_fen"].sum())) for f in frames]
-    for counter, of in by_counter.items():
-        _apply_to_control(conn, -sum(d.total_fen for p, d in zip(postings, posted, strict=True) if p.batch_id in of),
-                          counter)  # fmt: skip
+    by_counter: dict[str, int] = {}
+    for p, d in zip(postings, posted, strict=True):
+        by_counter[p.counter] = by_counter.get(p.counter, 0) - d.total_fen
+    _apply_to_controls(conn, by_counter)
     return posted
 
 
@@ -215,6 +227,41 @@ _ENTRY_COLUMNS = [
     entries.c.amount_fen,
     entries.c.booked_on,
 ]
+
+
+def _advance_many(conn: Connection, postings: list[Posting], priors: dict[str, int | None]) -> None:
+    """`_advance` of every list's employer, one statement executed for each; PostingConflict if any is not due."""
+    due = employers.c.paid_through.is_(None) | (employers.c.paid_through == bindparam("a_prior"))
+    current = (employers.c.roster_version == bindparam("a_version")) | bindparam("a_any", type_=Boolean)
+    advanced = conn.execute(
+        update(employers)
+        .where(employers.c.unit_account == bindparam("a_unit"), due, current)
+        .values(paid_through=bindparam("a_month"), status=_opened_becomes_normal(), updated_at=func.now()),
+        [
+            {"a_unit": p.unit_account, "a_month": p.month, "a_prior": previous_month(p.month),
+             "a_version": p.roster_version, "a_any": p.roster_version is None}
+            for p in postings
+        ],
+    ).rowcount  # fmt: skip
+    if advanced == len(postings):
+        return
+    now = {
+        u: (paid, version)
+        for u, paid, version in conn.execute(
+            select(employers.c.unit_account, employers.c.paid_through, employers.c.roster_version).where(
+                employers.c.unit_account.in_([p.unit_account for p in postings])
+            )
+        )
+    }
+    for p in postings:  # the first not advanced, told as `_advance` tells it
+        paid, version = now.get(p.unit_account, (None, None))
+        if p.roster_version is not None and version != p.roster_version:
+            raise PostingConflict(f"单位{p.unit_account}的职工名册在检查之后已有变更，本批次未入账，将按新名册重新检查")
+        if paid != p.month or priors.get(p.unit_account) == p.month:
+            raise PostingConflict(
+                f"单位{p.unit_account}已不是{p.month}的应缴单位（已缴至{priors.get(p.unit_account)}），可能已被另一批次入账"
+            )
+    raise PostingConflict(f"本组{len(postings)}个清册中有{len(postings) - advanced}个未能入账，本组未入账")
 
 
 def _advance(conn: Connection, unit_account: str, month: int, roster_version: int | None, prior: int | None) -> None:
@@ -434,6 +481,24 @@ def _apply_to_members(conn: Connection, batch_id: int, *, sign: int, paid_throug
             balance_fen=members.c.balance_fen + sign * (deposits.c.employer_fen + deposits.c.employee_fen),
             paid_through=paid_through,
         )
+    )
+
+
+def _apply_to_controls(conn: Connection, deltas: dict[str, int]) -> None:
+    """`_apply_to_control` of several accounts: rows created for those new, then one statement executed for each."""
+    if not deltas:
+        return
+    known = set(
+        conn.execute(select(control_accounts.c.code).where(control_accounts.c.code.in_(list(deltas)))).scalars()
+    )
+    fresh = [{"code": c, "balance_fen": 0} for c in deltas if c not in known]
+    if fresh:
+        conn.execute(insert(control_accounts), fresh)
+    conn.execute(
+        update(control_accounts)
+        .where(control_accounts.c.code == bindparam("c_code"))
+        .values(balance_fen=control_accounts.c.balance_fen + bindparam("c_delta")),
+        [{"c_code": c, "c_delta": d} for c, d in deltas.items()],
     )
 
 

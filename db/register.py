@@ -365,6 +365,34 @@ def restate(conn: Connection, batch_id: int, status: BatchStatus, files: dict[st
     event(conn, batch_id, status, batch.step, message)
 
 
+def restate_many(conn: Connection, restatements: list[tuple[Batch, BatchStatus, dict[str, bytes], str]]) -> None:
+    """`restate` of many batches (batch as read, new status, files, message) in a few statements."""
+    if not restatements:
+        return
+    ids = [b.id for b, _, _, _ in restatements]
+    conn.execute(
+        update(batches)
+        .where(batches.c.id == bindparam("b_id"))
+        .values(status=bindparam("b_status"), republish=True, updated_at=func.now()),
+        [{"b_id": b.id, "b_status": status} for b, status, _, _ in restatements],
+    )
+    conn.execute(batch_results.delete().where(batch_results.c.batch_id.in_(ids)))
+    stored = [
+        {"batch_id": b.id, "name": n, "content": gzip.compress(d, compresslevel=1)}
+        for b, _, files, _ in restatements
+        for n, d in files.items()
+    ]
+    if stored:
+        conn.execute(insert(batch_results), stored)
+    conn.execute(
+        insert(batch_events),
+        [
+            {"batch_id": b.id, "status": status, "step": b.step, "message": message}
+            for b, status, _, message in restatements
+        ],
+    )
+
+
 def to_republish(conn: Connection) -> list[Batch]:
     """Batches whose results changed after they were published; a batch not yet published is published anyway."""
     query = select(batches).where(batches.c.republish.is_(True), batches.c.step.in_((Step.PUBLISHED, Step.ARCHIVED)))
@@ -384,6 +412,33 @@ def republished(engine: Engine, batch_id: int, names: list[str]) -> None:
         )
 
 
+def republished_many(engine: Engine, done: list[tuple[int, list[str]]]) -> None:
+    """`republished` for many batches (id, names uploaded) in one transaction."""
+    if not done:
+        return
+    with engine.begin() as conn:
+        ids = [i for i, _ in done]
+        conn.execute(update(batches).where(batches.c.id.in_(ids)).values(republish=False, updated_at=func.now()))
+        now = {
+            i: (s, st)
+            for i, s, st in conn.execute(
+                select(batches.c.id, batches.c.status, batches.c.step).where(batches.c.id.in_(ids))
+            )
+        }
+        conn.execute(
+            insert(batch_events),
+            [
+                {
+                    "batch_id": i,
+                    "status": now[i][0],
+                    "step": now[i][1],
+                    "message": f"结果已重新上传到outbox：{', '.join(names)}",
+                }
+                for i, names in done
+            ],
+        )
+
+
 def results(conn: Connection, batch_id: int, *, suffix: str = "") -> dict[str, bytes]:
     """The batch's result files (those whose name ends with `suffix`), decompressed."""
     rows = conn.execute(
@@ -392,6 +447,24 @@ def results(conn: Connection, batch_id: int, *, suffix: str = "") -> dict[str, b
         )
     )
     return {name: gzip.decompress(content) for name, content in rows}
+
+
+def results_many(conn: Connection, batch_ids: list[int]) -> dict[int, dict[str, bytes]]:
+    """`results` of many batches, by batch (a batch with none is absent)."""
+    found: dict[int, dict[str, bytes]] = {}
+    rows = conn.execute(
+        select(batch_results.c.batch_id, batch_results.c.name, batch_results.c.content).where(
+            batch_results.c.batch_id.in_(batch_ids)
+        )
+    )
+    for batch_id, name, content in rows:
+        found.setdefault(int(batch_id), {})[name] = gzip.decompress(content)
+    return found
+
+
+def get_many(conn: Connection, batch_ids: list[int]) -> dict[int, Batch]:
+    """The batches of these ids that exist, by id."""
+    return {r.id: Batch.of(r) for r in conn.execute(select(batches).where(batches.c.id.in_(batch_ids)))}
 
 
 def result_names(conn: Connection, batch_id: int) -> list[str]:

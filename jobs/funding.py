@@ -14,20 +14,21 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from batch.arrivals import ArrivalFile, read_arrivals
 from batch.money import format_yuan
 from batch.notice import Funds, payment_notice
-from batch.results import restated
+from batch.results import Restatement, restated_many
 from batch.stopwatch import IDLE, Stopwatch
 from db import funds, ledger, register
 from db.errors import database_errors
-from db.locks import try_lock
+from db.locks import try_lock, try_locks
 from db.store import Store
 from db.tables import batches, employers, member_events, suspense_of
 from jobs.crashes import crash_point
@@ -185,16 +186,36 @@ def supersede(conn: Connection, unit: str, month: int, by: int, options: Pipelin
 def _restate(
     conn: Connection, batch_id: int, status: BatchStatus, reason: str, options: PipelineOptions, **extra: Any
 ) -> None:
-    files = register.results(conn, batch_id)
     batch = register.get(conn, batch_id)
     assert batch is not None
-    posted = status == BatchStatus.POSTED
-    new = restated(
-        files, status=status, reason="" if posted else reason,
-        posted_rows=(batch.rows or 0) if posted else 0, posted_fen=(batch.total_fen or 0) if posted else 0,
-        xlsx_detail_rows=options.xlsx_detail_rows, extra=extra or None,
-    ) if files else {}  # fmt: skip
-    register.restate(conn, batch_id, status, new, reason)
+    _restate_many(conn, [(batch, status, reason, extra or None)], options)
+
+
+Restating = tuple[register.Batch, BatchStatus, str, dict[str, Any] | None]
+"""A batch as read in the transaction, its new status, why, and the fields its result document gains or loses."""
+
+
+def _restate_many(conn: Connection, items: Sequence[Restating], options: PipelineOptions) -> None:
+    """The batches' new statuses and their result files told again (`restated_many`), in the caller's transaction."""
+    files = register.results_many(conn, [b.id for b, _, _, _ in items])
+    told = []
+    for batch, status, reason, extra in items:
+        posted = status == BatchStatus.POSTED
+        told.append(
+            Restatement(
+                files.get(batch.id, {}), status, "" if posted else reason,
+                posted_rows=(batch.rows or 0) if posted else 0, posted_fen=(batch.total_fen or 0) if posted else 0,
+                extra=extra,
+            )
+        )  # fmt: skip
+    new = iter(restated_many([t for t in told if t.files], xlsx_detail_rows=options.xlsx_detail_rows))
+    register.restate_many(
+        conn,
+        [
+            (b, status, next(new) if t.files else {}, reason)
+            for (b, status, reason, _), t in zip(items, told, strict=True)
+        ],
+    )
 
 
 def _wait_again(conn: Connection, batch_ids: list[int], options: PipelineOptions) -> None:
@@ -210,39 +231,166 @@ def _wait_again(conn: Connection, batch_ids: list[int], options: PipelineOptions
         )  # fmt: skip
 
 
+SETTLE_GROUP = 500
+"""Lists posted from suspense in one transaction (distinct employers; each list's outcome still all-or-nothing)."""
+
+
 def settle(store: Store, options: PipelineOptions, *, units: list[str] | None = None, post: bool = True) -> Settled:
-    """Expire what waited too long, then post each employer's awaiting lists in month order while its suspense covers them."""
+    """Expire what waited too long, then post each employer's awaiting lists in month order while its suspense covers them.
+
+    In rounds: each employer's earliest awaiting list first, all employers'
+    together (`_post_group`, a few hundred lists a transaction), then the
+    next month of those whose list was posted. An employer stops at its first
+    list the money does not cover, or that cannot be posted as it stands.
+    """
     done = Settled()
     today = today_of(options)
     with database_errors(), store.engine.connect() as conn:
         stale = funds.expiring(conn, today, options.funds.expire_days)
-    for batch in stale:
-        with try_lock(store.engine, f"batch-{batch.id}") as mine:
-            if not mine:
-                continue
-            with database_errors(), store.engine.begin() as conn:
-                now = register.get(conn, batch.id)
-                if now is None or now.status != BatchStatus.AWAITING_FUNDS:
-                    continue
-                reason = f"自{now.awaiting_since}起超过{options.funds.expire_days}天未收到足额缴款，清册已失效"
-                _restate(conn, batch.id, BatchStatus.EXPIRED, reason, options)
-            done.outcomes[BatchStatus.EXPIRED] += 1
+    for chunk in _chunks(stale):
+        done.outcomes[BatchStatus.EXPIRED] += _expire_group(store, options, chunk)
     if not post:
         return done
     with database_errors(), store.engine.connect() as conn:
         waiting = funds.awaiting(conn, units)
-    blocked: set[str] = set()
+    queues: dict[str, list[register.Batch]] = {}
     for batch in waiting:
-        if batch.unit_account in blocked:
-            continue
-        outcome = post_awaiting(store, options, batch.id)
-        if outcome is None or outcome == BatchStatus.AWAITING_FUNDS:
-            blocked.add(batch.unit_account)  # the first list not covered stops its employer
-        else:
-            done.outcomes[outcome] += 1
-            if outcome != BatchStatus.POSTED:
-                blocked.add(batch.unit_account)
+        queues.setdefault(batch.unit_account, []).append(batch)
+    heads = [queue.pop(0) for queue in queues.values()]
+    while heads:
+        with database_errors(), store.engine.connect() as conn:
+            held = funds.suspense_balances(conn, [b.unit_account for b in heads])
+        covered = [b for b in heads if held[b.unit_account] >= (b.total_fen or 0)]
+        outcomes: dict[int, BatchStatus | None] = {}
+        for chunk in _chunks(covered):
+            outcomes |= _post_group(store, options, chunk)
+        for status in outcomes.values():
+            if status is not None and status != BatchStatus.AWAITING_FUNDS:
+                done.outcomes[status] += 1
+        posted = [b.unit_account for b in covered if outcomes.get(b.id) == BatchStatus.POSTED]
+        heads = [queues[unit].pop(0) for unit in posted if queues[unit]]
     return done
+
+
+def _chunks(lists: list[register.Batch]) -> list[list[register.Batch]]:
+    return [lists[i : i + SETTLE_GROUP] for i in range(0, len(lists), SETTLE_GROUP)]
+
+
+def _expire_group(store: Store, options: PipelineOptions, chunk: list[register.Batch]) -> int:
+    """Expire the lists of `chunk` still awaiting (those another worker holds are left to it); how many."""
+    with try_locks(store.engine, [f"batch-{b.id}" for b in chunk]) as mine:
+        with database_errors(), store.engine.begin() as conn:
+            now = register.get_many(conn, [b.id for b in chunk if f"batch-{b.id}" in mine])
+            due = [b for b in now.values() if b.status == BatchStatus.AWAITING_FUNDS]
+            reasons = [
+                f"自{b.awaiting_since}起超过{options.funds.expire_days}天未收到足额缴款，清册已失效" for b in due
+            ]
+            _restate_many(conn, [(b, BatchStatus.EXPIRED, r, None) for b, r in zip(due, reasons, strict=True)], options)
+    return len(due)
+
+
+def _post_group(store: Store, options: PipelineOptions, chunk: list[register.Batch]) -> dict[int, BatchStatus | None]:
+    """Post from suspense the lists of `chunk` (one per employer) that stand as planned, in one transaction.
+
+    What each list is after (None: another worker holds it). A list that no
+    longer stands as planned (its roster changed, its month paid, its money
+    gone) is taken alone by `post_awaiting`, which says why; so is every list
+    of a group whose writing failed, so one list never holds the others back.
+    """
+    engine = store.engine
+    outcomes: dict[int, BatchStatus | None] = {}
+    alone: list[int] = []
+    ready: list[register.Batch] = []
+    today = today_of(options)
+    with try_locks(engine, [f"batch-{b.id}" for b in chunk]) as mine:
+        outcomes |= {b.id: None for b in chunk if f"batch-{b.id}" not in mine}
+        try:
+            with database_errors(), engine.begin() as conn:
+                ledger.share_postings(conn)
+                now = register.get_many(conn, [b.id for b in chunk if b.id not in outcomes])
+                units = [b.unit_account for b in now.values()]
+                state = {
+                    u: (p, v)
+                    for u, p, v in conn.execute(
+                        select(employers.c.unit_account, employers.c.paid_through, employers.c.roster_version).where(
+                            employers.c.unit_account.in_(units)
+                        )
+                    )
+                }
+                held = funds.suspense_balances(conn, units, for_update=True)
+                for batch in now.values():
+                    paid, version = state[batch.unit_account]
+                    if batch.status != BatchStatus.AWAITING_FUNDS:
+                        outcomes[batch.id] = None  # another worker took it since it was listed
+                    elif (
+                        (batch.roster_version is not None and version != batch.roster_version)
+                        or (paid is not None and batch.month is not None and paid >= batch.month)
+                        or held[batch.unit_account] < (batch.total_fen or 0)
+                    ):
+                        alone.append(batch.id)
+                    else:
+                        ready.append(batch)
+                if ready:
+                    _post_ready(conn, ready, held, options, today)
+        except ledger.PostingConflict as e:
+            log.warning("一组%d个待缴清册未能一并入账（%s），改为逐个入账", len(chunk), e)
+            alone = [b.id for b in chunk if b.id not in outcomes]
+            ready = []
+        outcomes |= {b.id: BatchStatus.POSTED for b in ready}
+    if ready:
+        crash_point("committed")
+    for batch_id in alone:
+        outcomes[batch_id] = post_awaiting(store, options, batch_id)
+    return outcomes
+
+
+def _post_ready(
+    conn: Connection, ready: list[register.Batch], held: dict[str, int], options: PipelineOptions, today: date
+) -> None:
+    """Post the lists, record the credits that paid them, and restate their results (in the caller's transaction)."""
+    rows = funds.list_deposits_many(conn, [b.id for b in ready])
+    postings = []
+    for b in ready:
+        assert b.month is not None
+        postings.append(
+            ledger.Posting(b.id, b.unit_account, b.month, rows[b.id], roster_version=b.roster_version,
+                           counter=suspense_of(b.unit_account))
+        )  # fmt: skip
+    ledger.post_many(conn, postings, booked_on=today)
+    crash_point("posting")
+    serials = funds.fund_many(conn, [(b.id, b.unit_account, b.total_fen or 0) for b in ready])
+    conn.execute(
+        update(batches)
+        .where(batches.c.id == bindparam("b_id"))
+        .values(posted_rows=bindparam("b_rows"), posted_fen=bindparam("b_fen"), updated_at=func.now()),
+        [{"b_id": b.id, "b_rows": b.rows, "b_fen": b.total_fen or 0} for b in ready],
+    )
+    sealed = _sealed(conn, ready)
+    restatements = []
+    for b in ready:
+        receipt = {
+            "posted_at": today.isoformat(),
+            "members_posted": b.rows or 0,
+            "members_sealed": sealed.get((b.unit_account, b.month), 0),
+            "suspense_fen": held[b.unit_account] - (b.total_fen or 0),
+        }
+        reason = f"已由暂收资金入账（{'、'.join(serials[b.id])}）"
+        restatements.append((b, BatchStatus.POSTED, reason, {"funded_by": serials[b.id], "receipt": receipt}))
+    _restate_many(conn, restatements, options)
+
+
+def _sealed(conn: Connection, ready: list[register.Batch]) -> dict[tuple[str, int | None], int]:
+    """Members each list's employer sealed in the list's month (the receipt's 本月封存人数), by (unit, month)."""
+    rows = conn.execute(
+        select(member_events.c.old_unit, member_events.c.month, func.count())
+        .where(
+            member_events.c.old_unit.in_([b.unit_account for b in ready]),
+            member_events.c.month.in_({b.month for b in ready}),
+            member_events.c.change == "seal",
+        )
+        .group_by(member_events.c.old_unit, member_events.c.month)
+    ).all()
+    return {(str(u), int(m)): int(n) for u, m, n in rows}
 
 
 def post_awaiting(store: Store, options: PipelineOptions, batch_id: int) -> BatchStatus | None:

@@ -36,7 +36,7 @@ from batch.validate import Submission, ValidationOptions
 from db import inbox, register
 from db.engine import identity
 from db.errors import DatabaseReplaced, database_errors
-from db.locks import try_lock
+from db.locks import try_lock, try_locks
 from db.register import Batch
 from db.store import Store
 from jobs import funding, groups
@@ -182,24 +182,24 @@ def run_cycle(
     with database_errors(), store.engine.connect() as conn:
         unfinished = register.unfinished(conn)  # once per cycle, not once per employer
         troubled = inbox.known(conn)
-    if index == 0:
-        summary.failed += republish(store, client, database)
-    units = client.units()[index::parts]
-    if options.funds.arrival:
-        # Expiry first: a list that waited too long is not posted by money that came after its time.
-        _settle(store, options, summary, expire_only=True)
-
-    def one(ready: ReadyFile) -> None:
-        summary.files += 1
-        on_file(ready)
-        outcome = process(
-            validation, options, store, client, ready, retry_due=retry_due, watch=summary.watch, database=database
-        )
-        _count(store, summary, ready, outcome)
-        if outcome == Outcome.BOOKED:  # SPEC §9: after booking a file, post what its money covers
-            _settle(store, options, summary)
-
     with sessions(client, options.sessions) as pool:
+        if index == 0:
+            summary.failed += republish(store, client, database, pool)
+        units = client.units()[index::parts]
+        if options.funds.arrival:
+            # Expiry first: a list that waited too long is not posted by money that came after its time.
+            _settle(store, options, summary, expire_only=True)
+
+        def one(ready: ReadyFile) -> None:
+            summary.files += 1
+            on_file(ready)
+            outcome = process(
+                validation, options, store, client, ready, retry_due=retry_due, watch=summary.watch, database=database
+            )
+            _count(store, summary, ready, outcome)
+            if outcome == Outcome.BOOKED:  # SPEC §9: after booking a file, post what its money covers
+                _settle(store, options, summary)
+
         with summary.watch.stage("scan"):
             queues = _scan(store, client, pool, units, troubled, unfinished, summary)
         small = [r for queue in queues for r in queue if _small(r, validation, options)]
@@ -220,10 +220,10 @@ def run_cycle(
                     if should_stop():
                         return _stopped(summary)
                     one(ready)
-    if options.funds.arrival:
-        _settle(store, options, summary)
-        with summary.watch.stage("republish"):
-            summary.failed += republish(store, client, database)
+        if options.funds.arrival:
+            _settle(store, options, summary)
+            with summary.watch.stage("republish"):
+                summary.failed += republish(store, client, database, pool)
     log.info(summary.line())
     return summary
 
@@ -354,32 +354,51 @@ def _report_inbox(store: Store, client: SftpClient, unit: str, problems: list[In
             inbox.told(store.engine, unit, p.name)
 
 
-def republish(store: Store, client: SftpClient, database: SameDatabase | None = None) -> list[str]:
-    """Upload again the results that changed after publishing (a reversal); what failed, for the summary.
+REPUBLISH_GROUP = 500
+"""Batches whose results are uploaded again under one set of locks, their files read by one query."""
 
-    Under the batch's lock, like any other step: two workers never upload one
-    batch's files at once. Uploads are atomic renames, so repeating one is harmless.
+
+def republish(
+    store: Store, client: SftpClient, database: SameDatabase | None = None, pool: Sessions | None = None
+) -> list[str]:
+    """Upload again the results that changed after publishing (a reversal, a posting from suspense); what failed.
+
+    Under the batches' locks, like any other step: two workers never upload one
+    batch's files at once. Uploads are atomic renames, so repeating one is
+    harmless; they go over the cycle's sessions (`pool`) when it has some.
     """
-    failed = []
+    failed: list[str] = []
     with database_errors(), store.engine.connect() as conn:
         pending = register.to_republish(conn)
-    for batch in pending:
-        with try_lock(store.engine, f"batch-{batch.id}") as mine:
-            if not mine:
-                continue
-            try:
-                with database_errors(), store.engine.connect() as conn:
-                    files = register.results(conn, batch.id)
-                (database or SameDatabase(store.engine)).check()
-                client.publish(batch.unit_account, files, sweep=True)
-                with database_errors():
-                    register.republished(store.engine, batch.id, list(files))
-            except (TransientError, DatabaseReplaced):
-                raise
-            except HpfError as e:
-                failure = f"单位{batch.unit_account} 文件{batch.file_name} 批次{batch.id} 重新上传结果失败：{e}"
-                log.error("失败：%s", failure)
-                failed.append(failure)
+    uploads = pool or Sessions(client, 1)
+    for start in range(0, len(pending), REPUBLISH_GROUP):
+        chunk = pending[start : start + REPUBLISH_GROUP]
+        with database_errors(), try_locks(store.engine, [f"batch-{b.id}" for b in chunk]) as held:
+            mine = [b for b in chunk if f"batch-{b.id}" in held]
+            with database_errors(), store.engine.connect() as conn:
+                files = register.results_many(conn, [b.id for b in mine])
+            (database or SameDatabase(store.engine)).check()
+            items = [(b, files.get(b.id, {})) for b in mine]
+            uploaded = uploads.map(
+                lambda session, item: session.publish(item[0].unit_account, item[1], sweep=True), items
+            )
+            done: list[tuple[int, list[str]]] = []
+            stop: BaseException | None = None
+            for batch, names in zip(mine, uploaded, strict=True):
+                if isinstance(names, (TransientError, DatabaseReplaced)):
+                    stop = stop or names
+                elif isinstance(names, HpfError):
+                    failure = f"单位{batch.unit_account} 文件{batch.file_name} 批次{batch.id} 重新上传结果失败：{names}"
+                    log.error("失败：%s", failure)
+                    failed.append(failure)
+                elif isinstance(names, BaseException):
+                    stop = stop or names  # a bug: not this batch's trouble alone
+                else:
+                    done.append((batch.id, list(files.get(batch.id, {}))))  # every name, as uploaded
+            with database_errors():
+                register.republished_many(store.engine, done)
+            if stop is not None:
+                raise stop
     return failed
 
 
