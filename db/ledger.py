@@ -155,13 +155,14 @@ def post_many(conn: Connection, postings: list[Posting], *, booked_on: date | No
     PostingConflict as `post` does, for any of the lists: the caller rolls back
     and posts them one at a time to learn which.
     """
-    frames = [p.rows.select("member_account", "employer_fen", "employee_fen") for p in postings]
-    stacked = pl.concat(
-        [
-            f.with_columns(batch_id=pl.lit(p.batch_id), month=pl.lit(p.month))
-            for p, f in zip(postings, frames, strict=True)
-        ]
-    )
+    wanted = ["member_account", "employer_fen", "employee_fen"]
+    frames = [p.rows if p.rows.columns == wanted else p.rows.select(wanted) for p in postings]
+    keys = pl.DataFrame(
+        {"batch_id": [p.batch_id for p in postings], "month": [p.month for p in postings],
+         "rows": [f.height for f in frames]},
+        schema={"batch_id": pl.Int64, "month": pl.Int32, "rows": pl.Int64},
+    ).filter(pl.col("rows") > 0).select(pl.col("batch_id", "month").repeat_by("rows").explode())  # fmt: skip
+    stacked = pl.concat([pl.concat(frames, how="vertical_relaxed"), keys], how="horizontal")
     if len(postings) < 2 or stacked["member_account"].n_unique() != stacked.height:
         return [
             post(conn, p.batch_id, p.unit_account, p.month, p.rows, roster_version=p.roster_version,

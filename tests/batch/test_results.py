@@ -563,3 +563,47 @@ def test_many_reports_give_the_files_each_gets_alone() -> None:
     statuses = [[line[8] for line in csv_lines(f[next(n for n in f if n.endswith(".csv"))])[1:]] for f in together]
     assert statuses[1] == ["REJECTED", "NOT_POSTED", "NOT_POSTED"] and statuses[3][-2:] == ["MISSING", "MISSING"]
     assert statuses[4] == ["NOT_POSTED"] * 3 and statuses[2] == [] and statuses[6] == ["POSTED", "POSTED"]
+
+
+def test_many_restatements_give_what_each_gets_alone() -> None:
+    """Results told again together (one read of all the CSVs, one query for their lines) are each batch's own."""
+    look = Lookups([*MEMBERS, WANG])
+    waiting = results.Decided(run(ZHANG, LI, WANG_ROW, look=look), 5, "AWAITING_FUNDS", payment=NOTICE)
+    commas = results.Decided(run({**ZHANG, "name": '张,三 "大"'}, LI), 6, "AWAITING_FUNDS", payment=NOTICE)
+    posted = results.Decided(run(ZHANG, LI), 7, "POSTED")
+    broken = results.Decided(run({**ZHANG, "name": "张\r\n三"}, LI, look=look), 8, "REJECTED")
+    receipt = {"posted_at": "2026-12-02", "members_posted": 3, "members_sealed": 0, "suspense_fen": 12}
+    items = [
+        results.Restatement(_files(waiting), "POSTED", "", 3, 236_000, {"funded_by": ["S1"], "receipt": receipt}),
+        results.Restatement(_files(commas), "EXPIRED", "超过30天未收到足额缴款", 0, 0),
+        results.Restatement(_files(posted), "AWAITING_FUNDS", "付款到账被银行冲正", 0, 0, {"payment": NOTICE}),
+        results.Restatement(_files(waiting), "SUPERSEDED", "已被批次9的清册取代", 0, 0, {"payment": None}),
+    ]
+    for group in (items, [*items, results.Restatement(_files(broken), "EXPIRED", "测试", 0, 0)]):
+        together = results.restated_many(group, xlsx_detail_rows=2)
+        for item, files in zip(group, together, strict=True):
+            alone = results.restated(
+                item.files, status=item.status, reason=item.reason, posted_rows=item.posted_rows,
+                posted_fen=item.posted_fen, xlsx_detail_rows=2, extra=item.extra,
+            )  # fmt: skip
+            assert files.keys() == alone.keys() == item.files.keys()
+            for name, data in files.items():
+                if name.endswith(".xlsx"):
+                    assert _parts(data) == _parts(alone[name]), (item.status, name)
+                else:
+                    assert data == alone[name], (item.status, name)
+    posted_now, expired, waiting_again, superseded = (
+        [line[8] for line in csv_lines(f[next(n for n in f if n.endswith(".csv"))])[1:]] for f in together[:4]
+    )
+    assert posted_now == ["POSTED"] * 3 and waiting_again == superseded[:2] == ["NOT_POSTED"] * 2
+    assert expired == ["REJECTED", "NOT_POSTED"]  # a row with its own error keeps it
+    assert csv_lines(together[1][next(n for n in together[1] if n.endswith(".csv"))])[1][2] == '张,三 "大"'
+    doc = json.loads(together[0][next(n for n in together[0] if n.endswith(".json"))])
+    assert doc["status"] == "POSTED" and doc["receipt"] == receipt and doc["payment"] == NOTICE
+    assert "payment" not in json.loads(together[3][next(n for n in together[3] if n.endswith(".json"))])
+
+
+def _files(decided: results.Decided) -> dict[str, bytes]:
+    return result_files(
+        decided.report, batch_id=decided.batch_id, status=decided.status, xlsx_detail_rows=2, payment=decided.payment
+    )
