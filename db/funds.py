@@ -478,12 +478,15 @@ def fund_many(conn: Connection, lists: Sequence[tuple[int, str, int]]) -> dict[i
 def suspense_balances(conn: Connection, units: Sequence[str], *, for_update: bool = False) -> dict[str, int]:
     """`suspense_balance` of many employers, by unit (0 for one with no suspense yet); locked with `for_update`."""
     code = {suspense_of(u): u for u in units}
-    query = select(control_accounts.c.code, control_accounts.c.balance_fen).where(
-        control_accounts.c.code.in_(list(code))
-    )
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    found = {code[c]: int(b) for c, b in conn.execute(query)}
+    codes = list(code)
+    found: dict[str, int] = {}
+    for i in range(0, len(codes), _CHUNK):
+        query = select(control_accounts.c.code, control_accounts.c.balance_fen).where(
+            control_accounts.c.code.in_(codes[i : i + _CHUNK])
+        )
+        if for_update and conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        found |= {code[c]: int(b) for c, b in conn.execute(query)}
     return {u: found.get(u, 0) for u in units}
 
 

@@ -206,8 +206,10 @@ def test_an_arrival_file_killed_while_booked_or_posting_books_each_credit_once(
     crashed = hpf_process(job, crash_at=point)
     crashed.wait(120)
     assert crashed.returncode == -signal.SIGKILL
-    lines, credits, _, _ = _funds_counts(job)
+    lines, credits, statuses, deposits = _funds_counts(job)
     assert (lines, credits) in ((0, 0), (3, 3))  # all of the file or nothing of it
+    if point == "posting":  # the three lists are posted in one transaction: killed inside it, none is
+        assert (statuses, deposits) == (["AWAITING_FUNDS"] * 3, 0)
     for _ in range(2):  # a second cycle does nothing more
         again = hpf_process(job)
         _, err = again.communicate(timeout=300)
