@@ -635,7 +635,8 @@ def restated_many(items: Sequence[Restatement], *, xlsx_detail_rows: int) -> lis
     by_file = changed.partition_by("_file", as_dict=True, include_key=False)
     empty = changed.clear().drop("_file")
     each = [by_file.get((n,), empty) for n in range(len(items))]
-    problems = [pl.DataFrame(e, schema=ERROR, orient="row") if e else ERROR.to_frame() for e in errors]
+    none = ERROR.to_frame()  # frames are immutable: every list without errors shares one
+    problems = [pl.DataFrame(e, schema=ERROR, orient="row") if e else none for e in errors]
     books = _workbooks(list(zip(docs, each, problems, strict=True)), xlsx_detail_rows)
     csvs = _csvs(changed, [f.height for f in each])
     return [

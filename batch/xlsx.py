@@ -154,6 +154,7 @@ def _zip(members: Sequence[_Packed]) -> bytes:
     return b"".join(out) + directory + end
 
 
+@functools.lru_cache(maxsize=256)
 def column_letter(index: int) -> str:
     """0 → A, 25 → Z, 26 → AA."""
     letters = ""

@@ -522,13 +522,20 @@ def scenario_arrivals(files: int, rows: int) -> None:
             run = hpf(env, "run-once", "--json")
     summary = json.loads(run.out)
     assert summary["outcomes"] == {"BOOKED": 1, "POSTED（资金）": files}, summary
-    at_target = run.seconds / files * 20_000
+    stages = summary["seconds"]
+    # Booking and matching the file is its validate and post stages; posting the lists from suspense is settle.
+    posting = stages.get("validate", 0.0) + stages.get("post", 0.0) + stages.get("settle", 0.0)
+    at_target = posting / files * 20_000
     verdict = "within" if at_target < ARRIVALS_TARGET_S else "OVER"
     print(f"  lists made to wait: {waiting.seconds:.1f} s ({files / waiting.seconds:.1f} files/s)")
     print(
-        f"  booked, matched and posted: {run.seconds:.1f} s, {run.seconds / files * 1000:.1f} ms a list; "
-        f"at 20,000 lists about {at_target:,.0f} s ({verdict} the {ARRIVALS_TARGET_S:.0f} s target)  "
-        f"{files * rows / run.seconds:,.0f} deposits/s  peak RSS {run.rss_mb:,.0f} MB"
+        f"  the cycle: {run.seconds:.1f} s, {run.seconds / files * 1000:.1f} ms a list "
+        f"(scanning {files:,} inboxes, uploading {files:,} lists' restated results)  peak RSS {run.rss_mb:,.0f} MB"
+    )
+    print(
+        f"  booked, matched and posted: {posting:.1f} s, {posting / files * 1000:.2f} ms a list, "
+        f"{files * rows / posting:,.0f} deposits/s; at 20,000 lists about {at_target:,.0f} s "
+        f"({verdict} the {ARRIVALS_TARGET_S:.0f} s target)"
     )
     print(f"  stages (s; settle = posting from suspense): {stage_line(summary['seconds'], run.seconds)}")
 
@@ -638,7 +645,7 @@ def main() -> None:
         elif name == "changes":
             scenario_changes(100_000)
         elif name == "arrivals":
-            scenario_arrivals(min(args.files, 2000), 25)
+            scenario_arrivals(args.files, 25)
         elif name == "startup":
             scenario_startup()
         elif name == "sftp":
