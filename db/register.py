@@ -399,21 +399,8 @@ def to_republish(conn: Connection) -> list[Batch]:
     return [Batch.of(r) for r in conn.execute(query.order_by(batches.c.id))]
 
 
-def republished(engine: Engine, batch_id: int, names: list[str]) -> None:
-    with engine.begin() as conn:
-        status = conn.execute(
-            update(batches)
-            .where(batches.c.id == batch_id)
-            .values(republish=False, updated_at=func.now())
-            .returning(batches.c.status, batches.c.step)
-        ).one()
-        event(
-            conn, batch_id, BatchStatus(status.status), Step(status.step), f"结果已重新上传到outbox：{', '.join(names)}"
-        )
-
-
 def republished_many(engine: Engine, done: list[tuple[int, list[str]]]) -> None:
-    """`republished` for many batches (id, names uploaded) in one transaction."""
+    """Batches whose results were uploaded again (id, names uploaded): no longer to republish; in one transaction."""
     if not done:
         return
     with engine.begin() as conn:
