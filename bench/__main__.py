@@ -619,6 +619,8 @@ def main() -> None:
     args = parser.parse_args()
     global PROFILE
     PROFILE = args.profile
+    if PROFILE is not None:
+        PROFILE.mkdir(parents=True, exist_ok=True)
     print(
         f"hpf-batch bench, seed {SEED}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, polars {pl.__version__}"
     )

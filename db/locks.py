@@ -1,9 +1,9 @@
 """Locks that die with their process: who is working on a batch right now.
 
 On PostgreSQL a session advisory lock on its own connection; beside a SQLite
-database a `flock` on a small file. Both vanish when the holder exits, even by
-SIGKILL, so a crashed worker's batch can be resumed at once while a live
-worker's batch cannot be taken twice. Neither ever waits.
+database a lock on one byte (one per name) of a lock file. Both vanish when
+the holder exits, even by SIGKILL, so a crashed worker's batch can be resumed
+at once while a live worker's batch cannot be taken twice. Neither ever waits.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,21 +46,9 @@ def try_lock(engine: Engine, name: str) -> Iterator[bool]:
                         # and let the error that matters, the one that brought us here, be the one raised.
                         conn.invalidate()
         return
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        folder = Path(f"{url.database}.locks")
-        folder.mkdir(mode=0o700, exist_ok=True)
-        path = folder / f"{hashlib.sha1(name.encode()).hexdigest()[:20]}.lock"
-        fd = _flock(path)
-        if fd is None:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            # Removed while still held, so the folder does not grow a file per batch forever; whoever opened
-            # the old file meanwhile sees it is no longer the one at `path` and opens the new one (`_flock`).
-            path.unlink(missing_ok=True)
-            os.close(fd)
+    if (path := _lock_file(engine)) is not None:
+        with _ranges(path, [name]) as held:
+            yield bool(held)
         return
     yield True  # an in-memory database has one process
 
@@ -72,8 +61,10 @@ def try_locks(engine: Engine, names: list[str]) -> Iterator[set[str]]:
     exhaust the pool for a group of files); taken and released in one statement each.
     """
     if engine.url.get_backend_name() != "postgresql":
-        with contextlib.ExitStack() as stack:
-            held = {name for name in names if stack.enter_context(try_lock(engine, name))}
+        if (path := _lock_file(engine)) is None:
+            yield set(names)  # an in-memory database has one process
+            return
+        with _ranges(path, names) as held:
             yield held
         return
     keys = {_key(name): name for name in names}
@@ -101,19 +92,43 @@ def try_locks(engine: Engine, names: list[str]) -> Iterator[set[str]]:
                     conn.invalidate()
 
 
-def _flock(path: Path) -> int | None:
-    """An exclusive flock on the file now at `path`, or None if someone holds it; never waits."""
-    while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return None
-        try:
-            same = os.stat(path).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            return fd
-        os.close(fd)  # its holder removed it between our open and our lock: take the file there now
+def _lock_file(engine: Engine) -> Path | None:
+    """The file beside a SQLite database whose bytes are its locks; None for an in-memory one."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(f"{url.database}.lock")
+
+
+_TAKEN = fcntl.F_WRLCK
+
+
+@contextlib.contextmanager
+def _ranges(path: Path, names: list[str]) -> Iterator[set[str]]:
+    """Hold, on one open file, the byte of `path` that stands for each name that is free; yields those names.
+
+    Open-file-description locks (F_OFD_SETLK, Linux): like flock they belong
+    to the open file, so two opens conflict even in one process and the lock
+    dies with the descriptor, but they lock bytes, so one file and one
+    descriptor serve a group of any size (a file per lock cost a create and
+    an unlink each, most of the time of posting a few hundred small lists).
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        yield {name for name in names if _take(fd, _offset(name))}
+    finally:
+        os.close(fd)  # releases every byte this descriptor holds
+
+
+def _offset(name: str) -> int:
+    return _key(name) & ((1 << 62) - 1)
+
+
+def _take(fd: int, at: int) -> bool:
+    """An exclusive lock on byte `at`, or False if another open file holds it; never waits."""
+    request = struct.pack("hh4xqqi4x", _TAKEN, os.SEEK_SET, at, 1, 0)  # struct flock; l_pid must be 0
+    try:
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, request)
+    except (BlockingIOError, PermissionError):  # EAGAIN or EACCES: held by another open file
+        return False
+    return True
