@@ -340,13 +340,25 @@ def awaiting(conn: Connection, batch_id: int, *, since: date, roster_version: in
     )
 
 
+_ZIP, _GZIP = b"PK\x03\x04", b"\x1f\x8b"
+
+
+def _packed(data: bytes) -> bytes:
+    """A result file as stored: gzip, but a workbook (a zip, already deflated) as it is, which gzip would not shrink."""
+    return data if data.startswith(_ZIP) else gzip.compress(data, compresslevel=1)
+
+
+def _unpacked(content: bytes) -> bytes:
+    return gzip.decompress(content) if content.startswith(_GZIP) else content
+
+
 def _store_results(conn: Connection, batch_id: int, files: dict[str, bytes]) -> None:
     """The batch's result files, replacing any it had (gzip: a crash before upload republishes the very same bytes)."""
     conn.execute(batch_results.delete().where(batch_results.c.batch_id == batch_id))
     if files:
         conn.execute(
             insert(batch_results),
-            [{"batch_id": batch_id, "name": n, "content": gzip.compress(d, compresslevel=1)} for n, d in files.items()],
+            [{"batch_id": batch_id, "name": n, "content": _packed(d)} for n, d in files.items()],
         )
 
 
@@ -378,7 +390,7 @@ def restate_many(conn: Connection, restatements: list[tuple[Batch, BatchStatus, 
     )
     conn.execute(batch_results.delete().where(batch_results.c.batch_id.in_(ids)))
     stored = [
-        {"batch_id": b.id, "name": n, "content": gzip.compress(d, compresslevel=1)}
+        {"batch_id": b.id, "name": n, "content": _packed(d)}
         for b, _, files, _ in restatements
         for n, d in files.items()
     ]
@@ -433,7 +445,7 @@ def results(conn: Connection, batch_id: int, *, suffix: str = "") -> dict[str, b
             batch_results.c.batch_id == batch_id, batch_results.c.name.endswith(suffix, autoescape=True)
         )
     )
-    return {name: gzip.decompress(content) for name, content in rows}
+    return {name: _unpacked(content) for name, content in rows}
 
 
 def results_many(conn: Connection, batch_ids: list[int]) -> dict[int, dict[str, bytes]]:
@@ -445,7 +457,7 @@ def results_many(conn: Connection, batch_ids: list[int]) -> dict[int, dict[str, 
         )
     )
     for batch_id, name, content in rows:
-        found.setdefault(int(batch_id), {})[name] = gzip.decompress(content)
+        found.setdefault(int(batch_id), {})[name] = _unpacked(content)
     return found
 
 

@@ -152,7 +152,8 @@ batch_results = Table(
     metadata,
     Column("batch_id", Id, ForeignKey("batches.id"), primary_key=True),
     Column("name", String(255), primary_key=True),
-    # gzip, written with the outcome: a crash before upload republishes the very same files.
+    # gzip (a workbook as it is: already deflated), written with the outcome:
+    # a crash before upload republishes the very same files.
     Column("content", LargeBinary, nullable=False),
 )
 
