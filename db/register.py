@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,7 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from batch.masking import mask_ids_in
-from db.tables import batch_events, batch_results, batches
+from db.tables import batch_events, batch_results, batches, results_due
 from schemas.statuses import OWNS_RESULTS, STANDING, BatchStatus, Step
 
 
@@ -355,6 +356,7 @@ def _unpacked(content: bytes) -> bytes:
 def _store_results(conn: Connection, batch_id: int, files: dict[str, bytes]) -> None:
     """The batch's result files, replacing any it had (gzip: a crash before upload republishes the very same bytes)."""
     conn.execute(batch_results.delete().where(batch_results.c.batch_id == batch_id))
+    conn.execute(results_due.delete().where(results_due.c.batch_id == batch_id))
     if files:
         conn.execute(
             insert(batch_results),
@@ -389,6 +391,7 @@ def restate_many(conn: Connection, restatements: list[tuple[Batch, BatchStatus, 
         [{"b_id": b.id, "b_status": status} for b, status, _, _ in restatements],
     )
     conn.execute(batch_results.delete().where(batch_results.c.batch_id.in_(ids)))
+    conn.execute(results_due.delete().where(results_due.c.batch_id.in_(ids)))
     stored = [
         {"batch_id": b.id, "name": n, "content": _packed(d)}
         for b, _, files, _ in restatements
@@ -403,6 +406,91 @@ def restate_many(conn: Connection, restatements: list[tuple[Batch, BatchStatus, 
             for b, status, _, message in restatements
         ],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Retelling:
+    """A restatement to be drawn from a batch's stored files when they are next read (`batch.results.Restatement`)."""
+
+    status: BatchStatus
+    reason: str
+    """What the result document says (empty for POSTED); the batch's event says `message`."""
+    message: str
+    posted_rows: int
+    posted_fen: int
+    extra: dict[str, Any] | None
+    detail_rows: int
+
+
+def restate_later_many(conn: Connection, retellings: list[tuple[Batch, Retelling]]) -> None:
+    """`restate_many`, the files told again only when next read (`results`), kept then by `keep_results`.
+
+    The restatement is written with the outcome, in the caller's transaction;
+    telling the files is deterministic, so every read gives the same bytes.
+    """
+    if not retellings:
+        return
+    ids = [b.id for b, _ in retellings]
+    conn.execute(
+        update(batches)
+        .where(batches.c.id == bindparam("b_id"))
+        .values(status=bindparam("b_status"), republish=True, updated_at=func.now()),
+        [{"b_id": b.id, "b_status": r.status} for b, r in retellings],
+    )
+    conn.execute(results_due.delete().where(results_due.c.batch_id.in_(ids)))
+    conn.execute(
+        insert(results_due),
+        [
+            {"batch_id": b.id, "status": r.status, "reason": r.reason, "posted_rows": r.posted_rows,
+             "posted_fen": r.posted_fen, "detail_rows": r.detail_rows,
+             "extra": None if r.extra is None else json.dumps(r.extra, ensure_ascii=False)}
+            for b, r in retellings
+        ],
+    )  # fmt: skip
+    conn.execute(
+        insert(batch_events),
+        [{"batch_id": b.id, "status": r.status, "step": b.step, "message": r.message} for b, r in retellings],
+    )
+
+
+def due(conn: Connection, batch_ids: list[int]) -> set[int]:
+    """Those of the batches whose stored files are to be told again when read."""
+    return set(conn.execute(select(results_due.c.batch_id).where(results_due.c.batch_id.in_(batch_ids))).scalars())
+
+
+def keep_results(conn: Connection, files: Mapping[int, dict[str, bytes]]) -> None:
+    """Batches' files as told again (read by `results`), kept: what is uploaded is what stays stored."""
+    if not files:
+        return
+    ids = list(files)
+    conn.execute(batch_results.delete().where(batch_results.c.batch_id.in_(ids)))
+    conn.execute(results_due.delete().where(results_due.c.batch_id.in_(ids)))
+    stored = [{"batch_id": i, "name": n, "content": _packed(d)} for i, f in files.items() for n, d in f.items()]
+    if stored:
+        conn.execute(insert(batch_results), stored)
+
+
+def _told(conn: Connection, found: dict[int, dict[str, bytes]]) -> dict[int, dict[str, bytes]]:
+    """`found` with the files of batches that have a restatement due told again."""
+    if not found:
+        return found
+    rows = conn.execute(select(results_due).where(results_due.c.batch_id.in_(list(found)))).all()
+    rows = [r for r in rows if found.get(r.batch_id)]
+    if not rows:
+        return found
+    from batch.results import Restatement, restated_many  # polars: only where results are told
+
+    by_rows: dict[int, list[Row[Any]]] = {}
+    for r in rows:
+        by_rows.setdefault(r.detail_rows, []).append(r)
+    for detail_rows, same in by_rows.items():
+        items = [
+            Restatement(found[r.batch_id], r.status, r.reason, posted_rows=r.posted_rows, posted_fen=r.posted_fen,
+                        extra=None if r.extra is None else json.loads(r.extra))
+            for r in same
+        ]  # fmt: skip
+        found |= dict(zip((r.batch_id for r in same), restated_many(items, xlsx_detail_rows=detail_rows), strict=True))
+    return found
 
 
 def to_republish(conn: Connection) -> list[Batch]:
@@ -439,7 +527,9 @@ def republished_many(engine: Engine, done: list[tuple[int, list[str]]]) -> None:
 
 
 def results(conn: Connection, batch_id: int, *, suffix: str = "") -> dict[str, bytes]:
-    """The batch's result files (those whose name ends with `suffix`), decompressed."""
+    """The batch's result files (those whose name ends with `suffix`), decompressed (and told again if due)."""
+    if due(conn, [batch_id]):
+        return {n: d for n, d in results_many(conn, [batch_id]).get(batch_id, {}).items() if n.endswith(suffix)}
     rows = conn.execute(
         select(batch_results.c.name, batch_results.c.content).where(
             batch_results.c.batch_id == batch_id, batch_results.c.name.endswith(suffix, autoescape=True)
@@ -449,7 +539,7 @@ def results(conn: Connection, batch_id: int, *, suffix: str = "") -> dict[str, b
 
 
 def results_many(conn: Connection, batch_ids: list[int]) -> dict[int, dict[str, bytes]]:
-    """`results` of many batches, by batch (a batch with none is absent)."""
+    """`results` of many batches, by batch (a batch with none is absent), those due told again (`_told`)."""
     found: dict[int, dict[str, bytes]] = {}
     rows = conn.execute(
         select(batch_results.c.batch_id, batch_results.c.name, batch_results.c.content).where(
@@ -458,7 +548,7 @@ def results_many(conn: Connection, batch_ids: list[int]) -> dict[int, dict[str, 
     )
     for batch_id, name, content in rows:
         found.setdefault(int(batch_id), {})[name] = _unpacked(content)
-    return found
+    return _told(conn, found)
 
 
 def get_many(conn: Connection, batch_ids: list[int]) -> dict[int, Batch]:

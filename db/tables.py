@@ -157,6 +157,22 @@ batch_results = Table(
     Column("content", LargeBinary, nullable=False),
 )
 
+results_due = Table(
+    "results_due",
+    metadata,
+    # A batch's results to be told again from its stored files (a list posted from suspense):
+    # the restatement is written with the outcome and the files are drawn from it when read,
+    # kept in batch_results before they are uploaded. Telling twenty thousand lists again in
+    # the postings' transactions held the database's one writer three times as long.
+    Column("batch_id", Id, ForeignKey("batches.id"), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("posted_rows", Integer, nullable=False),
+    Column("posted_fen", BigInteger, nullable=False),
+    Column("extra", Text),
+    Column("detail_rows", Integer, nullable=False),
+)
+
 deposits = Table(
     "deposits",
     metadata,

@@ -347,7 +347,11 @@ def _post_group(store: Store, options: PipelineOptions, chunk: list[register.Bat
 def _post_ready(
     conn: Connection, ready: list[register.Batch], held: dict[str, int], options: PipelineOptions, today: date
 ) -> None:
-    """Post the lists, record the credits that paid them, and restate their results (in the caller's transaction)."""
+    """Post the lists, record the credits that paid them, and restate them (in the caller's transaction).
+
+    Their result files are told again when next read, by the republishing
+    that uploads them: not in this transaction, which holds the one writer.
+    """
     rows = funds.list_deposits_many(conn, [b.id for b in ready])
     postings = []
     for b in ready:
@@ -366,7 +370,7 @@ def _post_ready(
         [{"b_id": b.id, "b_rows": b.rows, "b_fen": b.total_fen or 0} for b in ready],
     )
     sealed = _sealed(conn, ready)
-    restatements = []
+    retellings = []
     for b in ready:
         receipt = {
             "posted_at": today.isoformat(),
@@ -374,9 +378,13 @@ def _post_ready(
             "members_sealed": sealed.get((b.unit_account, b.month), 0),
             "suspense_fen": held[b.unit_account] - (b.total_fen or 0),
         }
-        reason = f"已由暂收资金入账（{'、'.join(serials[b.id])}）"
-        restatements.append((b, BatchStatus.POSTED, reason, {"funded_by": serials[b.id], "receipt": receipt}))
-    _restate_many(conn, restatements, options)
+        told = register.Retelling(
+            BatchStatus.POSTED, "", f"已由暂收资金入账（{'、'.join(serials[b.id])}）", posted_rows=b.rows or 0,
+            posted_fen=b.total_fen or 0, extra={"funded_by": serials[b.id], "receipt": receipt},
+            detail_rows=options.xlsx_detail_rows,
+        )  # fmt: skip
+        retellings.append((b, told))
+    register.restate_later_many(conn, retellings)  # told when read: the republishing draws them
 
 
 def _sealed(conn: Connection, ready: list[register.Batch]) -> dict[tuple[str, int | None], int]:

@@ -365,26 +365,37 @@ def republish(
 
     Under the batches' locks, like any other step: two workers never upload one
     batch's files at once. Uploads are atomic renames, so repeating one is
-    harmless; they go over the cycle's sessions (`pool`) when it has some.
+    harmless; they go over the cycle's sessions (`pool`) when it has some. A
+    group's files are read (those due told again and kept, `_taken`) while the
+    group before it uploads: telling them is work, uploading mostly waiting.
     """
     failed: list[str] = []
     with database_errors(), store.engine.connect() as conn:
         pending = register.to_republish(conn)
     uploads = pool or Sessions(client, 1)
-    for start in range(0, len(pending), REPUBLISH_GROUP):
-        chunk = pending[start : start + REPUBLISH_GROUP]
-        with database_errors(), try_locks(store.engine, [f"batch-{b.id}" for b in chunk]) as held:
-            mine = [b for b in chunk if f"batch-{b.id}" in held]
-            with database_errors(), store.engine.connect() as conn:
-                files = register.results_many(conn, [b.id for b in mine])
+    chunks = [pending[start : start + REPUBLISH_GROUP] for start in range(0, len(pending), REPUBLISH_GROUP)]
+    taken: list[_Taken] = []
+    following: _Taken | None = None
+    try:
+        following = _taken(store, chunks[0]) if chunks else None
+        for k in range(len(chunks)):
+            assert following is not None
+            now = following
+            taken.append(now)
             (database or SameDatabase(store.engine)).check()
-            items = [(b, files.get(b.id, {})) for b in mine]
+            items = [(b, now.files.get(b.id, {})) for b in now.mine]
             uploaded = uploads.map(
                 lambda session, item: session.publish(item[0].unit_account, item[1], sweep=True), items
             )
+            try:
+                following = _taken(store, chunks[k + 1]) if k + 1 < len(chunks) else None
+            except BaseException:
+                for _ in uploaded:  # the group's uploads finish under its locks
+                    pass
+                raise
             done: list[tuple[int, list[str]]] = []
             stop: BaseException | None = None
-            for batch, names in zip(mine, uploaded, strict=True):
+            for batch, names in zip(now.mine, uploaded, strict=True):
                 if isinstance(names, (TransientError, DatabaseReplaced)):
                     stop = stop or names
                 elif isinstance(names, HpfError):
@@ -394,12 +405,42 @@ def republish(
                 elif isinstance(names, BaseException):
                     stop = stop or names  # a bug: not this batch's trouble alone
                 else:
-                    done.append((batch.id, list(files.get(batch.id, {}))))  # every name, as uploaded
+                    done.append((batch.id, list(now.files.get(batch.id, {}))))  # every name, as uploaded
             with database_errors():
                 register.republished_many(store.engine, done)
+            now.locks.close()
             if stop is not None:
                 raise stop
+    finally:
+        for t in [*taken, *([following] if following is not None else [])]:
+            t.locks.close()  # idempotent
     return failed
+
+
+@dataclass
+class _Taken:
+    """A group of batches to republish: those this worker holds (locked until `locks` closes) and their files."""
+
+    locks: contextlib.ExitStack
+    mine: list[Batch]
+    files: dict[int, dict[str, bytes]]
+
+
+def _taken(store: Store, chunk: list[Batch]) -> _Taken:
+    """Lock what of `chunk` no other worker holds and read its files, telling and keeping those due."""
+    locks = contextlib.ExitStack()
+    try:
+        with database_errors():
+            held = locks.enter_context(try_locks(store.engine, [f"batch-{b.id}" for b in chunk]))
+            mine = [b for b in chunk if f"batch-{b.id}" in held]
+            with store.engine.begin() as conn:
+                told = register.due(conn, [b.id for b in mine])
+                files = register.results_many(conn, [b.id for b in mine])
+                register.keep_results(conn, {i: files[i] for i in told if i in files})  # uploaded as kept
+    except BaseException:
+        locks.close()
+        raise
+    return _Taken(locks, mine, files)
 
 
 def _failure(store: Store, ready: ReadyFile) -> str:

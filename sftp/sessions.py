@@ -45,18 +45,17 @@ class Sessions:
     def map(self, call: Callable[[SftpClient, T], R], items: Iterable[T]) -> Iterator[R | BaseException]:
         """`call(session, item)` for each item, results (or the exception raised) in the items' order.
 
-        With one session (or one item) the calls run here on `client` itself, one after the other.
+        The calls start at once, so the caller can do other work while they
+        run; with one session (or one item) they run on `client` itself, one
+        after the other, as the results are read.
         """
         items = list(items)
         if self.size == 1 or len(items) <= 1:
-            for item in items:
-                yield _outcome(call, self.client, item)
-            return
+            return (_outcome(call, self.client, item) for item in items)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.size, thread_name_prefix="sftp")
         futures = [self._pool.submit(self._run, call, item) for item in items]
-        for future in futures:
-            yield future.result()
+        return (future.result() for future in futures)
 
     def _run(self, call: Callable[[SftpClient, T], R], item: T) -> R | BaseException:
         return _outcome(call, self._session(), item)

@@ -178,6 +178,19 @@ def _funds_counts(job: Job) -> tuple[int, int, list[str], int]:
     return counts
 
 
+def _due(job: Job) -> int:
+    from sqlalchemy import func, select
+
+    from db import tables
+    from db.engine import make_engine
+
+    engine = make_engine(job.db_url)
+    with engine.connect() as conn:
+        left = conn.execute(select(func.count()).select_from(tables.results_due)).scalar_one()
+    engine.dispose()
+    return int(left)
+
+
 def _arrival_job(sftp_env: SftpEnv, db_url: str, home) -> Job:  # type: ignore[no-untyped-def]
     """The three sample lists, and one bank file that pays each exactly, by reference."""
     from batch.reference import reference
@@ -216,6 +229,14 @@ def test_an_arrival_file_killed_while_booked_or_posting_books_each_credit_once(
         assert again.returncode == 0, err.decode()
     lines, credits, statuses, deposits = _funds_counts(job)
     assert (lines, credits, statuses, deposits) == (3, 3, ["POSTED"] * 3, 14)
+    from tests.support.samples import A, B, D
+
+    for unit in (A, B, D):  # what the employers read says so too, whichever side of the posting's commit it died
+        told = json.loads((job.env.root / unit / "outbox" / f"{unit}_202611.result.json").read_text("utf-8"))
+        assert (told["status"], told["funded_by"]) == ("POSTED", [f"H{(A, B, D).index(unit) + 1:04d}"])
+        csv = (job.env.root / unit / "outbox" / f"{unit}_202611.result.csv").read_text("utf-8-sig").splitlines()[1:]
+        assert csv and all(",POSTED," in x for x in csv)
+    assert _due(job) == 0  # every restatement told and kept once uploaded
     verified = subprocess.run([HPF, "verify"], env={**os.environ, **job.environ}, capture_output=True, timeout=120)
     assert verified.returncode == 0, verified.stdout.decode()
 
