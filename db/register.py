@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import importlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,7 +20,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, bindparam, case, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from batch.masking import mask_ids_in
@@ -113,7 +113,8 @@ def claim_new(engine: Engine, arrivals: list[Arrival]) -> dict[Arrival, int]:
     """
     if not arrivals:
         return {}
-    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    # The engine's own dialect module: PostgreSQL's pulls in asyncio, which a command on SQLite never needs.
+    dialect = importlib.import_module(f"sqlalchemy.dialects.{engine.dialect.name}")
     rows = [
         {"unit_account": a.unit_account, "file_name": a.file_name, "file_size": a.file_size, "file_mtime": a.file_mtime}
         for a in arrivals

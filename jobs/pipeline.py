@@ -436,7 +436,7 @@ def _taken(store: Store, chunk: list[Batch]) -> _Taken:
             with store.engine.begin() as conn:
                 told = register.due(conn, [b.id for b in mine])
                 files = register.results_many(conn, [b.id for b in mine])
-                register.keep_results(conn, {i: files[i] for i in told if i in files})  # uploaded as kept
+                register.keep_results(conn, {i: files.get(i, {}) for i in told})  # uploaded as kept
     except BaseException:
         locks.close()
         raise
