@@ -4,7 +4,9 @@ A batch is claimed by inserting its arrival (unit, file name, size, mtime):
 the unique key means two workers that see the same upload cannot both take
 it, and a crash leaves the row to be resumed. The outcome (POSTED, REJECTED or
 DUPLICATE), the postings, the counts and the result files are written in one
-transaction; publishing and archiving then advance `step`. A batch read from
+transaction; publishing and archiving then advance `step`. A list posted later
+from suspense has its restatement written with the posting and its files told
+from it when next read (`results_due`). A batch read from
 here is a typed `Batch`, never a bare row.
 """
 
@@ -319,7 +321,7 @@ def decide(
             **counts,
         )
     )
-    _store_results(conn, batch_id, files)
+    keep_results(conn, {batch_id: files})
     event(conn, batch_id, status, Step.DECIDED, message)
 
 
@@ -354,17 +356,6 @@ def _unpacked(content: bytes) -> bytes:
     return gzip.decompress(content) if content.startswith(_GZIP) else content
 
 
-def _store_results(conn: Connection, batch_id: int, files: dict[str, bytes]) -> None:
-    """The batch's result files, replacing any it had (gzip: a crash before upload republishes the very same bytes)."""
-    conn.execute(batch_results.delete().where(batch_results.c.batch_id == batch_id))
-    conn.execute(results_due.delete().where(results_due.c.batch_id == batch_id))
-    if files:
-        conn.execute(
-            insert(batch_results),
-            [{"batch_id": batch_id, "name": n, "content": _packed(d)} for n, d in files.items()],
-        )
-
-
 def restate(conn: Connection, batch_id: int, status: BatchStatus, files: dict[str, bytes], message: str) -> None:
     """A decided batch's new status and result files (a reversal), to be published again by the next cycle.
 
@@ -376,7 +367,7 @@ def restate(conn: Connection, batch_id: int, status: BatchStatus, files: dict[st
     conn.execute(
         update(batches).where(batches.c.id == batch_id).values(status=status, republish=True, updated_at=func.now())
     )
-    _store_results(conn, batch_id, files)
+    keep_results(conn, {batch_id: files})
     event(conn, batch_id, status, batch.step, message)
 
 
@@ -384,28 +375,21 @@ def restate_many(conn: Connection, restatements: list[tuple[Batch, BatchStatus, 
     """`restate` of many batches (batch as read, new status, files, message) in a few statements."""
     if not restatements:
         return
-    ids = [b.id for b, _, _, _ in restatements]
+    _new_statuses(conn, [(b, status, message) for b, status, _, message in restatements])
+    keep_results(conn, {b.id: files for b, _, files, _ in restatements})
+
+
+def _new_statuses(conn: Connection, changes: list[tuple[Batch, BatchStatus, str]]) -> None:
+    """Batches' new statuses (to be republished), each with its event."""
     conn.execute(
         update(batches)
         .where(batches.c.id == bindparam("b_id"))
         .values(status=bindparam("b_status"), republish=True, updated_at=func.now()),
-        [{"b_id": b.id, "b_status": status} for b, status, _, _ in restatements],
+        [{"b_id": b.id, "b_status": status} for b, status, _ in changes],
     )
-    conn.execute(batch_results.delete().where(batch_results.c.batch_id.in_(ids)))
-    conn.execute(results_due.delete().where(results_due.c.batch_id.in_(ids)))
-    stored = [
-        {"batch_id": b.id, "name": n, "content": _packed(d)}
-        for b, _, files, _ in restatements
-        for n, d in files.items()
-    ]
-    if stored:
-        conn.execute(insert(batch_results), stored)
     conn.execute(
         insert(batch_events),
-        [
-            {"batch_id": b.id, "status": status, "step": b.step, "message": message}
-            for b, status, _, message in restatements
-        ],
+        [{"batch_id": b.id, "status": status, "step": b.step, "message": message} for b, status, message in changes],
     )
 
 
@@ -432,12 +416,7 @@ def restate_later_many(conn: Connection, retellings: list[tuple[Batch, Retelling
     if not retellings:
         return
     ids = [b.id for b, _ in retellings]
-    conn.execute(
-        update(batches)
-        .where(batches.c.id == bindparam("b_id"))
-        .values(status=bindparam("b_status"), republish=True, updated_at=func.now()),
-        [{"b_id": b.id, "b_status": r.status} for b, r in retellings],
-    )
+    _new_statuses(conn, [(b, r.status, r.message) for b, r in retellings])
     conn.execute(results_due.delete().where(results_due.c.batch_id.in_(ids)))
     conn.execute(
         insert(results_due),
@@ -448,10 +427,6 @@ def restate_later_many(conn: Connection, retellings: list[tuple[Batch, Retelling
             for b, r in retellings
         ],
     )  # fmt: skip
-    conn.execute(
-        insert(batch_events),
-        [{"batch_id": b.id, "status": r.status, "step": b.step, "message": r.message} for b, r in retellings],
-    )
 
 
 def due(conn: Connection, batch_ids: list[int]) -> set[int]:
@@ -460,7 +435,7 @@ def due(conn: Connection, batch_ids: list[int]) -> set[int]:
 
 
 def keep_results(conn: Connection, files: Mapping[int, dict[str, bytes]]) -> None:
-    """Batches' files as told again (read by `results`), kept: what is uploaded is what stays stored."""
+    """Batches' result files, replacing any they had or had due (gzip: a crash before upload republishes the same bytes)."""
     if not files:
         return
     ids = list(files)
