@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 
 from schemas.change_types import Change
+from schemas.roles import USER_NAME_CHARS, Role
 from schemas.sizes import EMPLOYER_NAME_CHARS, ID_CHARS, NAME_CHARS
 from schemas.statuses import EMPLOYER_STATUSES, MEMBER_STATUSES, BatchStatus, Step
 
@@ -342,6 +343,19 @@ audit_log = Table(
     Column("reason", Text),
     Column("detail", Text),
     Index(None, "at"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    # Console users (SPEC §10), made and disabled on the command line only. The password is an
+    # argon2id hash (its parameters and salt inside it); a disabled user keeps its row, for the audit log.
+    Column("name", String(USER_NAME_CHARS), primary_key=True),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("disabled_at", DateTime(timezone=True)),
+    CheckConstraint(f"role IN ({_listed(Role)})", name="role"),
 )
 
 control_accounts = Table(

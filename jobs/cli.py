@@ -340,6 +340,55 @@ def funds_transfer(ctx: App, source: str, target: str, amount: str, reason: str)
     out().print(_operate(lambda: operate.republish(ctx.settings, ctx.store)))
 
 
+@hpf.group()
+def users() -> None:
+    """控制台用户：新增、停用、列表（只能在命令行上管理；每次变更记入审计日志）。"""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["viewer", "operator", "finance"]),
+    help="角色：viewer 只读（身份证号脱敏），operator 另可重试、冲销，finance 另可分摊、转移资金和下载报表",
+)
+@click.option("--password-stdin", is_flag=True, help="从标准输入读取密码（一行），不在终端提示")
+@pass_context
+def users_add(ctx: App, name: str, role: str, password_stdin: bool) -> None:
+    """新增控制台用户 NAME；密码以 argon2 哈希保存，不保存明文。"""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("密码", hide_input=True, confirmation_prompt="再输入一次密码")
+    by = operate.os_user()
+    _operate(lambda: operate.add_user(ctx.engine, name, role, password, by=by))
+    out().print(f"用户 {name}（{role}）已新增（操作人：{by}）。")
+
+
+@users.command("disable")
+@click.argument("name")
+@click.option("--reason", help="停用原因（记入审计日志）")
+@pass_context
+def users_disable(ctx: App, name: str, reason: str | None) -> None:
+    """停用用户 NAME：不能再登录，其控制台会话随即失效。"""
+    by = operate.os_user()
+    _operate(lambda: operate.disable_user(ctx.engine, name, by=by, reason=reason))
+    out().print(f"用户 {name} 已停用（操作人：{by}）。")
+
+
+@users.command("list")
+@click.option("--json", "as_json", is_flag=True, help="输出JSON")
+@pass_context
+def users_list(ctx: App, as_json: bool) -> None:
+    """全部用户及其角色、创建和停用时间（不显示密码哈希）。"""
+    rows = _operate(lambda: operate.users_view(ctx.engine, ctx.settings.schedule.zone))
+    if as_json:
+        render.print_json(rows, out())
+        return
+    render.print_users(rows, out())
+
+
 @hpf.command("audit")
 @click.option("--since", "since", help="起始日期 YYYY-MM-DD（中心时区）")
 @click.option("--json", "as_json", is_flag=True, help="输出JSON")

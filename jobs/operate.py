@@ -387,3 +387,34 @@ def validate_file(
         marker=marker.read_bytes() if marker is not None else None,
     )
     return decisions.check(submission, settings.validation(), store)
+
+
+def add_user(engine: Engine, name: str, role: str, password: str, *, by: str) -> None:
+    """`hpf users add`: a console user with an argon2 hash of its password, audited under `by`."""
+    from batch.credentials import hashed, name_problem, password_problem
+    from db import users
+    from schemas.roles import Role
+
+    problem = name_problem(name) or password_problem(password, name)
+    if problem:
+        raise users.UserError(problem)
+    with engine.begin() as conn:
+        users.add(conn, name, Role(role), hashed(password), by=by)
+
+
+def disable_user(engine: Engine, name: str, *, by: str, reason: str | None) -> None:
+    from db import users
+
+    with engine.begin() as conn:
+        users.disable(conn, name, by=by, reason=reason)
+
+
+def users_view(engine: Engine, zone: ZoneInfo) -> list[dict[str, Any]]:
+    from db import users
+
+    with engine.connect() as conn:
+        rows = users.listed(conn)
+    return [
+        {**r, "created_at": local_time(r["created_at"], zone), "disabled_at": local_time(r["disabled_at"], zone)}
+        for r in rows
+    ]

@@ -312,3 +312,13 @@ def print_audit(rows: list[dict[str, Any]], console: Console) -> None:
         table.add_row(r["at"] or "", r["actor"], r["via"], r["action"], r["target"] or "", r["reason"] or "",
                       r["detail"] or "")  # fmt: skip
     console.print(table)
+
+
+def print_users(rows: list[dict[str, Any]], console: Console) -> None:
+    table = Table(header_style="bold", title="控制台用户")
+    for header in ("用户名", "角色", "创建时间", "状态"):
+        table.add_column(header)
+    for r in rows:
+        state = f"已停用（{r['disabled_at']}）" if r["disabled_at"] else "启用"
+        table.add_row(r["name"], r["role"], r["created_at"] or "", state)
+    console.print(table)

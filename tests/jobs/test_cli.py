@@ -42,7 +42,7 @@ def imported(home: Path) -> Path:
 def test_help_lists_the_commands() -> None:
     result = CliRunner().invoke(hpf, ["--help"])
     assert result.exit_code == 0
-    for command in ("accounts", "db", "demo", "validate"):
+    for command in ("accounts", "db", "demo", "users", "validate"):
         assert command in result.output
 
 

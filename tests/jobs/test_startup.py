@@ -27,6 +27,7 @@ QUICK = [
     ["accounts", "show", "100123000001"],
     ["accounts", "show", "999"],
     ["audit"],
+    ["users", "list"],
 ]
 
 _RUN = """
