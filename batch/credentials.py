@@ -43,7 +43,5 @@ def verified(password_hash: str, password: str) -> bool:
     """Whether `password` is the one hashed; a malformed hash is a no, never an exception."""
     try:
         return _HASHER.verify(password_hash, password)
-    except argon2.exceptions.VerificationError:
-        return False
-    except argon2.exceptions.InvalidHashError:
+    except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
         return False

@@ -23,12 +23,10 @@ class UserError(TerminalError):
 
 def add(conn: Connection, name: str, role: Role, password_hash: str, *, by: str) -> None:
     """A new user, in the caller's transaction, recorded as `by`'s action."""
-    if conn.execute(select(users.c.name).where(users.c.name == name)).first() is not None:
-        raise UserError(f"用户“{name}”已存在（停用的用户名也不再使用）")
     try:
-        with conn.begin_nested():
+        with conn.begin_nested():  # the name is the key: taken (disabled too) is a refusal, not a rollback
             conn.execute(insert(users).values(name=name, role=role, password_hash=password_hash))
-    except IntegrityError:  # made by someone else at the same moment
+    except IntegrityError:
         raise UserError(f"用户“{name}”已存在（停用的用户名也不再使用）") from None
     audit.record(conn, by, "user-add", target=name, detail=f"role={role}")
 
