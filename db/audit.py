@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from db.tables import audit_log
 
@@ -31,8 +31,34 @@ def record(
     )
 
 
-def since(conn: Connection, moment: datetime | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
-    query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
-    if moment is not None:
-        query = query.where(audit_log.c.at >= moment)
+def since(
+    conn: Connection,
+    moment: datetime | None = None,
+    limit: int = 10_000,
+    *,
+    actor: str | None = None,
+    action: str | None = None,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """The newest lines first, from `moment` on, of one actor or one action if given."""
+    query = select(audit_log).where(*_filters(moment, actor, action))
+    query = query.order_by(audit_log.c.id.desc()).limit(limit).offset(offset)
     return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def counted(
+    conn: Connection, moment: datetime | None = None, *, actor: str | None = None, action: str | None = None
+) -> int:
+    query = select(func.count()).select_from(audit_log).where(*_filters(moment, actor, action))
+    return int(conn.execute(query).scalar_one())
+
+
+def _filters(moment: datetime | None, actor: str | None, action: str | None) -> list[Any]:
+    where: list[Any] = []
+    if moment is not None:
+        where.append(audit_log.c.at >= moment)
+    if actor:
+        where.append(audit_log.c.actor == actor)
+    if action:
+        where.append(audit_log.c.action == action)
+    return where

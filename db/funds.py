@@ -570,10 +570,10 @@ def needing_attention(conn: Connection, limit: int = 1000) -> list[dict[str, Any
 
 
 def credits(
-    conn: Connection, *, unit: str | None = None, unidentified: bool = False, limit: int = 1000
+    conn: Connection, *, unit: str | None = None, unidentified: bool = False, limit: int = 1000, offset: int = 0
 ) -> list[dict[str, Any]]:
     """Bank movements, newest first, with how each was matched (`hpf funds list`)."""
-    query = select(bank_lines).order_by(bank_lines.c.id.desc()).limit(limit)
+    query = select(bank_lines).order_by(bank_lines.c.id.desc()).limit(limit).offset(offset)
     if unit is not None:
         query = query.where(bank_lines.c.unit_account == unit)
     if unidentified:

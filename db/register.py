@@ -174,24 +174,44 @@ def listing(
     unit: str | None = None,
     month: int | None = None,
     attention: bool = False,
+    offset: int = 0,
 ) -> list[Batch]:
     """Batches needing attention first (FAILED, then any with an error), then the newest.
 
     `status` FAILED also finds batches whose outcome stands but whose results
     or archiving failed (they keep their error); `attention`: only those and FAILED ones.
     """
-    needs_person = (batches.c.status == BatchStatus.FAILED) | batches.c.last_error.is_not(None)
     order = case((batches.c.status == BatchStatus.FAILED, 0), (batches.c.last_error.is_not(None), 1), else_=2)
-    query = select(batches).order_by(order, batches.c.id.desc()).limit(limit)
-    if status == BatchStatus.FAILED or attention:
-        query = query.where(needs_person)
-    elif status:
-        query = query.where(batches.c.status == status)
-    if unit:
-        query = query.where(batches.c.unit_account == unit)
-    if month:
-        query = query.where(batches.c.month == month)
+    query = select(batches).order_by(order, batches.c.id.desc()).limit(limit).offset(offset)
+    query = query.where(*_listed(status, unit, month, attention))
     return [Batch.of(r) for r in conn.execute(query)]
+
+
+def counted(
+    conn: Connection,
+    status: BatchStatus | None = None,
+    *,
+    unit: str | None = None,
+    month: int | None = None,
+    attention: bool = False,
+) -> int:
+    """How many batches `listing` would give without a limit (for paging)."""
+    query = select(func.count()).select_from(batches).where(*_listed(status, unit, month, attention))
+    return int(conn.execute(query).scalar_one())
+
+
+def _listed(status: BatchStatus | None, unit: str | None, month: int | None, attention: bool) -> list[Any]:
+    needs_person = (batches.c.status == BatchStatus.FAILED) | batches.c.last_error.is_not(None)
+    where: list[Any] = []
+    if status == BatchStatus.FAILED or attention:
+        where.append(needs_person)
+    elif status:
+        where.append(batches.c.status == status)
+    if unit:
+        where.append(batches.c.unit_account == unit)
+    if month:
+        where.append(batches.c.month == month)
+    return where
 
 
 def history(conn: Connection, batch_id: int) -> list[Row[Any]]:

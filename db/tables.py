@@ -358,6 +358,33 @@ users = Table(
     CheckConstraint(f"role IN ({_listed(Role)})", name="role"),
 )
 
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    # Console sessions kept on the server (SPEC §10): the cookie carries a random token and only its
+    # SHA-256 is stored, so a copy of the database opens no session. Logout and disabling delete the row.
+    Column("token_sha256", String(64), primary_key=True),
+    Column("user_name", String(USER_NAME_CHARS), ForeignKey("users.name"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index(None, "user_name"),
+)
+
+cycles = Table(
+    "cycles",
+    metadata,
+    # Each cycle's time and outcome, for the console's 需要处理: when the job last ran, and the SFTP
+    # error that stopped it, if one did.
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("host", String(120)),
+    Column("files", Integer, nullable=False, server_default="0"),
+    Column("failed", Integer, nullable=False, server_default="0"),
+    Column("error", Text),
+)
+
 control_accounts = Table(
     "control_accounts",
     metadata,

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from db import audit
+from db import audit, sessions
 from db.tables import users
 from schemas.errors import TerminalError
 from schemas.roles import Role
@@ -39,7 +39,8 @@ def disable(conn: Connection, name: str, *, by: str, reason: str | None = None) 
     if row.disabled_at is not None:
         raise UserError(f"用户“{name}”已于此前停用")
     conn.execute(update(users).where(users.c.name == name).values(disabled_at=func.now()))
-    audit.record(conn, by, "user-disable", target=name, reason=reason)
+    ended = sessions.close_all(conn, name)
+    audit.record(conn, by, "user-disable", target=name, reason=reason, detail=f"结束会话{ended}个" if ended else None)
 
 
 def listed(conn: Connection) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -510,6 +511,7 @@ def run_once(ctx: App, as_json: bool, workers: int, part: str) -> None:
     from sftp.client import SftpClient
 
     settings = ctx.settings
+    started = datetime.now(UTC)
     with _reported():
         settings.require_sftp()
         settings.require_accounts()
@@ -518,12 +520,17 @@ def run_once(ctx: App, as_json: bool, workers: int, part: str) -> None:
         else:
             index, parts = (int(x) for x in part.split("/"))
             progress = render.cycle_progress(err())
-            with progress, SftpClient(settings.require_sftp()) as client:
-                task = progress.add_task("连接SFTP…", total=None)
-                summary = pipeline.run_cycle(
-                    settings.validation(), settings.pipeline(), ctx.store, client, part=(index, parts),
-                    on_file=lambda r: progress.update(task, description=f"处理 {r.unit}/{r.name}（{r.size / 1e6:.1f} MB）"),
-                )  # fmt: skip
+            try:
+                with progress, SftpClient(settings.require_sftp()) as client:
+                    task = progress.add_task("连接SFTP…", total=None)
+                    summary = pipeline.run_cycle(
+                        settings.validation(), settings.pipeline(), ctx.store, client, part=(index, parts),
+                        on_file=lambda r: progress.update(task, description=f"处理 {r.unit}/{r.name}（{r.size / 1e6:.1f} MB）"),
+                    )  # fmt: skip
+            except HpfError as e:
+                pipeline.note_cycle(ctx.store, started, error=str(e))
+                raise
+        pipeline.note_cycle(ctx.store, started, summary)
     if as_json:
         render.print_json(summary.as_dict(), out())
         return
@@ -546,6 +553,19 @@ def scheduler_command(ctx: App) -> None:
         settings.require_sftp()
         settings.require_accounts()
         Scheduler(settings, ctx.store).run()
+
+
+@hpf.command("web")
+@click.option("--host", help="监听地址（默认取 web.host，即 127.0.0.1；对外提供请放在 TLS 反向代理之后）")
+@click.option("--port", type=click.IntRange(1, 65535), help="端口（默认取 web.port，即 8080）")
+@pass_context
+def web_command(ctx: App, host: str | None, port: int | None) -> None:
+    """提供浏览器控制台（SPEC §10）：用户由 hpf users add 建立，按角色授权，所有操作记入审计。"""
+    from web.serve import serve  # the one import of the console: only this command loads FastAPI
+
+    settings = ctx.settings
+    with _reported():
+        serve(settings, ctx.store, host or settings.web.host, port or settings.web.port)
 
 
 @hpf.command("demo")

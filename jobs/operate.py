@@ -137,7 +137,14 @@ def show_batch(engine: Engine, batch_id: int, zone: ZoneInfo = SHANGHAI) -> dict
 
 
 def reverse_batch(
-    store: Store, batch_id: int, reason: str, *, by: str, xlsx_detail_rows: int, today: date | None = None
+    store: Store,
+    batch_id: int,
+    reason: str,
+    *,
+    by: str,
+    xlsx_detail_rows: int,
+    today: date | None = None,
+    via: str = audit.CLI,
 ) -> dict[str, Any]:
     """Undo a POSTED batch with compensating entries; only the employer's latest posted month.
 
@@ -153,7 +160,7 @@ def reverse_batch(
     with store.engine.begin() as conn:
         reversed_ = ledger.reverse_latest(conn, batch_id, f"{reason}（操作人：{by}）", booked_on=today)
         audit.record(conn, by, "reverse", target=f"batch {batch_id}", reason=reason,
-                     detail=f"{reversed_.rows}行 {format_yuan(reversed_.total_fen)}元")  # fmt: skip
+                     detail=f"{reversed_.rows}行 {format_yuan(reversed_.total_fen)}元", via=via)  # fmt: skip
         files = register.results(conn, batch_id)
         if files:
             new = restated(
@@ -167,13 +174,15 @@ def reverse_batch(
 # ---------------------------------------------------------------- funds (SPEC §7, §9)
 
 
-def funds_view(settings: Settings, store: Store, *, unit: str | None, unidentified: bool) -> dict[str, Any]:
+def funds_view(
+    settings: Settings, store: Store, *, unit: str | None, unidentified: bool, limit: int = 1000, offset: int = 0
+) -> dict[str, Any]:
     """`hpf funds list`: bank movements with how each was matched, and the suspense balances."""
     from db import funds
 
     settings.require_funds()
     with store.engine.connect() as conn:
-        lines = funds.credits(conn, unit=unit, unidentified=unidentified)
+        lines = funds.credits(conn, unit=unit, unidentified=unidentified, limit=limit, offset=offset)
         centre = funds.centre_balances(conn)
     suspense = {
         code[1:]: b for code, b in centre.items() if code.startswith(SUSPENSE_PREFIX) and unit in (None, code[1:])
@@ -300,7 +309,8 @@ def rerun_batch(settings: Settings, store: Store, batch_id: int, *, by: str, via
     )
 
 
-def member_view(engine: Engine, account: str, limit: int = 200) -> dict[str, Any]:
+def member_view(engine: Engine, account: str, limit: int = 200, *, with_id: bool = False) -> dict[str, Any]:
+    """`hpf accounts show`; `with_id` adds the ID number, for the console to show whole or masked by role."""
     with engine.connect() as conn:
         member = accounts.member(conn, account)
         if member is None:
@@ -315,6 +325,7 @@ def member_view(engine: Engine, account: str, limit: int = 200) -> dict[str, Any
         "base_fen": member.base_fen,
         "balance_fen": member.balance_fen,
         "paid_through": member.paid_through,
+        **({"id_number": member.id_number} if with_id else {}),
         "entries": [
             {
                 "id": r.id,

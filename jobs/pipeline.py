@@ -24,10 +24,12 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from batch.changes import parse_change_list_name
 from batch.filename import FileName, parse_file_name
@@ -156,6 +158,17 @@ def in_order(ready_files: list[ReadyFile]) -> list[ReadyFile]:
         return 1, 0, 0, ready.mtime, ready.name
 
     return sorted(ready_files, key=key)
+
+
+def note_cycle(store: Store, started: datetime, summary: CycleSummary | None = None, error: str | None = None) -> None:
+    """Keep when a cycle ran and what stopped it, for the console's 需要处理; never fails the cycle."""
+    from db import cycles
+
+    with contextlib.suppress(SQLAlchemyError):
+        if summary is None:
+            cycles.record(store.engine, started, error=error)
+        else:
+            cycles.record(store.engine, started, files=summary.files, failed=len(summary.failed), error=error)
 
 
 def run_cycle(

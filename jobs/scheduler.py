@@ -101,6 +101,7 @@ class Scheduler:
         if self.stopping.is_set():
             return
         settings = self.settings.as_of_now()  # a scheduler outlives the day it started
+        started = datetime.now(UTC)
         try:
             with SftpClient(settings.require_sftp()) as client:
                 summary = pipeline.run_cycle(
@@ -109,11 +110,13 @@ class Scheduler:
                 )  # fmt: skip
         except HpfError as e:
             log.error("本轮未能运行：%s", e)
+            pipeline.note_cycle(self.store, started, error=str(e))
             return
         except SQLAlchemyError as e:
             log.error("本轮未能运行：%s", describe(e))
+            pipeline.note_cycle(self.store, started, error=describe(e))
             return
-        del summary  # run_cycle logged its line and each failure
+        pipeline.note_cycle(self.store, started, summary)  # run_cycle logged its line and each failure
 
     def reconcile(self) -> None:
         """The current month's report, daily; and once, after a month has closed, that month's final report."""

@@ -69,6 +69,16 @@ class Schedule:
         return ZoneInfo(self.timezone)
 
 
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """The console (SPEC §10): where it listens, and how long a session lasts without logging in again."""
+
+    host: str = "127.0.0.1"
+    """Loopback by default: put a TLS proxy in front to serve other machines (README)."""
+    port: int = 8080
+    session_hours: int = 8
+
+
 IMMEDIATE_FUNDS = Funds(mode=IMMEDIATE)
 
 
@@ -118,6 +128,7 @@ class Settings:
     config_path: Path | None
     today_pinned: bool = False
     """Whether `today` came from HPF_TODAY; if not, a long-running process must move on with the clock."""
+    web: WebSettings = WebSettings()
 
     def as_of_now(self) -> Settings:
         """These settings with today's date, for a process that outlives the day it started."""
@@ -268,6 +279,7 @@ def load_settings(config: str | Path | None = None, environ: Mapping[str, str] |
         today=_today(r, env.get("HPF_TODAY"), schedule.zone),
         today_pinned=bool(env.get("HPF_TODAY")),
         config_path=path,
+        web=_web(r, s["web"]),
     )
     if r.problems:
         raise ConfigError(r.problems)
@@ -289,6 +301,17 @@ def _funds(r: _Reader, t: Mapping[str, Any]) -> Funds:
         bank=r.text("funds.bank", t.get("bank", d.bank), d.bank),
         pay_days=r.integer("funds.pay_days", t.get("pay_days", d.pay_days), d.pay_days, low=0, high=366),
         expire_days=r.integer("funds.expire_days", t.get("expire_days", d.expire_days), d.expire_days, high=3660),
+    )
+
+
+def _web(r: _Reader, t: Mapping[str, Any]) -> WebSettings:
+    d = WebSettings()
+    return WebSettings(
+        host=r.text("web.host", t.get("host", d.host), d.host),
+        port=r.integer("web.port", t.get("port", d.port), d.port, 1, 65535),
+        session_hours=r.integer(
+            "web.session_hours", t.get("session_hours", d.session_hours), d.session_hours, 1, 24 * 30
+        ),
     )
 
 

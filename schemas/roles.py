@@ -18,3 +18,30 @@ ROLE_LABELS = {Role.VIEWER: "查看", Role.OPERATOR: "运维", Role.FINANCE: "�
 
 USER_NAME_CHARS = 64
 PASSWORD_MIN_CHARS = 12
+
+
+class Action(StrEnum):
+    """What a console user may ask for beyond reading, each granted to one role (SPEC §10)."""
+
+    RERUN = "rerun"
+    REVERSE = "reverse"
+    ASSIGN = "assign"
+    TRANSFER = "transfer"
+    DOWNLOAD = "download"
+    """Reports and statements (the reconciliation XLSX/CSV, a member's statement)."""
+
+
+GRANTED = {
+    Role.VIEWER: frozenset[Action](),
+    Role.OPERATOR: frozenset({Action.RERUN, Action.REVERSE}),
+    Role.FINANCE: frozenset({Action.ASSIGN, Action.TRANSFER, Action.DOWNLOAD}),
+}
+
+
+def may(role: Role, action: Action) -> bool:
+    return action in GRANTED[role]
+
+
+def sees_id_numbers(role: Role) -> bool:
+    """A viewer sees ID numbers masked; the roles that act on accounts see them whole."""
+    return role is not Role.VIEWER
