@@ -237,7 +237,8 @@ def batch(request: Request, batch_id: int, session: Viewer) -> Response:
     for error in errors:
         error["message"] = _masked(session, error.get("message"))
     return page(request, "batch.html", title=f"批次 {batch_id}", b=shown, errors=errors[:500],
-                more_errors=max(0, len(errors) - 500), retryable=shown["status"] == BatchStatus.FAILED)  # fmt: skip
+                more_errors=max(0, len(errors) - 500),
+                retryable=shown["status"] == BatchStatus.FAILED or bool(shown["last_error"]))  # fmt: skip
 
 
 @router.get("/batches/{batch_id}/rows", response_class=HTMLResponse)
