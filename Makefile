@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 
 PIP_VERSION := $(shell sed -n 's/^pip==//p' constraints.txt)
 
-.PHONY: demo test soak lint bench lock clean
+.PHONY: demo demo-web test soak lint bench lock clean
 
 # Installs exactly the versions in constraints.txt: the ones the suite last passed with.
 $(BIN)/hpf: pyproject.toml constraints.txt
@@ -17,6 +17,15 @@ $(BIN)/hpf: pyproject.toml constraints.txt
 demo: $(BIN)/hpf
 	$(BIN)/hpf demo
 
+# The demo's data kept in .demo/, three console users (ops, fin, look), and the console on http://127.0.0.1:8080/.
+DEMO_DIR ?= .demo
+demo-web: $(BIN)/hpf
+	rm -rf $(DEMO_DIR)
+	$(BIN)/hpf demo --keep $(DEMO_DIR)
+	for u in ops:operator fin:finance look:viewer; do \
+		echo demo-password-1 | $(BIN)/hpf --config $(DEMO_DIR)/hpf.toml users add $${u%%:*} --role $${u##*:} --password-stdin; done
+	HPF_TODAY=2026-11-22 $(BIN)/hpf --config $(DEMO_DIR)/hpf.toml web
+
 test: $(BIN)/hpf
 	$(BIN)/pytest -q
 
@@ -27,7 +36,7 @@ soak: $(BIN)/hpf
 	HPF_REQUIRE_SERVERS=1 HPF_SOAK_KILLS=$(KILLS) HPF_SOAK_SEED=$(SEED) HPF_SOAK_DBS=sqlite,postgresql \
 		$(BIN)/pytest -q tests/test_faults.py
 
-# make bench SCENARIOS="e2e small" runs some of: import validate e2e pg month-end month-end-pg scale idle small changes arrivals sftp startup
+# make bench SCENARIOS="e2e small" runs some of: import validate e2e pg month-end month-end-pg scale idle small changes arrivals sftp startup console
 bench: $(BIN)/hpf
 	$(BIN)/python -m bench $(SCENARIOS)
 

@@ -609,6 +609,7 @@ def main() -> None:
             "arrivals",
             "sftp",
             "startup",
+            "console",
         ],
     )
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the big file (default 1,000,000)")
@@ -650,6 +651,10 @@ def main() -> None:
             scenario_arrivals(args.files, 25)
         elif name == "startup":
             scenario_startup()
+        elif name == "console":
+            from bench.console import scenario_console
+
+            scenario_console()
         elif name == "sftp":
             from bench import sftp as bench_sftp
 

@@ -15,7 +15,22 @@ from datetime import date
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Date, Engine, and_, bindparam, case, func, literal, or_, select, text, union
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Date,
+    Engine,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union,
+)
 
 from batch.reconcile import REFUSED, Funds, Reconciliation, build, filing_lines
 from db.register import CHANGE_LIST
@@ -25,11 +40,13 @@ from db.tables import (
     EXCEPTIONS,
     SUSPENSE_PREFIX,
     UNIDENTIFIED,
+    batch_events,
     batches,
     control_accounts,
     employers,
     entries,
     fund_moves,
+    member_events,
     members,
 )
 from schemas.formats import valid_month
@@ -94,6 +111,25 @@ def reconcile(conn: Connection, month: int, *, arrival: bool = False) -> Reconci
         funds=funds,
         closing_fen=closing,
     )
+
+
+def stamp(conn: Connection) -> tuple[Any, ...]:
+    """What moves whenever any month's figures can: the newest batch event, entry, fund move and member
+    event, and the newest change to master data (the last two are times, to the second on SQLite).
+
+    Every change a reconciliation reads writes one of these (a batch's outcome its event, postings
+    their entries, money its moves, change lists their member events, imports their rows' updated_at),
+    so two reads with the same stamp give the same report. A reader may keep a report by its stamp.
+    """
+    newest = (
+        select(func.max(batch_events.c.id)).scalar_subquery(),
+        select(func.max(entries.c.id)).scalar_subquery(),
+        select(func.max(fund_moves.c.id)).scalar_subquery(),
+        select(func.max(member_events.c.id)).scalar_subquery(),
+        select(func.max(employers.c.updated_at)).scalar_subquery(),
+        select(func.max(members.c.updated_at)).scalar_subquery(),
+    )
+    return tuple(conn.execute(select(*newest)).one())
 
 
 def _period(month: int) -> tuple[date, date]:
@@ -197,14 +233,19 @@ def _lines(conn: Connection, month: int) -> pl.DataFrame:
         select(
             units.c.unit_account,
             employers.c.name,
-            func.coalesce(arrived.c.files, 0),
-            func.coalesce(arrived.c.rows_received, 0),
-            func.coalesce(arrived.c.rows_posted, 0),
-            func.coalesce(active.c.members_active, 0),
-            func.coalesce(arrived.c.amount_due_fen, 0),
-            func.coalesce(arrived.c.posted_batches, 0),
-            func.coalesce(arrived.c.awaiting_batches, 0),
-            func.coalesce(arrived.c.refused_batches, 0),
+            *(
+                cast(func.coalesce(column, 0), BigInteger)  # PostgreSQL sums bigints as numeric
+                for column in (
+                    arrived.c.files,
+                    arrived.c.rows_received,
+                    arrived.c.rows_posted,
+                    active.c.members_active,
+                    arrived.c.amount_due_fen,
+                    arrived.c.posted_batches,
+                    arrived.c.awaiting_batches,
+                    arrived.c.refused_batches,
+                )
+            ),
         )
         .select_from(
             units.outerjoin(employers, employers.c.unit_account == units.c.unit_account)
@@ -213,9 +254,7 @@ def _lines(conn: Connection, month: int) -> pl.DataFrame:
         )
         .order_by(units.c.unit_account)
     )
-    # PostgreSQL sums bigints as numeric: int() for its Decimals.
-    rows = [(unit, name, *(int(n) for n in counts)) for unit, name, *counts in conn.execute(query)]
-    return filing_lines(pl.DataFrame(rows, schema=_ARRIVALS, orient="row"))
+    return filing_lines(pl.DataFrame(conn.execute(query).all(), schema=_ARRIVALS, orient="row"))
 
 
 def _of_month(month: int) -> Any:

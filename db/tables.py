@@ -91,7 +91,9 @@ members = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint(f"status IN ({_listed(MEMBER_STATUSES)})", name="status"),
     CheckConstraint("base_fen >= 0", name="base"),
-    Index(None, "unit_account"),
+    # Members by employer, their status inside the index: the reconciliation counts each
+    # employer's active members from the index alone (20,000 employers: 186 -> 30 ms).
+    Index("ix_members_unit_account_status", "unit_account", "status"),
     Index(None, "id_number"),  # a person is found by ID (a change list's 开户)
     # Every posting rewrites the balance of each of the employer's members, usually every
     # row of a page: with half of each page free, PostgreSQL puts the new versions beside the

@@ -96,6 +96,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.state.templates = templates()
     app.state.throttle = Throttle()
     app.state.tasks = Tasks()
+    app.state.reports = {}  # reconciliations by month and database stamp (web.pages._reconciliation)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)

@@ -442,16 +442,42 @@ def transfer(
 
 
 def _reconciliation(request: Request, month: int, status: str | None) -> Any:
-    """The month's report, its lines narrowed to one status when asked: what the page shows and the download gives."""
+    """The month's report, its lines narrowed to one status when asked: what the page shows and the download gives.
+
+    A report is kept by its month and the database's stamp (`db.reconcile.stamp`), read in the same
+    snapshot: paging, filtering and downloading a month that did not change read it once.
+    """
     import polars as pl
 
-    from db.reconcile import reconcile, snapshot
+    from db.reconcile import reconcile, snapshot, stamp
 
+    arrival = _settings(request).funds.arrival
+    kept: dict[tuple[Any, ...], Any] = request.app.state.reports
     with snapshot(_engine(request)) as conn:
-        r = reconcile(conn, month, arrival=_settings(request).funds.arrival)
+        key = (month, arrival, *stamp(conn))
+        r = kept.get(key)
+        if r is None:
+            r = reconcile(conn, month, arrival=arrival)
+            if not _changed_lately(key[-2:]):  # master data times are to the second: keep only a settled one
+                kept[key] = r
+                while len(kept) > 12:
+                    del kept[next(iter(kept))]
     if status:
         r = dataclasses.replace(r, lines=r.lines.filter(pl.col("status") == status))
     return r
+
+
+def _changed_lately(times: tuple[Any, ...]) -> bool:
+    """Whether a master-data change is within the last 2 s (SQLite keeps such times to the second)."""
+    from datetime import UTC
+
+    now = datetime.now(UTC)
+    for t in times:
+        if isinstance(t, str):
+            t = datetime.fromisoformat(t)
+        if isinstance(t, datetime) and now - (t if t.tzinfo else t.replace(tzinfo=UTC)) < timedelta(seconds=2):
+            return True
+    return False
 
 
 @router.get("/reconcile", response_class=HTMLResponse)

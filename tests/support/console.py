@@ -50,7 +50,9 @@ def chromium() -> Path:
     raise AssertionError  # unreachable: unavailable() skips or fails
 
 
-def bank_line(serial: str, yuan: str, *, memo: str = "", payer: str = "6222000011112222", payer_name: str = "某某") -> str:
+def bank_line(
+    serial: str, yuan: str, *, memo: str = "", payer: str = "6222000011112222", payer_name: str = "某某"
+) -> str:
     fields = ["1", COLLECTION_ACCOUNT, serial, "0001", payer, payer_name, yuan, "20261122", "101500", "0", "5101", memo,
               "156", "1", "0", "0", "", "", "", "", "N", "1", "1"]  # fmt: skip
     return "|".join(fields) + "|"
@@ -71,8 +73,13 @@ def seed(job: Job) -> Month:
     blocker.write_bytes(b"a file where the archive folder should be")
     job.upload(A, SAMPLES / "valid" / f"{A}_202611.csv", mtime=1_790_000_000)
     job.upload(B, SAMPLES / "valid" / f"{B}_202611.csv", mtime=1_790_000_060)
-    lines = [bank_line("S1", TOTAL_A, memo=reference(A, 202611)), bank_line("S2", TOTAL_B, payer="9999", payer_name="?")]
-    job.env.put("_bank", f"DZTZ_{COLLECTION_ACCOUNT}_20261122_001.txt", "".join(f"{x}\r\n" for x in lines).encode("gb18030"))
+    lines = [
+        bank_line("S1", TOTAL_A, memo=reference(A, 202611)),
+        bank_line("S2", TOTAL_B, payer="9999", payer_name="?"),
+    ]
+    job.env.put(
+        "_bank", f"DZTZ_{COLLECTION_ACCOUNT}_20261122_001.txt", "".join(f"{x}\r\n" for x in lines).encode("gb18030")
+    )
     cycle = job.run("run-once")
     assert cycle.exit_code == 0, cycle.output
     for name, role in USERS.items():

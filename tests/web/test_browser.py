@@ -9,14 +9,14 @@ test leaves a screenshot of its pages in docs/screenshots/ for reviewers.
 from __future__ import annotations
 
 import io
-from decimal import Decimal
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import openpyxl
 import pytest
 
-from tests.support.console import A, B, PASSWORD, SCREENSHOTS, Console, Month, unblock_archive
+from tests.support.console import PASSWORD, SCREENSHOTS, A, B, Console, Month, unblock_archive
 from tests.support.environments import Job
 
 pytestmark = pytest.mark.parametrize("sftp_env", ["embedded"], indirect=True)
@@ -148,6 +148,8 @@ def test_finance_assigns_an_unidentified_credit_and_the_awaiting_list_posts(page
     page = log_in(pages, "fin")
     page.goto(f"/batches/{month.b_batch}")
     assert "待到账" in page.locator("dl.facts").inner_text()
+    page.goto("/reconcile?month=202611")  # the month's report, computed and kept before the money moves
+    assert "待到账" in page.locator("#lines tbody tr", has_text=B).inner_text()
     page.goto("/funds?unidentified=1")
     form = page.locator("form[action='/funds/assign']")
     assert form.count() == 1
@@ -157,7 +159,11 @@ def test_finance_assigns_an_unidentified_credit_and_the_awaiting_list_posts(page
     assert "入账1个清册" in page.locator("main p.ok").inner_text()
     page.goto(f"/batches/{month.b_batch}")
     assert "已入账" in page.locator("dl.facts").inner_text()
+    page.goto("/reconcile?month=202611")  # the kept report is not shown again: the posting changed the stamp
+    assert "已入账" in page.locator("#lines tbody tr", has_text=B).inner_text()
     assert job.run("verify").exit_code == 0
+    page.goto("/audit?action=assign")
+    assert "fin" in page.locator("#audit tbody tr").first.inner_text()
     assert pages.messages == []
 
 

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from db import tables
-from tests.support.console import A, B, PASSWORD, Console, Month, disable
+from tests.support.console import PASSWORD, A, B, Console, Month, disable
 from tests.support.environments import Job
 
 pytestmark = pytest.mark.parametrize("sftp_env", ["embedded"], indirect=True)
@@ -95,13 +95,17 @@ def test_logout_and_disabling_end_the_session_on_the_server(console: Console, jo
     assert ("look", "login-failed", "web") in actions
 
 
-def test_a_change_without_the_csrf_token_is_refused_and_changes_nothing(console: Console, job: Job, month: Month) -> None:
+def test_a_change_without_the_csrf_token_is_refused_and_changes_nothing(
+    console: Console, job: Job, month: Month
+) -> None:
     c, csrf = logged_in(console, "ops")
     assert c.post(f"/batches/{month.a_batch}/rerun").status_code == 403
     assert c.post(f"/batches/{month.a_batch}/rerun", data={"csrf_token": "wrong"}).status_code == 403
     assert c.post(f"/batches/{month.a_batch}/rerun", headers={"X-CSRF-Token": "wrong"}).status_code == 403
     other, _ = logged_in(console, "fin")  # another user's token is not this session's
-    assert c.post(f"/batches/{month.a_batch}/rerun", data={"csrf_token": other.cookies["hpf_session"]}).status_code == 403
+    assert (
+        c.post(f"/batches/{month.a_batch}/rerun", data={"csrf_token": other.cookies["hpf_session"]}).status_code == 403
+    )
     assert not [a for a in audit_actions(job) if a[1] == "rerun"]
     # The login form has its own token, doubled in a cookie: a cross-site login is refused.
     assert client(console).post("/login", data={"name": "ops", "password": PASSWORD}).status_code == 403
@@ -136,7 +140,7 @@ def test_roles_are_checked_on_the_server_whatever_the_request(console: Console, 
 def test_employer_names_are_shown_as_text(console: Console, job: Job, month: Month) -> None:
     from db.engine import make_engine
 
-    hostile = '<script>alert(1)</script>[/]<img src=x onerror=alert(2)>'
+    hostile = "<script>alert(1)</script>[/]<img src=x onerror=alert(2)>"
     engine = make_engine(job.db_url)
     with engine.begin() as conn:
         conn.execute(update(tables.employers).where(tables.employers.c.unit_account == A).values(name=hostile))

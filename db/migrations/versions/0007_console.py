@@ -1,4 +1,4 @@
-"""The console (SPEC §10): server-side sessions, and each cycle's time and SFTP error.
+"""The console (SPEC §10): server-side sessions, each cycle's time and SFTP error, members indexed with status.
 
 Revision ID: 0007
 Revises: 0006
@@ -18,6 +18,9 @@ NOW = sa.text("(CURRENT_TIMESTAMP)")
 
 
 def upgrade() -> None:
+    # The reconciliation's active members per employer, read from the index alone.
+    op.create_index("ix_members_unit_account_status", "members", ["unit_account", "status"], unique=False)
+    op.drop_index("ix_members_unit_account", table_name="members")
     op.create_table(
         "web_sessions",
         sa.Column("token_sha256", sa.String(length=64), nullable=False),
@@ -43,6 +46,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.create_index("ix_members_unit_account", "members", ["unit_account"], unique=False)
+    op.drop_index("ix_members_unit_account_status", table_name="members")
     op.drop_table("cycles")
     op.drop_index(op.f("ix_web_sessions_user_name"), table_name="web_sessions")
     op.drop_table("web_sessions")
