@@ -9,6 +9,8 @@ employer-supplied text (names, file names, messages) is data, shown as text.
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import quote
@@ -81,12 +83,38 @@ def templates() -> Environment:
     return env
 
 
+WARM_SECONDS = 5.0
+
+
+def _warm(app: FastAPI, stop: threading.Event) -> None:
+    """Keep the current month's reconciliation ready: computed again within seconds of each change.
+
+    The 对账 page then reads a kept report instead of computing one over every employer while
+    finance staff wait. A failure (the database away) is logged and tried again next time.
+    """
+    from web.pages import kept_report
+
+    while True:
+        today = app.state.settings.as_of_now().today
+        try:
+            kept_report(app, today.year * 100 + today.month)
+        except Exception:  # the page will say what is wrong when someone asks
+            logging.getLogger("hpf.web").warning("对账预计算失败", exc_info=True)
+        if stop.wait(WARM_SECONDS):
+            return
+
+
 def create_app(settings: Settings, store: Store) -> FastAPI:
     from web import pages
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        warming = threading.Thread(target=_warm, args=(app, stop), name="hpf-web-reports", daemon=True)
+        warming.start()
         yield
+        stop.set()
+        warming.join(timeout=30)
         app.state.tasks.shutdown()
 
     app = FastAPI(title="hpf-batch 控制台", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)

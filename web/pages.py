@@ -442,18 +442,26 @@ def transfer(
 
 
 def _reconciliation(request: Request, month: int, status: str | None) -> Any:
-    """The month's report, its lines narrowed to one status when asked: what the page shows and the download gives.
-
-    A report is kept by its month and the database's stamp (`db.reconcile.stamp`), read in the same
-    snapshot: paging, filtering and downloading a month that did not change read it once.
-    """
+    """The month's report, its lines narrowed to one status when asked: what the page shows and the download gives."""
     import polars as pl
 
+    r = kept_report(request.app, month)
+    if status:
+        r = dataclasses.replace(r, lines=r.lines.filter(pl.col("status") == status))
+    return r
+
+
+def kept_report(app: Any, month: int) -> Any:
+    """The month's reconciliation, kept by month and the database's stamp (`db.reconcile.stamp`).
+
+    The stamp is read in the report's own snapshot, so a kept report is exactly what a fresh
+    read would give: paging, filtering and downloading a month that did not change read it once.
+    """
     from db.reconcile import reconcile, snapshot, stamp
 
-    arrival = _settings(request).funds.arrival
-    kept: dict[tuple[Any, ...], Any] = request.app.state.reports
-    with snapshot(_engine(request)) as conn:
+    arrival = app.state.settings.funds.arrival
+    kept: dict[tuple[Any, ...], Any] = app.state.reports
+    with snapshot(app.state.engine) as conn:
         key = (month, arrival, *stamp(conn))
         r = kept.get(key)
         if r is None:
@@ -462,8 +470,6 @@ def _reconciliation(request: Request, month: int, status: str | None) -> Any:
                 kept[key] = r
                 while len(kept) > 12:
                     del kept[next(iter(kept))]
-    if status:
-        r = dataclasses.replace(r, lines=r.lines.filter(pl.col("status") == status))
     return r
 
 

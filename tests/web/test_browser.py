@@ -102,6 +102,22 @@ def test_an_operator_reruns_a_failed_batch_and_sees_it_done_and_audited(pages: A
     assert pages.messages == []
 
 
+def test_bulk_rerun_after_an_outage_reruns_the_ticked_batches_in_the_background(pages: Any, job: Job, month: Month) -> None:
+    page = log_in(pages, "ops")
+    assert "上一轮" in page.locator("main").inner_text()  # the last cycle's time, as run-once recorded it
+    unblock_archive(job)
+    page.goto("/batches?status=FAILED")  # the filter is kept in the URL
+    boxes = page.locator("input[name=ids]")
+    assert boxes.count() == 1
+    boxes.first.check()
+    page.click("#rerun-selected")
+    text = done_task(page)
+    assert "1/1" in text and f"批次{month.a_batch}" in text and "未成功" not in text
+    page.goto("/batches?status=FAILED")
+    assert page.locator("input[name=ids]").count() == 0
+    assert (job.env.root / A / "archive" / f"{A}_202611.csv").exists()
+
+
 def test_a_viewer_sees_no_action_and_is_refused_when_posting_one_by_hand(pages: Any, month: Month) -> None:
     page = log_in(pages, "look")
     page.goto(f"/batches/{month.a_batch}")

@@ -203,3 +203,13 @@ def test_login_never_redirects_off_the_site(console: Console) -> None:
     done = c.post("/login", data={"name": "ops", "password": PASSWORD, "csrf_token": token.group(1),
                                   "next": "//evil.example/"})  # fmt: skip
     assert done.status_code == 303 and done.headers["location"] == "/"
+
+
+def test_the_current_month_report_is_prepared_before_anyone_asks(console: Console) -> None:
+    import time
+
+    deadline = time.monotonic() + 20
+    while not console.app.state.reports and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (key,) = console.app.state.reports
+    assert key[:2] == (202611, True)  # the current month (HPF_TODAY), in arrival mode
