@@ -26,6 +26,12 @@ def mask_id(number: pl.Expr) -> pl.Expr:
     )
 
 
+def masked_id(number: str) -> str:
+    """`mask_id` for one Python string (a console page's single ID number)."""
+    n = len(number)
+    return number[:6] + "*" * (n - 10) + number[-4:] if n > 10 else "*" * n
+
+
 _ID_IN_TEXT = re.compile(r"(?<![0-9])([0-9]{6})([0-9]{5,8})([0-9]{3}[0-9Xx])(?![0-9])")
 
 

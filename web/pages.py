@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
-from batch.masking import mask_ids_in
+from batch.masking import mask_ids_in, masked_id
 from db import audit
 from db.sessions import Session
 from db.store import Store
@@ -286,11 +287,11 @@ def result_file(request: Request, batch_id: int, name: str, session: Viewer) -> 
 def _rerun_steps(request: Request, ids: list[int], by: str) -> list[tuple[str, Any]]:
     settings, store = _settings(request), _store(request)
 
-    def rerun(batch_id: int) -> Any:
-        return lambda: STATUS_LABELS.get(outcome := operate.rerun_batch(settings, store, batch_id, by=by,
-                                                                        via=audit.WEB), outcome)  # fmt: skip
+    def rerun(batch_id: int) -> str:
+        outcome = operate.rerun_batch(settings, store, batch_id, by=by, via=audit.WEB)
+        return STATUS_LABELS.get(outcome, outcome)
 
-    return [(f"批次{i}", rerun(i)) for i in ids]
+    return [(f"批次{i}", functools.partial(rerun, i)) for i in ids]
 
 
 @router.post("/batches/{batch_id}/rerun")
@@ -547,15 +548,9 @@ def member(request: Request, session: Viewer, account: str | None = None) -> Res
     except operate.OperationError as e:
         return page(request, "member.html", title="职工", m=None, account=account, by_month=[], message=str(e))
     if not sees_id_numbers(session.role):
-        view["id_number"] = _mask_whole(view["id_number"])
+        view["id_number"] = masked_id(view["id_number"])
     return page(request, "member.html", title=f"职工 {view['member_account']}", m=view, account=account,
                 by_month=_by_month(view["entries"]), message=None)  # fmt: skip
-
-
-def _mask_whole(number: str) -> str:
-    """An ID number as results show it: first 6 and last 4 characters (`batch.masking.mask_id`)."""
-    n = len(number)
-    return number[:6] + "*" * (n - 10) + number[-4:] if n > 10 else "*" * n
 
 
 def _by_month(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
