@@ -3,11 +3,14 @@
 The month is written straight into a migrated SQLite database, set-based: the
 employers and their members from the master data generator, one list a
 employer (most POSTED, some AWAITING_FUNDS, REJECTED and FAILED), each posted
-list's two counter entries, and an audit log of 20,000 lines. That is the shape
+list's deposits, their member entries and its two counter entries (about 425,000
+deposits and 850,000 entries), and an audit log of 20,000 lines. That is the shape
 every page reads (batches, employers, suspense, entries by day), without the
 hours a real cycle of 20,000 files would take to make it. Each page is fetched
 over HTTP from a real uvicorn on loopback, logged in as finance; the median of
-five requests is printed beside the 300 ms target.
+five requests after the first is printed beside the 300 ms target. 对账 is then
+timed right after a change (the request computes the month itself) and once the
+console's background warmer has computed it again.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ TARGET_MS = 300
 
 
 def _month(engine, units: list[str], per_unit: int) -> None:  # type: ignore[no-untyped-def]
-    from sqlalchemy import insert
+    from sqlalchemy import insert, text
 
     from db import tables
 
@@ -55,12 +58,62 @@ def _month(engine, units: list[str], per_unit: int) -> None:  # type: ignore[no-
         conn.execute(insert(tables.batches), batches)
         conn.execute(insert(tables.entries), entries)
         conn.execute(insert(tables.audit_log), audit)
+        # Each posted list's members: a deposit and its two entries (12% of the base each), so the
+        # month's ledger holds its real ~850,000 member entries beside the lists' counter sides.
+        conn.execute(
+            text(
+                "INSERT INTO deposits (batch_id, member_account, month, employer_fen, employee_fen) "
+                "SELECT b.id, m.member_account, 202611, m.base_fen * 12 / 100, m.base_fen * 12 / 100 "
+                "FROM batches b JOIN members m ON m.unit_account = b.unit_account WHERE b.status = 'POSTED'"
+            )
+        )
+        for part in ("employer", "employee"):
+            conn.execute(
+                text(
+                    "INSERT INTO entries (batch_id, kind, account, part, month, amount_fen, booked_on) "
+                    f"SELECT batch_id, 'deposit', member_account, '{part}', month, {part}_fen, '2026-11-22' FROM deposits"
+                )
+            )
+        # The counter sides and the lists' totals agree with the rows, as a real posting leaves them.
+        conn.execute(
+            text(
+                "UPDATE entries SET amount_fen = -(SELECT sum(d.employer_fen) FROM deposits d WHERE d.batch_id = entries.batch_id)"
+                " WHERE account = 'CONTROL' AND part = 'employer'"
+            )
+        )
+        conn.execute(
+            text(
+                "UPDATE entries SET amount_fen = -(SELECT sum(d.employee_fen) FROM deposits d WHERE d.batch_id = entries.batch_id)"
+                " WHERE account = 'CONTROL' AND part = 'employee'"
+            )
+        )
+        conn.execute(
+            text(
+                "UPDATE batches SET total_fen = (SELECT sum(d.employer_fen + d.employee_fen) FROM deposits d"
+                " WHERE d.batch_id = batches.id), posted_fen = (SELECT sum(d.employer_fen + d.employee_fen)"
+                " FROM deposits d WHERE d.batch_id = batches.id) WHERE status = 'POSTED'"
+            )
+        )
+        conn.execute(
+            text(
+                "UPDATE control_accounts SET balance_fen = (SELECT coalesce(sum(amount_fen), 0) FROM entries"
+                " WHERE account = 'CONTROL') WHERE code = 'CONTROL'"
+            )
+        )
+        conn.execute(
+            text(
+                "UPDATE members SET balance_fen = d.employer_fen + d.employee_fen FROM deposits d"
+                " WHERE d.member_account = members.member_account"
+            )
+        )
 
 
 def _serve(app):  # type: ignore[no-untyped-def]
     import uvicorn
 
-    sock = socket.socket()
+    # IPPROTO_TCP as getaddrinfo gives it to `hpf web`'s own socket: asyncio turns Nagle off only on sockets
+    # that say they are TCP, and a bare socket.socket() (proto 0) would add ~40 ms of delayed ACK to each reply.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -68,6 +121,36 @@ def _serve(app):  # type: ignore[no-untyped-def]
     while not server.started:
         time.sleep(0.02)
     return server, thread, f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def _after_a_change(c, engine, state, batch_id: int) -> None:  # type: ignore[no-untyped-def]
+    """对账 right after the database changes (computed by the request) and once the warmer has caught up."""
+    from sqlalchemy import insert
+
+    from db import tables
+    from db.reconcile import stamp
+
+    def change() -> tuple[object, ...]:
+        with engine.begin() as conn:
+            conn.execute(insert(tables.batch_events), {"batch_id": batch_id, "status": "POSTED", "step": "bench"})
+            return tuple(stamp(conn))
+
+    change()
+    t = time.perf_counter()
+    assert c.get("/reconcile?month=202611").status_code == 200
+    cold = (time.perf_counter() - t) * 1000
+    new = change()
+    changed = time.perf_counter()
+    while not any(key[2:] == new for key in list(state.reports)) and time.perf_counter() - changed < 60:
+        time.sleep(0.05)
+    ready = time.perf_counter() - changed
+    t = time.perf_counter()
+    assert c.get("/reconcile?month=202611").status_code == 200
+    warm = (time.perf_counter() - t) * 1000
+    print(
+        f"  对账 right after a change {cold:7.1f} ms  (the request computes the month: {cold / TARGET_MS:.2f}× the target)"
+    )
+    print(f"  对账 once kept again     {warm:7.1f} ms  (the console's warmer had it {ready:.1f} s after the change)")
 
 
 def scenario_console(batches: int = 20_000, per_unit: int = 25) -> None:
@@ -95,7 +178,8 @@ def scenario_console(batches: int = 20_000, per_unit: int = 25) -> None:
         _month(store.engine, employers["unit_account"].to_list(), per_unit)
         operate.add_user(store.engine, "fin", "finance", PASSWORD, by="bench")
         print(f"  month written in {time.perf_counter() - started:.1f} s (not timed below)")
-        server, thread, url = _serve(create_app(settings, store))
+        app = create_app(settings, store)
+        server, thread, url = _serve(app)
         try:
             with httpx.Client(base_url=url, timeout=60) as c:
                 token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login").text)
@@ -128,10 +212,7 @@ def scenario_console(batches: int = 20_000, per_unit: int = 25) -> None:
                     print(f"  {label:<16} {ms:7.1f} ms  ({ms / TARGET_MS:.2f}× the {TARGET_MS} ms target)"
                           f"  first request {times[0]:.0f} ms")  # fmt: skip
                 print(f"  slowest page {worst:.1f} ms: {'within' if worst < TARGET_MS else 'OVER'} {TARGET_MS} ms")
-                print(
-                    "  (对账 computes the month once per change of the database and keeps it: its first request"
-                    " after a change is the cold figure)"
-                )
+                _after_a_change(c, store.engine, app.state, batches // 3)
         finally:
             server.should_exit = True
             thread.join(timeout=15)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Date, bindparam, func, literal, or_, select, text
 
 from db.register import CHANGE_LIST
-from db.tables import CONTROL, SUSPENSE_PREFIX, batches, control_accounts, employers
+from db.tables import CONTROL, SUSPENSE_PREFIX, batches, control_accounts, employers, starts_with
 from schemas.statuses import BatchStatus
 
 _S = f"{SUSPENSE_PREFIX}%"
@@ -65,7 +65,7 @@ def filings(conn: Connection, units: Sequence[str], months: Sequence[int]) -> di
 _DAY = "coalesce(e.booked_on, date(e.created_at))"
 _POSTED_BY_DAY = text(
     f"SELECT {_DAY} AS day, -sum(e.amount_fen) FROM entries e "
-    f"WHERE (e.account = '{CONTROL}' OR e.account LIKE '{_S}') AND {_DAY} >= :start GROUP BY {_DAY}"
+    f"WHERE (e.account = '{CONTROL}' OR {starts_with('e.account', SUSPENSE_PREFIX)}) AND {_DAY} >= :start GROUP BY {_DAY}"
 ).bindparams(bindparam("start", type_=Date))
 _RECEIVED_BY_DAY = text(
     "SELECT booked_on, sum(CASE WHEN credit LIKE :s THEN amount_fen ELSE 0 END) "

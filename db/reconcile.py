@@ -48,6 +48,7 @@ from db.tables import (
     fund_moves,
     member_events,
     members,
+    starts_with,
 )
 from schemas.formats import valid_month
 from schemas.frames import RECONCILIATION_LINE
@@ -150,13 +151,13 @@ def _day(table: str = "") -> str:
 
 _POSTED = text(
     "SELECT b.unit_account, -sum(e.amount_fen) FROM entries e JOIN batches b ON b.id = e.batch_id "
-    f"WHERE (e.account = '{CONTROL}' OR e.account LIKE '{_S}') AND {_day('e')} >= :start AND {_day('e')} < :end "
+    f"WHERE (e.account = '{CONTROL}' OR {starts_with('e.account', SUSPENSE_PREFIX)}) AND {_day('e')} >= :start AND {_day('e')} < :end "
     "GROUP BY b.unit_account"
 ).bindparams(bindparam("start", type_=Date), bindparam("end", type_=Date))
 _SIDES = (
     "SELECT credit AS code, amount_fen AS fen, booked_on AS day, 1 AS moved FROM fund_moves "
     "UNION ALL SELECT debit, -amount_fen, booked_on, 1 FROM fund_moves "
-    f"UNION ALL SELECT account, amount_fen, {_day()}, 0 FROM entries WHERE account LIKE '{_S}'"
+    f"UNION ALL SELECT account, amount_fen, {_day()}, 0 FROM entries WHERE {starts_with('account', SUSPENSE_PREFIX)}"
 )
 _SUSPENSE = text(
     f"SELECT substr(code, 2), sum(CASE WHEN day < :start THEN fen ELSE 0 END), "
@@ -282,7 +283,10 @@ def _totals_query(start: date, end: date) -> Any:
     control = select(func.coalesce(func.sum(control_accounts.c.balance_fen), literal(0))).where(
         control_accounts.c.code == CONTROL
     )
-    from_suspense = select(func.coalesce(func.sum(entries.c.amount_fen), literal(0))).where(entries.c.account.like(_S))
+    account, after = entries.c.account, chr(ord(SUSPENSE_PREFIX) + 1)  # as `starts_with`: an index range
+    from_suspense = select(func.coalesce(func.sum(entries.c.amount_fen), literal(0))).where(
+        account >= SUSPENSE_PREFIX, account < after, account.like(_S)
+    )
     return select(
         ledger_month.scalar_subquery(),
         balances.scalar_subquery(),

@@ -95,6 +95,9 @@ members = Table(
     # employer's active members from the index alone (20,000 employers: 186 -> 30 ms).
     Index("ix_members_unit_account_status", "unit_account", "status"),
     Index(None, "id_number"),  # a person is found by ID (a change list's 开户)
+    # The newest master-data change, part of the console's reconciliation stamp (`db.reconcile.stamp`),
+    # read from the index's end: 52 ms of scanning 500,000 members -> 0.1 ms. Postings never set it.
+    Index(None, "updated_at"),
     # Every posting rewrites the balance of each of the employer's members, usually every
     # row of a page: with half of each page free, PostgreSQL puts the new versions beside the
     # old (HOT) and touches no index. At 80 a posting's member update took 2.2 times as long.
@@ -401,6 +404,17 @@ EXCEPTIONS = "EXCEPTIONS"
 
 SUSPENSE_PREFIX, BANK_PREFIX = "S", "B"
 """Centre account codes start with a letter (member accounts are digits): `S{unit}` and `B{account}`."""
+
+
+def starts_with(column: str, prefix: str) -> str:
+    """SQL for `column LIKE 'P%'` that an index on the column can answer, for a one-letter code prefix.
+
+    LIKE alone scans: SQLite's LIKE ignores case and so cannot use a binary index, and
+    PostgreSQL's needs a text_pattern_ops one. The range [P, next letter) reads only the
+    codes; the LIKE kept beside it makes the result exact under any collation.
+    """
+    assert len(prefix) == 1 and prefix.isupper(), prefix  # our own constants, never data
+    return f"({column} >= '{prefix}' AND {column} < '{chr(ord(prefix) + 1)}' AND {column} LIKE '{prefix}%')"
 
 
 def suspense_of(unit_account: str) -> str:

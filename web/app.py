@@ -124,7 +124,8 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app.state.templates = templates()
     app.state.throttle = Throttle()
     app.state.tasks = Tasks()
-    app.state.reports = {}  # reconciliations by month and database stamp (web.pages._reconciliation)
+    app.state.reports = {}  # reconciliations by month and database stamp (web.pages.kept_report)
+    app.state.reporting = threading.Lock()  # one computes a month's report; the others wait and read it
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages.router)

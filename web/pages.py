@@ -457,12 +457,14 @@ def kept_report(app: Any, month: int) -> Any:
 
     The stamp is read in the report's own snapshot, so a kept report is exactly what a fresh
     read would give: paging, filtering and downloading a month that did not change read it once.
+    One report is computed at a time: a request that arrives while the warmer computes the same
+    month waits for it instead of computing it a second time beside it.
     """
     from db.reconcile import reconcile, snapshot, stamp
 
     arrival = app.state.settings.funds.arrival
     kept: dict[tuple[Any, ...], Any] = app.state.reports
-    with snapshot(app.state.engine) as conn:
+    with app.state.reporting, snapshot(app.state.engine) as conn:
         key = (month, arrival, *stamp(conn))
         r = kept.get(key)
         if r is None:

@@ -102,7 +102,9 @@ def test_an_operator_reruns_a_failed_batch_and_sees_it_done_and_audited(pages: A
     assert pages.messages == []
 
 
-def test_bulk_rerun_after_an_outage_reruns_the_ticked_batches_in_the_background(pages: Any, job: Job, month: Month) -> None:
+def test_bulk_rerun_after_an_outage_reruns_the_ticked_batches_in_the_background(
+    pages: Any, job: Job, month: Month
+) -> None:
     page = log_in(pages, "ops")
     assert "上一轮" in page.locator("main").inner_text()  # the last cycle's time, as run-once recorded it
     unblock_archive(job)
