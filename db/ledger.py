@@ -374,8 +374,15 @@ planned well by the stale ones, and a group of small lists would pay for an ANAL
 _FROM_STAGE = (
     "INSERT INTO deposits (batch_id, member_account, month, employer_fen, employee_fen, prev_paid_through) "
     f"SELECT :batch_id, s.member_account, :month, s.employer_fen, s.employee_fen, m.paid_through FROM {_STAGED} s "
-    "JOIN members m ON m.member_account = s.member_account ORDER BY s.member_account"
+    "JOIN members m ON m.member_account = s.member_account ORDER BY {order}"
 )
+
+
+def _staged_order(conn: Connection) -> str:
+    """The rows are staged in account order (sorted by polars). SQLite reads its temporary table in the
+    order written, so ordering by rowid costs nothing (by account it sorted a million rows again: 1M rows
+    3.8 -> 2.1 s); PostgreSQL's heap promises no order, so it sorts the already sorted rows."""
+    return "s.member_account" if conn.dialect.name == "postgresql" else "s.rowid"
 
 
 def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.DataFrame) -> int:
@@ -385,7 +392,7 @@ def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.Data
     deposit (a reversal restores it) and takes only registered members; in account
     order, so every index grows at its end. Returns how many deposits were written.
     """
-    rows = frame.select("member_account", "employer_fen", "employee_fen")
+    rows = frame.select("member_account", "employer_fen", "employee_fen").sort("member_account")
     if conn.dialect.name == "postgresql":
         raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
         with raw.cursor() as cur:
@@ -399,7 +406,9 @@ def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.Data
         sqlite.execute(_STAGE_SQLITE)
         sqlite.execute(f"DELETE FROM {_STAGED}")
         sqlite.executemany(f"INSERT INTO {_STAGED} VALUES (?, ?, ?)", rows.iter_rows())
-    inserted = conn.execute(text(_FROM_STAGE), {"batch_id": batch_id, "month": month}).rowcount
+    inserted = conn.execute(
+        text(_FROM_STAGE.format(order=_staged_order(conn))), {"batch_id": batch_id, "month": month}
+    ).rowcount
     if conn.dialect.name == "postgresql" and rows.height >= ANALYZE_FROM:
         # Autovacuum has not seen these rows yet: without fresh statistics the planner takes a large
         # batch for a few rows and updates a million members by a million index probes.
@@ -423,7 +432,7 @@ _GROUP_POSTGRESQL = (
 
 def _insert_group_deposits(conn: Connection, stacked: pl.DataFrame) -> int:
     """`_insert_deposits` of several lists' rows (each with its batch and month) in one INSERT … SELECT."""
-    rows = stacked.select("batch_id", "month", "member_account", "employer_fen", "employee_fen")
+    rows = stacked.select("batch_id", "month", "member_account", "employer_fen", "employee_fen").sort("member_account")
     if conn.dialect.name == "postgresql":
         raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
         with raw.cursor() as cur:
@@ -440,7 +449,7 @@ def _insert_group_deposits(conn: Connection, stacked: pl.DataFrame) -> int:
     inserted = conn.exec_driver_sql(
         "INSERT INTO deposits (batch_id, member_account, month, employer_fen, employee_fen, prev_paid_through) "
         f"SELECT s.batch_id, s.member_account, s.month, s.employer_fen, s.employee_fen, m.paid_through FROM {_GROUP} s "
-        "JOIN members m ON m.member_account = s.member_account ORDER BY s.member_account"
+        f"JOIN members m ON m.member_account = s.member_account ORDER BY {_staged_order(conn)}"
     ).rowcount
     conn.exec_driver_sql(f"DELETE FROM {_GROUP}")
     return inserted

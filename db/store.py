@@ -326,13 +326,14 @@ def _members_sqlite(conn: Connection, units: Sequence[str]) -> pl.DataFrame:
     fields = " || char(31) || ".join(MEMBER)
     raw = cast(sqlite3.Connection, conn.connection.dbapi_connection)
     marks = ", ".join("?" * len(units))
-    (blob,) = raw.execute(
-        f"SELECT group_concat({fields}, char(30)) FROM members WHERE unit_account IN ({marks})", list(units)
+    (blob,) = raw.execute(  # as a BLOB: the bytes polars parses, never decoded into a str and encoded back
+        f"SELECT CAST(group_concat({fields}, char(30)) AS BLOB) FROM members WHERE unit_account IN ({marks})",
+        list(units),
     ).fetchone()
     if not blob:
         return MEMBER.to_frame()
     return pl.read_csv(
-        blob.encode("utf-8"), has_header=False, separator="\x1f", eol_char="\x1e", quote_char=None,
+        blob, has_header=False, separator="\x1f", eol_char="\x1e", quote_char=None,
         schema=MEMBER,
     )  # fmt: skip
 
