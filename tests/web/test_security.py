@@ -213,3 +213,34 @@ def test_the_current_month_report_is_prepared_before_anyone_asks(console: Consol
         time.sleep(0.1)
     (key,) = console.app.state.reports
     assert key[:2] == (202611, True)  # the current month (HPF_TODAY), in arrival mode
+
+
+def test_requests_arriving_together_compute_the_month_once(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    import db.reconcile
+    from web.pages import kept_report
+
+    deadline = time.monotonic() + 20
+    while not console.app.state.reports and time.monotonic() < deadline:  # the master data settled and kept
+        time.sleep(0.1)
+    assert console.app.state.reports
+    console.app.state.reports.clear()
+    computed = []
+    real = db.reconcile.reconcile
+
+    def slow(*args, **kwargs):  # type: ignore[no-untyped-def]
+        computed.append(threading.get_ident())
+        time.sleep(0.3)  # long enough for the other requests to arrive while it computes
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(db.reconcile, "reconcile", slow)
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(kept_report(console.app, 202611))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(got) == 3 and got[0] is got[1] is got[2]
+    assert len(computed) == 1  # the others waited for it and read the kept report
