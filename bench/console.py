@@ -75,25 +75,16 @@ def _month(engine, units: list[str], per_unit: int) -> None:  # type: ignore[no-
                 )
             )
         # The counter sides and the lists' totals agree with the rows, as a real posting leaves them.
-        conn.execute(
-            text(
-                "UPDATE entries SET amount_fen = -(SELECT sum(d.employer_fen) FROM deposits d WHERE d.batch_id = entries.batch_id)"
-                " WHERE account = 'CONTROL' AND part = 'employer'"
-            )
-        )
-        conn.execute(
-            text(
-                "UPDATE entries SET amount_fen = -(SELECT sum(d.employee_fen) FROM deposits d WHERE d.batch_id = entries.batch_id)"
-                " WHERE account = 'CONTROL' AND part = 'employee'"
-            )
-        )
-        conn.execute(
-            text(
-                "UPDATE batches SET total_fen = (SELECT sum(d.employer_fen + d.employee_fen) FROM deposits d"
-                " WHERE d.batch_id = batches.id), posted_fen = (SELECT sum(d.employer_fen + d.employee_fen)"
-                " FROM deposits d WHERE d.batch_id = batches.id) WHERE status = 'POSTED'"
-            )
-        )
+        for part in ("employer", "employee"):
+            conn.execute(text(
+                f"UPDATE entries SET amount_fen = -(SELECT sum(d.{part}_fen) FROM deposits d"
+                f" WHERE d.batch_id = entries.batch_id) WHERE account = 'CONTROL' AND part = '{part}'"
+            ))  # fmt: skip
+        conn.execute(text(
+            "UPDATE batches SET total_fen = (SELECT sum(d.employer_fen + d.employee_fen) FROM deposits d"
+            " WHERE d.batch_id = batches.id) WHERE status = 'POSTED'"
+        ))  # fmt: skip
+        conn.execute(text("UPDATE batches SET posted_fen = total_fen WHERE status = 'POSTED'"))
         conn.execute(
             text(
                 "UPDATE control_accounts SET balance_fen = (SELECT coalesce(sum(amount_fen), 0) FROM entries"
