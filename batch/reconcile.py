@@ -31,7 +31,7 @@ assigned, transfers in, less transfers out and bank reversals); the suspense
 at the month's start and end. In immediate mode only `amount_posted` is given.
 
 The control totals and the identities of SPEC §9: the lines' posted total equals
-the net member entries booked in the month; the members' balances are mirrored
+the members' side of the ledger booked in the month; the members' balances are mirrored
 by CONTROL and what lists took from suspense; each employer's closing suspense
 is its opening plus received less posted, and not negative; and (arrival mode)
 the money at the bank is where it is: employers' suspense, unidentified,
@@ -108,7 +108,7 @@ class Reconciliation:
     posted_this_month_fen: int
     """Sum of amount_posted_fen over the lines (the POSTED batches of the month)."""
     ledger_month_fen: int
-    """Net member entries of the month in the ledger: deposits minus reversals."""
+    """The members' side of the month in the ledger: deposits booked in it minus deposits reversed in it."""
     member_balances_fen: int
     """Sum of every member's balance."""
     control_fen: int

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, literal, select, text, union_all
 
-from db.tables import entries, member_events, members
+from db.tables import deposits, member_events, members
 
 
 def member(conn: Connection, account: str) -> Row[Any] | None:
@@ -15,14 +15,31 @@ def member(conn: Connection, account: str) -> Row[Any] | None:
 
 
 def entries_of(conn: Connection, account: str, limit: int) -> list[Row[Any]]:
-    """The account's latest entries, newest first."""
+    """The account's latest entries, newest first: each deposit's two parts, and their debits if it was reversed.
+
+    A deposit is the member's side of its transfer (`db.ledger`): its parts are the
+    credits, booked on its day; a reversal debits them on the reversal's day.
+    """
+    d = deposits.c
+    mine = d.member_account == account
+    # Standing and reversed deposits apart, each as its partial index states it (`NOT reversed`, `reversed`):
+    # SQLite uses a partial index only for a query whose WHERE repeats the index's own terms.
+    standing, reversed_ = text("NOT deposits.reversed"), text("deposits.reversed")
+    sides = [
+        select(d.id, d.batch_id, literal(kind).label("kind"), literal(part).label("part"), d.month,
+               (sign * d[f"{part}_fen"]).label("amount_fen"), d[day].label("booked_on"))
+        .where(mine, *which)
+        for kind, sign, day, whose in (("deposit", 1, "booked_on", (standing, reversed_)),
+                                       ("reversal", -1, "reversed_on", (reversed_,)))
+        for which in ([w] for w in whose)
+        for part in ("employer", "employee")
+    ]  # fmt: skip
+    statement = union_all(*sides).subquery()
     query = (
-        select(entries.c.id, entries.c.batch_id, entries.c.kind, entries.c.part, entries.c.month,
-               entries.c.amount_fen, entries.c.created_at)
-        .where(entries.c.account == account)
-        .order_by(entries.c.id.desc())
+        select(statement)
+        .order_by(statement.c.booked_on.desc(), statement.c.id.desc(), statement.c.kind.desc(), statement.c.part)
         .limit(limit)
-    )  # fmt: skip
+    )
     return list(conn.execute(query))
 
 

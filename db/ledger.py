@@ -1,12 +1,15 @@
 """The ledger: posting a batch's deposits, reversing them, and checking every invariant.
 
-Double entry, append-only. A deposit credits the member's account twice (the
-employer's part and the employee's part, kept apart) and the batch debits the
-centre's CONTROL account by the same total, so every batch's entries sum to
-zero and CONTROL mirrors the members. A reversal appends the opposite entries;
-nothing is edited or deleted. Exactly once is the database's job: a partial
-unique index allows one standing deposit per member and month, and posting
-advances the employer's paid-through month only from the month before.
+Double entry, append-only. A deposit is itself the member's side of a transfer:
+it credits the member's account with its two parts (the employer's and the
+employee's, kept apart as columns), and the batch's counter entries debit the
+centre's CONTROL account (or the employer's suspense) by each part's total, so
+every batch balances and CONTROL mirrors the members. A reversal marks the
+deposits reversed on its day (their debits) and appends the opposite counter
+entries; nothing else is edited and nothing is deleted. Exactly once is the
+database's job: a partial unique index allows one standing deposit per member
+and month, and posting advances the employer's paid-through month only from the
+month before.
 
 Every function runs inside the caller's transaction: the caller commits the
 deposits together with the batch's status, or nothing.
@@ -31,7 +34,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    null,
     select,
     text,
     update,
@@ -113,17 +115,20 @@ def post(
     `roster_version`.
     """
     share_postings(conn)
+    day = booked_on or date.today()
     prior = conn.execute(select(employers.c.paid_through).where(employers.c.unit_account == unit_account)).scalar()
     _advance(conn, unit_account, month, roster_version, prior)
     conn.execute(update(batches).where(batches.c.id == batch_id).values(prev_paid_through=prior))
 
     frame = rows.select("member_account", "employer_fen", "employee_fen")
-    inserted = _insert_deposits(conn, batch_id, month, frame)
+    inserted = _insert_deposits(conn, batch_id, month, frame, day)
     if inserted != frame.height:
         raise PostingConflict(
             f"有{frame.height - inserted}个个人账号已不在职工名册中（名册在检查之后被改动），本批次未入账"
         )
-    _entries_for_deposits(conn, batch_id, month, kind="deposit", sign=1, counter=counter, booked_on=booked_on)
+    if frame.height:  # every row was inserted: the counter side is the rows' totals
+        parts = {part: int(frame[f"{part}_fen"].sum()) for part in PARTS}
+        _counter_entries(conn, [(batch_id, "deposit", counter, month, parts)], day)
     # Never backwards: a member who moved on may be paid a later month by the new employer first.
     later = members.c.paid_through.is_not(None) & (members.c.paid_through > month)
     _apply_to_members(conn, batch_id, sign=1, paid_through=case((later, members.c.paid_through), else_=literal(month)))
@@ -170,6 +175,7 @@ def post_many(conn: Connection, postings: list[Posting], *, booked_on: date | No
             for p in postings
         ]  # fmt: skip
     share_postings(conn)
+    day = booked_on or date.today()
     units = [p.unit_account for p in postings]
     priors = dict(
         conn.execute(
@@ -181,28 +187,22 @@ def post_many(conn: Connection, postings: list[Posting], *, booked_on: date | No
         update(batches).where(batches.c.id == bindparam("p_id")).values(prev_paid_through=bindparam("p_prior")),
         [{"p_id": p.batch_id, "p_prior": priors.get(p.unit_account)} for p in postings],
     )
-    inserted = _insert_group_deposits(conn, stacked)
+    inserted = _insert_group_deposits(conn, stacked, day)
     if inserted != stacked.height:
         raise PostingConflict(
             f"有{stacked.height - inserted}个个人账号已不在职工名册中（名册在检查之后被改动），本组未入账"
         )
     ids = [p.batch_id for p in postings]
     standing = and_(deposits.c.batch_id.in_(ids), deposits.c.reversed.is_(False))
-    day = literal(booked_on, Date) if booked_on is not None else null()
-    for part, amount in (("employer", deposits.c.employer_fen), ("employee", deposits.c.employee_fen)):
-        member = select(deposits.c.batch_id, literal("deposit"), deposits.c.member_account, literal(part),
-                        deposits.c.month, amount, day).where(standing)  # fmt: skip
-        conn.execute(insert(entries).from_select(_ENTRY_COLUMNS, member))
     # Each list's counter side: its totals, known from the rows (every one was inserted).
-    posted = [Posted(f.height, int(f["employer_fen"].sum()) + int(f["employee_fen"].sum())) for f in frames]
-    counter_sides = [
-        {"batch_id": p.batch_id, "kind": "deposit", "account": p.counter, "part": part, "month": p.month,
-         "amount_fen": -int(f[column].sum()), "booked_on": booked_on}
-        for p, f in zip(postings, frames, strict=True) if f.height
-        for part, column in (("employer", "employer_fen"), ("employee", "employee_fen"))
-    ]  # fmt: skip
-    if counter_sides:
-        conn.execute(insert(entries), counter_sides)
+    totals = [{part: int(f[f"{part}_fen"].sum()) for part in PARTS} for f in frames]
+    posted = [Posted(f.height, sum(t.values())) for f, t in zip(frames, totals, strict=True)]
+    _counter_entries(
+        conn,
+        [(p.batch_id, "deposit", p.counter, p.month, t) for p, f, t in zip(postings, frames, totals, strict=True)
+         if f.height],
+        day,
+    )  # fmt: skip
     later = members.c.paid_through.is_not(None) & (members.c.paid_through > deposits.c.month)
     conn.execute(
         update(members)
@@ -219,15 +219,23 @@ def post_many(conn: Connection, postings: list[Posting], *, booked_on: date | No
     return posted
 
 
-_ENTRY_COLUMNS = [
-    entries.c.batch_id,
-    entries.c.kind,
-    entries.c.account,
-    entries.c.part,
-    entries.c.month,
-    entries.c.amount_fen,
-    entries.c.booked_on,
-]
+PARTS = ("employer", "employee")
+"""A deposit's two parts, each a column of the deposit and an entry of the counter side."""
+
+
+def _counter_entries(conn: Connection, sides: list[tuple[int, str, str, int, dict[str, int]]], day: date) -> None:
+    """The counter side of batches' deposits or reversals: (batch, kind, account, month, totals by part).
+
+    A deposit debits the counter account by the part's total, a reversal credits it back.
+    """
+    rows = [
+        {"batch_id": batch_id, "kind": kind, "account": account, "part": part, "month": month,
+         "amount_fen": -fen if kind == "deposit" else fen, "booked_on": day}
+        for batch_id, kind, account, month, totals in sides
+        for part, fen in totals.items()
+    ]  # fmt: skip
+    if rows:
+        conn.execute(insert(entries), rows)
 
 
 def _advance_many(conn: Connection, postings: list[Posting], priors: dict[str, int | None]) -> None:
@@ -325,18 +333,25 @@ def reverse_latest(conn: Connection, batch_id: int, reason: str, *, booked_on: d
 
 
 def reverse(conn: Connection, batch_id: int, *, booked_on: date | None = None) -> Posted:
-    """Append the opposite of a posted batch's entries and restore the paid-through months."""
+    """Reverse a posted batch's standing deposits on the day, credit their counter account back, restore the months.
+
+    Only the standing deposits: a list that waited again after a credit was reversed
+    and was posted once more has the earlier posting's deposits reversed already.
+    """
+    day = booked_on or date.today()
     batch = conn.execute(select(batches).where(batches.c.id == batch_id)).one()
     counter = counter_of(conn, batch_id)
-    _entries_for_deposits(conn, batch_id, batch.month, kind="reversal", sign=-1, counter=counter, booked_on=booked_on)
+    standing = and_(deposits.c.batch_id == batch_id, deposits.c.reversed.is_(False))
+    employer_fen, employee_fen = conn.execute(
+        select(func.coalesce(func.sum(deposits.c.employer_fen), 0), func.coalesce(func.sum(deposits.c.employee_fen), 0))
+        .where(standing)
+    ).one()  # fmt: skip
+    total = int(employer_fen) + int(employee_fen)
+    parts = {"employer": int(employer_fen), "employee": int(employee_fen)}
+    _counter_entries(conn, [(batch_id, "reversal", counter, batch.month, parts)], day)
     _apply_to_members(conn, batch_id, sign=-1, paid_through=deposits.c.prev_paid_through)
-    total = conn.execute(
-        select(func.coalesce(func.sum(deposits.c.employer_fen + deposits.c.employee_fen), 0)).where(
-            deposits.c.batch_id == batch_id
-        )
-    ).scalar_one()
-    rows = conn.execute(update(deposits).where(deposits.c.batch_id == batch_id).values(reversed=True)).rowcount
-    _apply_to_control(conn, int(total), counter)
+    rows = conn.execute(update(deposits).where(standing).values(reversed=True, reversed_on=day)).rowcount
+    _apply_to_control(conn, total, counter)
     conn.execute(
         update(employers)
         .where(employers.c.unit_account == batch.unit_account)
@@ -372,8 +387,8 @@ ANALYZE_FROM = 10_000
 """A posting of at least this many rows refreshes the statistics of `deposits` (PostgreSQL); a smaller one is
 planned well by the stale ones, and a group of small lists would pay for an ANALYZE of the table each."""
 _FROM_STAGE = (
-    "INSERT INTO deposits (batch_id, member_account, month, employer_fen, employee_fen, prev_paid_through) "
-    f"SELECT :batch_id, s.member_account, :month, s.employer_fen, s.employee_fen, m.paid_through FROM {_STAGED} s "
+    "INSERT INTO deposits (batch_id, member_account, month, employer_fen, employee_fen, prev_paid_through, booked_on) "
+    f"SELECT :batch_id, s.member_account, :month, s.employer_fen, s.employee_fen, m.paid_through, :day FROM {_STAGED} s "
     "JOIN members m ON m.member_account = s.member_account ORDER BY {order}"
 )
 
@@ -385,7 +400,7 @@ def _staged_order(conn: Connection) -> str:
     return "s.member_account" if conn.dialect.name == "postgresql" else "s.rowid"
 
 
-def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.DataFrame) -> int:
+def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.DataFrame, day: date) -> int:
     """Stage the rows in a temporary table (COPY on PostgreSQL, executemany on SQLite), then one INSERT … SELECT.
 
     The join writes each member's paid-through month before this posting onto the
@@ -407,7 +422,8 @@ def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.Data
         sqlite.execute(f"DELETE FROM {_STAGED}")
         sqlite.executemany(f"INSERT INTO {_STAGED} VALUES (?, ?, ?)", rows.iter_rows())
     inserted = conn.execute(
-        text(_FROM_STAGE.format(order=_staged_order(conn))), {"batch_id": batch_id, "month": month}
+        text(_FROM_STAGE.format(order=_staged_order(conn))).bindparams(bindparam("day", type_=Date)),
+        {"batch_id": batch_id, "month": month, "day": day},
     ).rowcount
     if conn.dialect.name == "postgresql" and rows.height >= ANALYZE_FROM:
         # Autovacuum has not seen these rows yet: without fresh statistics the planner takes a large
@@ -430,7 +446,7 @@ _GROUP_POSTGRESQL = (
 )
 
 
-def _insert_group_deposits(conn: Connection, stacked: pl.DataFrame) -> int:
+def _insert_group_deposits(conn: Connection, stacked: pl.DataFrame, day: date) -> int:
     """`_insert_deposits` of several lists' rows (each with its batch and month) in one INSERT … SELECT."""
     rows = stacked.select("batch_id", "month", "member_account", "employer_fen", "employee_fen").sort("member_account")
     if conn.dialect.name == "postgresql":
@@ -446,36 +462,16 @@ def _insert_group_deposits(conn: Connection, stacked: pl.DataFrame) -> int:
         sqlite.execute(_GROUP_SQLITE)
         sqlite.execute(f"DELETE FROM {_GROUP}")
         sqlite.executemany(f"INSERT INTO {_GROUP} VALUES (?, ?, ?, ?, ?)", rows.iter_rows())
-    inserted = conn.exec_driver_sql(
-        "INSERT INTO deposits (batch_id, member_account, month, employer_fen, employee_fen, prev_paid_through) "
-        f"SELECT s.batch_id, s.member_account, s.month, s.employer_fen, s.employee_fen, m.paid_through FROM {_GROUP} s "
-        f"JOIN members m ON m.member_account = s.member_account ORDER BY {_staged_order(conn)}"
+    inserted = conn.execute(
+        text(
+            "INSERT INTO deposits (batch_id, member_account, month, employer_fen, employee_fen, prev_paid_through, "
+            "booked_on) SELECT s.batch_id, s.member_account, s.month, s.employer_fen, s.employee_fen, m.paid_through, "
+            f":day FROM {_GROUP} s JOIN members m ON m.member_account = s.member_account ORDER BY {_staged_order(conn)}"
+        ).bindparams(bindparam("day", type_=Date)),
+        {"day": day},
     ).rowcount
     conn.exec_driver_sql(f"DELETE FROM {_GROUP}")
     return inserted
-
-
-def _entries_for_deposits(
-    conn: Connection,
-    batch_id: int,
-    month: int,
-    *,
-    kind: str,
-    sign: int,
-    counter: str = CONTROL,
-    booked_on: date | None = None,
-) -> None:
-    """Member entries per part and the two entries of the counter account, set-based from the deposits."""
-    standing = and_(deposits.c.batch_id == batch_id, deposits.c.reversed.is_(False))
-    for part, amount in (("employer", deposits.c.employer_fen), ("employee", deposits.c.employee_fen)):
-        # The member's entry per deposit, then the CONTROL entry for the batch's total.
-        for account, value in (
-            (deposits.c.member_account, amount * sign),
-            (literal(counter), -sign * func.coalesce(func.sum(amount), 0)),
-        ):
-            day = literal(booked_on, Date) if booked_on is not None else null()
-            row = select(literal(batch_id), literal(kind), account, literal(part), literal(month), value, day)
-            conn.execute(insert(entries).from_select(_ENTRY_COLUMNS, row.where(standing)))
 
 
 def _apply_to_members(conn: Connection, batch_id: int, *, sign: int, paid_through: Any) -> None:
@@ -529,43 +525,53 @@ def _apply_to_control(conn: Connection, amount_fen: int, code: str = CONTROL) ->
 def verify(conn: Connection) -> list[Problem]:
     """Every ledger invariant that does not hold, in words; empty when the books are sound."""
     problems: list[Problem] = []
-    sums = (
-        select(entries.c.account, func.sum(entries.c.amount_fen).label("total")).group_by(entries.c.account).subquery()
+    standing = deposits.c.reversed.is_(False)
+    held = (
+        select(deposits.c.member_account, func.sum(deposits.c.employer_fen + deposits.c.employee_fen).label("total"))
+        .where(standing)
+        .group_by(deposits.c.member_account)
+        .subquery()
     )
     for account, balance, total in conn.execute(
-        select(members.c.member_account, members.c.balance_fen, func.coalesce(sums.c.total, 0))
-        .select_from(members.outerjoin(sums, sums.c.account == members.c.member_account))
-        .where(members.c.balance_fen != func.coalesce(sums.c.total, 0))
+        select(members.c.member_account, members.c.balance_fen, func.coalesce(held.c.total, 0))
+        .select_from(members.outerjoin(held, held.c.member_account == members.c.member_account))
+        .where(members.c.balance_fen != func.coalesce(held.c.total, 0))
         .limit(1000)
     ):
         problems.append(
-            Problem("L_BALANCE", f"个人账户{account}的余额{_yuan(balance)}元不等于其分录之和{_yuan(total)}元")
+            Problem("L_BALANCE", f"个人账户{account}的余额{_yuan(balance)}元不等于其未冲销缴存之和{_yuan(total)}元")
         )
     problems += _centre_account_problems(conn)
-    for batch_id, total in conn.execute(
-        select(entries.c.batch_id, func.sum(entries.c.amount_fen))
-        .group_by(entries.c.batch_id)
-        .having(func.sum(entries.c.amount_fen) != 0)
-    ):
-        problems.append(Problem("L_UNBALANCED", f"批次{batch_id}的分录借贷不平衡（合计{_yuan(total)}元）"))
-    member_entries = (
-        select(entries.c.batch_id, func.sum(entries.c.amount_fen).label("credited"))
-        .where(~entries.c.account.in_(select(control_accounts.c.code)), entries.c.kind == "deposit")
-        .group_by(entries.c.batch_id)
-        .subquery()
-    )
-    for batch_id, posted, credited in conn.execute(
-        select(batches.c.id, batches.c.posted_fen, func.coalesce(member_entries.c.credited, 0))
-        .select_from(batches.outerjoin(member_entries, member_entries.c.batch_id == batches.c.id))
-        .where(batches.c.status.in_((BatchStatus.POSTED, BatchStatus.REVERSED)))
-        .where(func.coalesce(batches.c.posted_fen, 0) != func.coalesce(member_entries.c.credited, 0))
-    ):
+    for batch_id, employer_fen, employee_fen in conn.execute(_UNBALANCED):
         problems.append(
             Problem(
-                "L_BATCH_TOTAL",
-                f"批次{batch_id}记录的入账金额{_yuan(posted or 0)}元不等于其入账分录{_yuan(credited)}元",
+                "L_UNBALANCED",
+                f"批次{batch_id}的借贷不平衡：单位部分差{_yuan(employer_fen)}元，个人部分差{_yuan(employee_fen)}元"
+                "（缴存与其对方分录之和应为0）",
             )
         )
+    by_batch = (
+        select(deposits.c.batch_id, func.sum(deposits.c.employer_fen + deposits.c.employee_fen).label("total"))
+        .where(standing)
+        .group_by(deposits.c.batch_id)
+        .subquery()
+    )
+    held_by_batch = func.coalesce(by_batch.c.total, 0)
+    for batch_id, status, posted, total in conn.execute(
+        select(batches.c.id, batches.c.status, batches.c.posted_fen, held_by_batch)
+        .select_from(batches.outerjoin(by_batch, by_batch.c.batch_id == batches.c.id))
+        .where(
+            case(
+                (batches.c.status == BatchStatus.POSTED, func.coalesce(batches.c.posted_fen, 0) != held_by_batch),
+                else_=held_by_batch != 0,
+            )
+        )
+    ):
+        if status == BatchStatus.POSTED:
+            words = f"批次{batch_id}记录的入账金额{_yuan(posted or 0)}元不等于其未冲销的缴存{_yuan(total)}元"
+        else:
+            words = f"批次{batch_id}的状态是{status}，却有{_yuan(total)}元未冲销的缴存（只有已入账的批次有缴存）"
+        problems.append(Problem("L_BATCH_TOTAL", words))
     # The ledger tables carry no foreign keys (see db.tables): every row must still have its member and batch.
     orphans = (
         ("笔缴存的个人账户不存在", select(func.count()).select_from(deposits.outerjoin(
@@ -588,17 +594,25 @@ def verify(conn: Connection) -> list[Problem]:
     return problems + _paid_through_problems(conn) + _event_problems(conn)
 
 
+_UNBALANCED = text(
+    "SELECT batch_id, sum(employer_fen), sum(employee_fen) FROM ("
+    " SELECT batch_id, CASE WHEN part = 'employer' THEN amount_fen ELSE 0 END AS employer_fen,"
+    "  CASE WHEN part = 'employee' THEN amount_fen ELSE 0 END AS employee_fen FROM entries"
+    " UNION ALL SELECT batch_id, employer_fen, employee_fen FROM deposits WHERE NOT reversed) sides "
+    "GROUP BY batch_id HAVING sum(employer_fen) <> 0 OR sum(employee_fen) <> 0 ORDER BY batch_id LIMIT 1000"
+)
+"""Each batch's standing deposits (the members' side) against its counter entries, part by part."""
 _CENTRE_SUMS = text(
     "SELECT a.code, a.balance_fen, coalesce(e.total, 0) + coalesce(c.total, 0) - coalesce(d.total, 0) "
     "FROM control_accounts a "
-    "LEFT JOIN (SELECT account, sum(amount_fen) AS total FROM entries WHERE account NOT IN "
-    "  (SELECT member_account FROM members) GROUP BY account) e ON e.account = a.code "
+    "LEFT JOIN (SELECT account, sum(amount_fen) AS total FROM entries GROUP BY account) e ON e.account = a.code "
     "LEFT JOIN (SELECT credit, sum(amount_fen) AS total FROM fund_moves GROUP BY credit) c ON c.credit = a.code "
     "LEFT JOIN (SELECT debit, sum(amount_fen) AS total FROM fund_moves GROUP BY debit) d ON d.debit = a.code "
     "WHERE a.balance_fen <> coalesce(e.total, 0) + coalesce(c.total, 0) - coalesce(d.total, 0) ORDER BY a.code"
 )
 _UNKNOWN_ACCOUNTS = text(
-    "SELECT count(*) FROM (SELECT debit AS code FROM fund_moves UNION SELECT credit FROM fund_moves) m "
+    "SELECT count(*) FROM (SELECT debit AS code FROM fund_moves UNION SELECT credit FROM fund_moves "
+    "UNION SELECT account FROM entries) m "
     "WHERE NOT EXISTS (SELECT 1 FROM control_accounts a WHERE a.code = m.code)"
 )
 _BANK_LINES = text(
@@ -614,7 +628,7 @@ def _centre_account_problems(conn: Connection) -> list[Problem]:
         for code, balance, total in conn.execute(_CENTRE_SUMS)
     ]
     if n := conn.execute(_UNKNOWN_ACCOUNTS).scalar_one():
-        problems.append(Problem("L_ORPHAN", f"有{n}个资金分录的账户不在账户表中"))
+        problems.append(Problem("L_ORPHAN", f"有{n}个分录或资金分录的账户不在中心账户表中"))
     member_total = int(conn.execute(select(func.coalesce(func.sum(members.c.balance_fen), 0))).scalar_one())
     centre_total = int(conn.execute(select(func.coalesce(func.sum(control_accounts.c.balance_fen), 0))).scalar_one())
     if member_total + centre_total:

@@ -3,8 +3,9 @@
 A batch belongs to the month its outcome recorded. An arrival that recorded no
 month (a duplicate, a file too large to read, one not yet decided) belongs to
 the month its name declares, when the name is `{inbox unit}_{YYYYMM}…`. The
-month's member entries are found through the month's batches: entries are
-indexed by batch, not by month, and every entry carries its batch's month.
+members' side of the month's ledger (deposits booked and reversed in it) is
+found through the batches whose counter entries were booked in the month:
+deposits are indexed by batch, not by day.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from db.tables import (
     batch_events,
     batches,
     control_accounts,
+    deposits,
     employers,
     entries,
     fund_moves,
@@ -272,11 +274,20 @@ def _of_month(month: int) -> Any:
 
 def _totals_query(start: date, end: date) -> Any:
     """Ledger figures in one statement, so they come from one snapshot even outside a transaction."""
-    centre = select(control_accounts.c.code)
     day = func.coalesce(entries.c.booked_on, func.date(entries.c.created_at))
-    ledger_month = select(func.coalesce(func.sum(entries.c.amount_fen), 0)).where(
-        day >= literal(start, Date), day < literal(end, Date), ~entries.c.account.in_(centre)
-    )
+    first, after = literal(start, Date), literal(end, Date)
+    # The members' side of the month: deposits booked in it minus deposits reversed in it. They are
+    # found through the batches whose counter entries were booked in the month (entries are few: a
+    # batch's two per posting), then by the deposits' batch index, so no month scans every deposit.
+    booked = select(entries.c.batch_id).where(day >= first, day < after)
+    amount = deposits.c.employer_fen + deposits.c.employee_fen
+    ledger_month = select(
+        func.coalesce(
+            func.sum(case((and_(deposits.c.booked_on >= first, deposits.c.booked_on < after), amount), else_=0))
+            - func.sum(case((and_(deposits.c.reversed_on >= first, deposits.c.reversed_on < after), amount), else_=0)),
+            0,
+        )
+    ).where(deposits.c.batch_id.in_(booked))
     balances = select(func.coalesce(func.sum(members.c.balance_fen), 0))
     # The other side of every posting: CONTROL's balance (immediate mode), and what lists took from the
     # employers' suspense accounts (arrival mode), so the members are mirrored in either mode.

@@ -194,8 +194,19 @@ deposits = Table(
     Column("employee_fen", BigInteger, nullable=False),
     Column("prev_paid_through", Integer),
     Column("reversed", Boolean, nullable=False, server_default="0"),
+    # A deposit is itself the member's side of the transfer: its two parts are the member's two
+    # credits, booked on `booked_on`, and a reversal debits them back on `reversed_on`. The other
+    # side is the batch's counter entries (CONTROL or the employer's suspense) in `entries`. Two
+    # member entries per deposit were two thirds of a posting's rows (1M rows on PostgreSQL: 6.4 s
+    # of 15.4). Null days only on deposits from before the migration that found none.
+    Column("booked_on", Date),
+    Column("reversed_on", Date),
     CheckConstraint("employer_fen >= 0 AND employee_fen >= 0", name="amounts"),
     Index(None, "batch_id", "member_account"),
+    # A member's statement reads its standing deposits by the unique index below and its reversed ones
+    # by this one. Reversals are rare and a posting inserts only standing deposits, so it never
+    # writes here (an index of every deposit by member would cost each posting a third index).
+    Index("ix_deposits_reversed", "member_account", sqlite_where=text("reversed"), postgresql_where=text("reversed")),
     # Exactly once: at most one standing deposit per member and month, whoever posts it.
     Index(
         "uq_deposits_member_month",
@@ -213,7 +224,8 @@ entries = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("batch_id", Id, nullable=False),  # no foreign key: see deposits
     Column("kind", String(8), nullable=False),
-    # A member account, or CONTROL for the centre's deposits control account.
+    # A batch's counter side, per part: CONTROL (immediate mode) or the employer's suspense. The
+    # members' side is the batch's deposits (see deposits); migration 0009 moved it there.
     Column("account", String(24), nullable=False),
     Column("part", String(8), nullable=False),
     Column("month", Integer, nullable=False),

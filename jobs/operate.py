@@ -334,7 +334,7 @@ def member_view(engine: Engine, account: str, limit: int = 200, *, with_id: bool
                 "part": r.part,
                 "month": r.month,
                 "amount_fen": r.amount_fen,
-                "at": r.created_at.isoformat() if r.created_at else None,
+                "booked_on": r.booked_on.isoformat() if r.booked_on else None,
             }
             for r in rows
         ],

@@ -101,11 +101,17 @@ def print_member(view: dict[str, Any], console: Console) -> None:
         )
     )
     table = Table(header_style="bold")
-    for header in ("分录", "批次", "类型", "部分", "月份", "金额（元）"):
+    for header in ("缴存", "批次", "类型", "部分", "月份", "金额（元）", "记账日"):
         table.add_column(header)
     for e in view["entries"]:
         table.add_row(
-            str(e["id"]), str(e["batch_id"]), e["kind"], e["part"], str(e["month"]), format_yuan(e["amount_fen"])
+            str(e["id"]),
+            str(e["batch_id"]),
+            e["kind"],
+            e["part"],
+            str(e["month"]),
+            format_yuan(e["amount_fen"]),
+            e["booked_on"] or "",
         )
     console.print(table)
     if view.get("history"):

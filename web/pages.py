@@ -579,10 +579,12 @@ def statement(
         return page(request, "error.html", status_code=404, title="没有此职工", message=str(missing))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(("member_account", "name", "unit_account", "month", "kind", "part", "amount", "batch_id", "at"))
+    writer.writerow(
+        ("member_account", "name", "unit_account", "month", "kind", "part", "amount", "batch_id", "booked_on")
+    )
     for e in view["entries"]:
         writer.writerow((view["member_account"], guard_text(view["name"] or ""), view["unit_account"], e["month"],
-                         e["kind"], e["part"], format_yuan(e["amount_fen"]), e["batch_id"], e["at"]))  # fmt: skip
+                         e["kind"], e["part"], format_yuan(e["amount_fen"]), e["batch_id"], e["booked_on"]))  # fmt: skip
     name = f"statement_{view['member_account']}.csv"
     with _engine(request).begin() as conn:
         audit.record(conn, session.user, "download", target=name, detail=f"{len(view['entries'])}行", via=audit.WEB)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import threading
+from datetime import date
 
 import polars as pl
 import pytest
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from db import ledger, register, tables
+from db import accounts, ledger, register, tables
 from db.store import Store
 from tests.support.master import load
 
 UNIT = "0101000123"
+DAY = date(2026, 11, 25)
 
 
 def _rows(*members: tuple[str, int, int]) -> pl.DataFrame:
@@ -47,10 +49,27 @@ def _control(store: Store) -> int:
         return int(conn.execute(select(tables.control_accounts.c.balance_fen)).scalar_one())
 
 
+def _deposits(store: Store) -> list[tuple[int, str, int, int, int, bool, date | None, date | None]]:
+    d = tables.deposits.c
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(d.batch_id, d.member_account, d.month, d.employer_fen, d.employee_fen, d.reversed, d.booked_on,
+                   d.reversed_on).order_by(d.id)
+        ).all()  # fmt: skip
+    return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
 def test_post_credits_members_and_debits_control(store: Store) -> None:
+    """The deposit is the members' side (its two parts as columns), the batch's CONTROL entries the other."""
     load(store)
     batch = _claim(store)
-    posted = _post(store, batch, 202611, _rows(("100001", 60000, 60000)))
+    with store.engine.begin() as conn:
+        posted = ledger.post(conn, batch, UNIT, 202611, _rows(("100001", 60000, 60000)), booked_on=DAY)
+        conn.execute(
+            update(tables.batches)
+            .where(tables.batches.c.id == batch)
+            .values(status="POSTED", step="decided", month=202611, posted_fen=posted.total_fen)
+        )
     assert posted == ledger.Posted(1, 120000)
     assert _balances(store)["100001"] == (120000, 202611)
     assert _balances(store)["100002"] == (0, 202610)  # not in the batch: untouched
@@ -63,14 +82,8 @@ def test_post_credits_members_and_debits_control(store: Store) -> None:
         ).all()
         assert ledger.verify(conn) == []
         employer = conn.execute(select(tables.employers).where(tables.employers.c.unit_account == UNIT)).one()
-    assert sorted(parts) == sorted(
-        [
-            ("100001", "employer", 60000),
-            ("CONTROL", "employer", -60000),
-            ("100001", "employee", 60000),
-            ("CONTROL", "employee", -60000),
-        ]
-    )
+    assert parts == [("CONTROL", "employer", -60000), ("CONTROL", "employee", -60000)]
+    assert _deposits(store) == [(batch, "100001", 202611, 60000, 60000, False, DAY, None)]
     assert employer.paid_through == 202611
 
 
@@ -134,7 +147,7 @@ def test_reversal_appends_opposite_entries_and_restores_months(store: Store) -> 
     batch = _claim(store)
     _post(store, batch, 202611, _rows(("100001", 60000, 60000)))
     with store.engine.begin() as conn:
-        assert ledger.reverse(conn, batch) == ledger.Posted(1, 120000)
+        assert ledger.reverse(conn, batch) == ledger.Posted(1, 120000)  # the same day: after the deposit
         conn.execute(update(tables.batches).where(tables.batches.c.id == batch).values(status="REVERSED"))
     assert _balances(store)["100001"] == (0, 202610)
     assert _control(store) == 0
@@ -144,7 +157,14 @@ def test_reversal_appends_opposite_entries_and_restores_months(store: Store) -> 
             select(tables.employers.c.paid_through).where(tables.employers.c.unit_account == UNIT)
         ).scalar()
         assert ledger.verify(conn) == []
-    assert len(kinds) == 8 and sum(a for _, a in kinds) == 0  # nothing edited or deleted
+        statement = [(r.kind, r.part, r.amount_fen, r.booked_on) for r in accounts.entries_of(conn, "100001", 10)]
+    # The counter side of the deposit and of its reversal; the deposit itself kept, marked reversed on the day.
+    assert sorted(kinds) == [("deposit", -60000), ("deposit", -60000), ("reversal", 60000), ("reversal", 60000)]
+    [(*_, reversed_, _, reversed_on)] = _deposits(store)
+    today = date.today()
+    assert (reversed_, reversed_on) == (True, today)
+    assert statement == [("reversal", "employee", -60000, today), ("reversal", "employer", -60000, today),
+                         ("deposit", "employee", 60000, today), ("deposit", "employer", 60000, today)]  # fmt: skip
     assert paid == 202610
     # The month can be filed again, and posts.
     _post(store, _claim(store, f"{UNIT}_202611_v2.csv"), 202611, _rows(("100001", 50000, 50000)))
@@ -158,7 +178,7 @@ def test_verify_finds_a_corrupted_balance(store: Store) -> None:
         conn.execute(update(tables.members).where(tables.members.c.member_account == "100001").values(balance_fen=1))
     with store.engine.connect() as conn:
         problems = ledger.verify(conn)
-    assert any("100001" in p.message and "分录之和" in p.message for p in problems)
+    assert any("100001" in p.message and "未冲销缴存之和" in p.message for p in problems)
     assert any(p.code == "L_CONTROL" and "合计应为0" in p.message for p in problems)
 
 
@@ -249,12 +269,15 @@ def test_post_many_writes_what_posting_each_writes(store: Store) -> None:
     assert prev == {a: 202610, b: None}
     part = [("employer", 60000, 3000, 11000), ("employee", 60000, 3000, 11000)]
     assert _entries(store) == sorted(
-        [(a, "deposit", "100001", p, 202611, x) for p, x, _, _ in part]
-        + [(a, "deposit", "100002", p, 202611, y) for p, _, y, _ in part]
-        + [(a, "deposit", "CONTROL", p, 202611, -(x + y)) for p, x, y, _ in part]
-        + [(b, "deposit", "200001", p, 202611, z) for p, _, _, z in part]
+        [(a, "deposit", "CONTROL", p, 202611, -(x + y)) for p, x, y, _ in part]
         + [(b, "deposit", "CONTROL", p, 202611, -z) for p, _, _, z in part]
     )
+    today = date.today()
+    assert sorted(_deposits(store)) == [
+        (a, "100001", 202611, 60000, 60000, False, today, None),
+        (a, "100002", 202611, 3000, 3000, False, today, None),
+        (b, "200001", 202611, 11000, 11000, False, today, None),
+    ]
 
 
 def test_post_many_refuses_the_group_when_one_list_is_not_due(store: Store) -> None:
@@ -285,3 +308,39 @@ def test_post_many_posts_a_member_in_two_lists_list_by_list(store: Store) -> Non
         assert ledger.verify(conn) == []
     assert _balances(store)["100001"] == (240000, 202612)
     assert _paid(store)[UNIT] == 202612
+
+
+def test_a_list_posted_again_after_a_reversal_is_reversed_by_its_standing_deposits_only(store: Store) -> None:
+    """A bank reversal sends a posted list back to wait (`db.funds`), it is posted again as the same batch,
+    then reversed: only the second posting's deposits are reversed, and the books stay sound throughout."""
+    load(store)
+    batch = _claim(store)
+    _post(store, batch, 202611, _rows(("100001", 60000, 60000)))
+    with store.engine.begin() as conn:
+        ledger.reverse(conn, batch, booked_on=DAY)
+    _post(store, batch, 202611, _rows(("100001", 50000, 50000)))
+    with store.engine.connect() as conn:
+        assert ledger.verify(conn) == []
+    with store.engine.begin() as conn:
+        assert ledger.reverse(conn, batch) == ledger.Posted(1, 100000)
+        conn.execute(update(tables.batches).where(tables.batches.c.id == batch).values(status="REVERSED"))
+        assert ledger.verify(conn) == []
+    assert _balances(store)["100001"] == (0, 202610) and _control(store) == 0
+    assert [(r[3], r[5], r[7]) for r in _deposits(store)] == [(60000, True, DAY), (50000, True, date.today())]
+
+
+def test_verify_finds_a_deposit_without_its_counter_side_and_money_on_a_list_not_posted(store: Store) -> None:
+    load(store)
+    batch = _claim(store)
+    _post(store, batch, 202611, _rows(("100001", 60000, 60000)))
+    with store.engine.begin() as conn:
+        conn.execute(tables.entries.delete().where(tables.entries.c.part == "employee"))
+        conn.execute(update(tables.batches).where(tables.batches.c.id == batch).values(status="REJECTED"))
+    with store.engine.connect() as conn:
+        problems = {p.code: p.message for p in ledger.verify(conn)}
+    assert problems["L_UNBALANCED"] == (
+        f"批次{batch}的借贷不平衡：单位部分差0.00元，个人部分差600.00元（缴存与其对方分录之和应为0）"
+    )
+    assert (
+        problems["L_BATCH_TOTAL"] == f"批次{batch}的状态是REJECTED，却有1200.00元未冲销的缴存（只有已入账的批次有缴存）"
+    )

@@ -65,11 +65,12 @@ def _lines(r: Reconciliation) -> dict[str, dict[str, Any]]:
 
 
 def _ledger(store: Store, month: int = MONTH) -> tuple[int, int, int]:
-    """Straight from the tables: net member entries of the month, member balances, minus CONTROL."""
+    """Straight from the tables: the month's standing deposits, member balances, minus CONTROL."""
+    d = tables.deposits.c
     with store.engine.connect() as conn:
         month_entries = conn.execute(
-            select(func.coalesce(func.sum(tables.entries.c.amount_fen), 0)).where(
-                tables.entries.c.month == month, tables.entries.c.account != tables.CONTROL
+            select(func.coalesce(func.sum(d.employer_fen + d.employee_fen), 0)).where(
+                d.month == month, d.reversed.is_(False)
             )
         ).scalar_one()
         balances = conn.execute(select(func.coalesce(func.sum(tables.members.c.balance_fen), 0))).scalar_one()

@@ -70,7 +70,7 @@ def test_verify_fails_on_a_corrupted_balance(sftp_env: SftpEnv, job: Job) -> Non
     engine.dispose()
     result = job.run("verify")
     assert result.exit_code == 1
-    assert "100123000001" in result.output and "分录之和" in result.output
+    assert "100123000001" in result.output and "未冲销缴存之和" in result.output
 
 
 @pytest.mark.parametrize("sftp_env", ["embedded"], indirect=True)
