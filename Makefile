@@ -34,7 +34,7 @@ test: $(BIN)/hpf
 KILLS ?= 200
 soak: $(BIN)/hpf
 	HPF_REQUIRE_SERVERS=1 HPF_SOAK_KILLS=$(KILLS) HPF_SOAK_SEED=$(SEED) HPF_SOAK_DBS=sqlite,postgresql \
-		$(BIN)/pytest -q tests/test_faults.py
+		$(BIN)/pytest -q tests/system/test_faults.py
 
 # make bench SCENARIOS="e2e small" runs some of: import validate e2e pg month-end month-end-pg scale idle small changes arrivals sftp startup console
 bench: $(BIN)/hpf

@@ -10,6 +10,7 @@ many decisions in one (`jobs.groups`), each still all or nothing.
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -102,6 +103,8 @@ class Decision:
     """Another standing batch of the employer has results of the same names (SPEC §6)."""
     files: dict[str, bytes] = field(default_factory=dict)
     """The result files; an applied change list's are built by `commit` (they give the new accounts)."""
+    decided: Decided | None = None
+    """What a remittance list's result files are built from, when `commit_building` builds them beside its posting."""
 
 
 def judge(
@@ -112,22 +115,29 @@ def judge(
     unit: str,
     batch_id: int,
     watch: Stopwatch = IDLE,
+    *,
+    build: bool = True,
 ) -> Decision:
-    """Validate a fetched list and build what its outcome needs before the transaction."""
+    """Validate a fetched list and build what its outcome needs before the transaction.
+
+    `build=False` leaves a remittance list's result files to `commit_building`.
+    """
     report = check(submission, validation, store, before=batch_id, watch=watch)
-    return decision_on(report, options, store, unit, batch_id, watch)
+    return decision_on(report, options, store, unit, batch_id, watch, build=build)
 
 
 def decision_on(
-    report: Report | ChangeReport, options: PipelineOptions, store: Store, unit: str, batch_id: int, watch: Stopwatch
-) -> Decision:
+    report: Report | ChangeReport, options: PipelineOptions, store: Store, unit: str, batch_id: int, watch: Stopwatch,
+    *, build: bool = True,
+) -> Decision:  # fmt: skip
     """The outcome of a checked list, with what can be built before the transaction (results, notice)."""
-    return decisions_on([(report, unit, batch_id)], options, store, watch)[0]
+    return decisions_on([(report, unit, batch_id)], options, store, watch, build=build)[0]
 
 
 def decisions_on(
-    items: list[tuple[Report | ChangeReport, str, int]], options: PipelineOptions, store: Store, watch: Stopwatch
-) -> list[Decision]:
+    items: list[tuple[Report | ChangeReport, str, int]], options: PipelineOptions, store: Store, watch: Stopwatch,
+    *, build: bool = True,
+) -> list[Decision]:  # fmt: skip
     """`decision_on` of several checked lists (report, unit, batch id), the remittance results built together."""
     decisions: list[Decision] = []
     outcomes: list[tuple[Decision, Decided]] = []
@@ -153,6 +163,10 @@ def decisions_on(
                 total = report.total_fen or 0
                 notice = funding.awaiting_notice(conn, options.funds, report.unit_account, report.month, total, today)
             outcomes.append((decision, Decided(report, batch_id, status, decision.own_names, notice)))
+    if not build:
+        for decision, decided in outcomes:
+            decision.decided = decided
+        return decisions
     with watch.stage("results"):
         built = result_files_many([o for _, o in outcomes], xlsx_detail_rows=options.xlsx_detail_rows)
     for (decision, _), files in zip(outcomes, built, strict=True):
@@ -188,6 +202,23 @@ def commit_many(conn: Connection, decisions: list[Decision], options: PipelineOp
             crash_point("grouped")  # inside the group's transaction, one list written, others not yet
 
 
+def commit_building(conn: Connection, decision: Decision, options: PipelineOptions, watch: Stopwatch = IDLE) -> None:
+    """`commit` of one list whose result files are built in a thread while the database posts it.
+
+    Posting is the database's work (sqlite3 and psycopg let go of the GIL while it runs) and the
+    results are polars' and the workbook writer's, so on two cores they overlap: a million-row
+    list saves about the shorter of the two. The files are the same either way, and are written
+    in the same transaction as the outcome. Stage `results` counts only the wait for them after
+    the posting. A failed posting waits for the thread, then rolls back as before.
+    """
+    if decision.decided is None:
+        commit(conn, decision, options, watch)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="results") as pool:
+        building = pool.submit(result_files_many, [decision.decided], xlsx_detail_rows=options.xlsx_detail_rows)
+        commit(conn, decision, options, watch, building=building)
+
+
 def _posting(decision: Decision) -> ledger.Posting:
     report = decision.report
     assert isinstance(report, Report) and report.unit_account is not None and report.month is not None
@@ -197,11 +228,13 @@ def _posting(decision: Decision) -> ledger.Posting:
 
 
 def commit(
-    conn: Connection, decision: Decision, options: PipelineOptions, watch: Stopwatch = IDLE, *, posted: bool = False
-) -> None:
+    conn: Connection, decision: Decision, options: PipelineOptions, watch: Stopwatch = IDLE, *, posted: bool = False,
+    building: Future[list[dict[str, bytes]]] | None = None,
+) -> None:  # fmt: skip
     """Write the outcome, its postings or changes and its result files, inside the caller's transaction.
 
-    `posted`: a POSTED list's deposits are written already (`commit_many`).
+    `posted`: a POSTED list's deposits are written already (`commit_many`). `building`: its result
+    files, being built beside the posting (`commit_building`).
     """
     report, status, batch_id = decision.report, decision.status, decision.batch_id
     if isinstance(report, ChangeReport):
@@ -237,6 +270,9 @@ def commit(
             roster_version=report.roster_version, booked_on=options.today,
         )  # fmt: skip
         crash_point("posting")
+    if building is not None:
+        with watch.stage("results"):
+            (decision.files,) = building.result()
     register.decide(
         conn, batch_id, status=status, month=report.month, sha256=report.sha256 or None,
         counts=_counts(report, status), duplicate_of=report.duplicate_of, files=decision.files,

@@ -43,7 +43,7 @@ from db.register import Batch
 from db.store import Store
 from jobs import funding, groups
 from jobs.crashes import crash_point
-from jobs.decisions import check, commit, file_name_of, judge, month_of
+from jobs.decisions import check, commit_building, file_name_of, judge, month_of
 from jobs.settings import PipelineOptions
 from schemas.errors import HpfError, TransientError
 from schemas.statuses import STEP_LABELS, BatchStatus, Outcome, Step
@@ -588,9 +588,9 @@ def _decide(
     with database_errors():
         register.fetched(store.engine, batch_id, submission.sha256, month_of(ready.name))
     crash_point("fetched")
-    decision = judge(submission, validation, options, store, ready.unit, batch_id, watch)
+    decision = judge(submission, validation, options, store, ready.unit, batch_id, watch, build=False)
     with watch.stage("post"), store.engine.begin() as conn:
-        commit(conn, decision, options, watch)
+        commit_building(conn, decision, options, watch)
     crash_point("committed")
     return decision.status
 
