@@ -101,7 +101,7 @@ members = Table(
     # Every posting rewrites the balance of each of the employer's members, usually every
     # row of a page: with half of each page free, PostgreSQL puts the new versions beside the
     # old (HOT) and touches no index. At 80 a posting's member update took 2.2 times as long.
-    postgresql_with={"fillfactor": 50},
+    # (PostgreSQL's fill factor is set by `on_postgresql`.)
 )
 
 batches = Table(
@@ -206,7 +206,7 @@ deposits = Table(
     # A member's statement reads its standing deposits by the unique index below and its reversed ones
     # by this one. Reversals are rare and a posting inserts only standing deposits, so it never
     # writes here (an index of every deposit by member would cost each posting a third index).
-    Index("ix_deposits_reversed", "member_account", sqlite_where=text("reversed"), postgresql_where=text("reversed")),
+    Index("ix_deposits_reversed", "member_account", sqlite_where=text("reversed")),
     # Exactly once: at most one standing deposit per member and month, whoever posts it.
     Index(
         "uq_deposits_member_month",
@@ -214,7 +214,6 @@ deposits = Table(
         "month",
         unique=True,
         sqlite_where=text("NOT reversed"),
-        postgresql_where=text("NOT reversed"),
     ),
 )
 
@@ -471,3 +470,17 @@ inbox_problems = Table(
     Column("last_seen", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("told_employer", Boolean, nullable=False, server_default="0"),
 )
+
+
+def on_postgresql() -> None:
+    """Give the tables their PostgreSQL-only options: the members' fill factor, the partial indexes.
+
+    The migrations write them into the schema; the tables carry them for Alembic's comparisons.
+    Declared in the constructors, they would load SQLAlchemy's PostgreSQL dialect (17 ms) into
+    every command, on SQLite too (issue 15: commands start in under 0.3 s).
+    """
+    members.dialect_kwargs["postgresql_with"] = {"fillfactor": 50}
+    for index in deposits.indexes:
+        where = index.dialect_kwargs.get("sqlite_where")
+        if where is not None:
+            index.dialect_kwargs["postgresql_where"] = where

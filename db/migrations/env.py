@@ -2,9 +2,11 @@
 
 from alembic import context
 
-from db.tables import metadata
+from db.tables import metadata, on_postgresql
 
 connection = context.config.attributes["connection"]
+if connection.dialect.name == "postgresql":
+    on_postgresql()
 context.configure(
     connection=connection,
     target_metadata=metadata,
