@@ -20,10 +20,9 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
-import psycopg
 from sqlalchemy import (
     Boolean,
     Connection,
@@ -58,6 +57,9 @@ from db.tables import (
 from schemas.codes import Problem
 from schemas.errors import TerminalError
 from schemas.statuses import OPENED, BatchStatus
+
+if TYPE_CHECKING:
+    import psycopg  # only a cast: a SQLite run never loads the driver (40 ms of start-up)
 
 
 class PostingConflict(TerminalError):
@@ -409,7 +411,7 @@ def _insert_deposits(conn: Connection, batch_id: int, month: int, frame: pl.Data
     """
     rows = frame.select("member_account", "employer_fen", "employee_fen").sort("member_account")
     if conn.dialect.name == "postgresql":
-        raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+        raw = cast("psycopg.Connection[Any]", conn.connection.dbapi_connection)
         with raw.cursor() as cur:
             cur.execute(_STAGE_POSTGRESQL)  # a group of lists posts several in one transaction
             cur.execute(f"TRUNCATE {_STAGED}")
@@ -450,7 +452,7 @@ def _insert_group_deposits(conn: Connection, stacked: pl.DataFrame, day: date) -
     """`_insert_deposits` of several lists' rows (each with its batch and month) in one INSERT … SELECT."""
     rows = stacked.select("batch_id", "month", "member_account", "employer_fen", "employee_fen").sort("member_account")
     if conn.dialect.name == "postgresql":
-        raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+        raw = cast("psycopg.Connection[Any]", conn.connection.dbapi_connection)
         with raw.cursor() as cur:
             cur.execute(_GROUP_POSTGRESQL)
             cur.execute(f"TRUNCATE {_GROUP}")

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import polars as pl
-import psycopg
 from sqlalchemy import BigInteger, Connection, func, select, text, update
 from sqlalchemy import cast as sql_cast
 
@@ -23,6 +22,9 @@ from db.ledger import share_postings
 from db.tables import MEMBER_SEQUENCE, account_numbers, employers, member_events, members
 from schemas.errors import TerminalError
 from schemas.master import EVENT, HOLDER
+
+if TYPE_CHECKING:
+    import psycopg  # only a cast: a SQLite run never loads the driver (40 ms of start-up)
 
 CHUNK = 5_000
 """Keys per IN list: under SQLite's bound-parameter limit."""
@@ -186,7 +188,7 @@ def _stage(conn: Connection, frame: pl.DataFrame) -> None:
     """The existing accounts' transitions in a temporary table: COPY on PostgreSQL, executemany on SQLite."""
     if conn.dialect.name == "postgresql":
         columns = ", ".join(f"{c} {pg}" for c, (_, pg) in _STAGED_COLUMNS.items())
-        raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+        raw = cast("psycopg.Connection[Any]", conn.connection.dbapi_connection)
         with raw.cursor() as cur:
             cur.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGED} ({columns}) ON COMMIT DROP")
             cur.execute(f"TRUNCATE {_STAGED}")  # a group of lists applies several in one transaction
@@ -206,7 +208,7 @@ def _insert(conn: Connection, table: str, frame: pl.DataFrame, columns: Sequence
     rows = frame.select(columns)
     names = ", ".join(columns)
     if conn.dialect.name == "postgresql":
-        raw = cast(psycopg.Connection[Any], conn.connection.dbapi_connection)
+        raw = cast("psycopg.Connection[Any]", conn.connection.dbapi_connection)
         with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN (FORMAT csv)") as copy:
             copy.write(rows.write_csv(include_header=False))
     else:
