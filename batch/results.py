@@ -15,6 +15,7 @@ the bytes of `X.result.json`, `X.result.csv` and `X.result.xlsx` out.
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 import re
@@ -237,7 +238,9 @@ def result_csv(report: Report, *, status: str) -> bytes:
 
 
 def csv_bytes(lines: pl.DataFrame) -> bytes:
-    return lines.write_csv(include_bom=True, line_terminator="\r\n").encode("utf-8")
+    out = io.BytesIO()  # written as bytes: a large file's text as a Python str cost more than writing it
+    lines.write_csv(out, include_bom=True, line_terminator="\r\n")
+    return out.getvalue()
 
 
 def detail_lines(report: Report, *, status: str) -> pl.DataFrame:
@@ -498,6 +501,8 @@ _SUMMARY_COLUMNS = (
     ),
 )
 
+_CANONICAL_YUAN = r"^(?:0|[1-9][0-9]{0,11})\.[0-9]{2}$"
+"""An amount as `yuan_text` writes it (so already a decimal literal for a number cell)."""
 _MONEY_COLUMNS = ("base", *("employer_amount", "employee_amount", "total_amount"))
 
 
@@ -506,11 +511,14 @@ def _detail_column(name: str, width: int) -> xlsx.Column:
     if name == "row_no":
         return xlsx.Column(pl.col("row_no").cast(pl.String), number=True, width=width)
     if name in _MONEY_COLUMNS:
-        fen = yuan_expr(pl.col(name).str.strip_chars("' "))
-        money = pl.when(fen.is_not_null()).then(xlsx.MONEY).otherwise(xlsx.PLAIN)
-        return xlsx.Column(
-            pl.coalesce(yuan_text(fen), pl.col(name)), number=fen.is_not_null(), style=money, width=width
-        )
+        # Nearly every amount is already written as yuan_text writes it; only the others are parsed and rewritten.
+        text = pl.col(name)
+        canonical = text.str.contains(_CANONICAL_YUAN).fill_null(False)
+        fen = yuan_expr(pl.when(canonical.not_()).then(text).str.strip_chars("' "))
+        number = canonical | fen.is_not_null()
+        money = pl.when(number).then(xlsx.MONEY).otherwise(xlsx.PLAIN)
+        value = pl.coalesce(pl.when(canonical).then(text), yuan_text(fen), text)
+        return xlsx.Column(value, number=number, style=money, width=width)
     if name == "status":
         shown = pl.col("status").replace_strict(dict(ROW_STATUS_LABELS), default=pl.col("status"))
         return xlsx.Column(pl.format("{}（{}）", shown, "status"), width=width)
@@ -698,7 +706,9 @@ def _csvs(lines: pl.DataFrame, heights: Sequence[int]) -> list[bytes]:
     if broken or len(heights) == 1:
         cuts = [0, *itertools.accumulate(heights)]
         return [csv_bytes(body.slice(a, b - a)) for a, b in itertools.pairwise(cuts)]
-    text = body.write_csv(include_header=False, line_terminator="\r\n").encode("utf-8").split(b"\r\n")
+    out = io.BytesIO()
+    body.write_csv(out, include_header=False, line_terminator="\r\n")
+    text = out.getvalue().split(b"\r\n")
     done, at = [], 0
     for height in heights:
         done.append(header + b"".join(line + b"\r\n" for line in text[at : at + height]))

@@ -55,6 +55,10 @@ def test_text_comes_back_exactly_except_characters_xml_cannot_carry() -> None:
     assert sheet.freeze_panes == "A2"
     with zipfile.ZipFile(io.BytesIO(data)) as z:
         assert not any(b"<f>" in z.read(n) for n in z.namelist())
+        sheet_xml = z.read("xl/worksheets/sheet1.xml").decode()
+    # Excel trims the edges of a text without xml:space="preserve"; it is written only where it matters.
+    assert '<t xml:space="preserve">  leading and trailing  </t>' in sheet_xml
+    assert "<t>two\nlines</t>" in sheet_xml
     calamine = fastexcel.read_excel(data).load_sheet("明细", dtypes="string").to_polars()
     assert calamine["文本"].fill_null("").to_list() == expected
 
