@@ -78,9 +78,9 @@ def hpf(env: dict[str, str], *args: str) -> Run:
         if PROFILE is not None and args[0] == "run-once":
             stamp = time.strftime("%H%M%S")
             spy = Path(sys.executable).parent / "py-spy"
-            if spy.exists():  # collapsed stacks (flamegraph.pl input)
+            if spy.exists():  # collapsed stacks (flamegraph.pl input), idle threads sampled too: wall time
                 stacks = PROFILE / f"run-once-{stamp}.txt"
-                command = [str(spy), "record", "-f", "raw", "-o", str(stacks), "--", *command]
+                command = [str(spy), "record", "--idle", "-f", "raw", "-o", str(stacks), "--", *command]
             else:  # cProfile's statistics (read them with pstats)
                 stats = PROFILE / f"run-once-{stamp}.prof"
                 command = [sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "jobs.cli", *args]
@@ -94,7 +94,10 @@ def hpf(env: dict[str, str], *args: str) -> Run:
             raise SystemExit(
                 f"hpf {' '.join(args)} exited {child.returncode}:\n{errs.read().decode(errors='replace')[-3000:]}"
             )
-        return Run(seconds, usage.ru_maxrss / 1024, out.read().decode())
+        text = out.read().decode()
+        if PROFILE is not None:  # py-spy writes its own progress lines to the same stdout
+            text = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("py-spy> "))
+        return Run(seconds, usage.ru_maxrss / 1024, text)
 
 
 COLLECTION_ACCOUNT = "51050188360000000001"

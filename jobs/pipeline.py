@@ -43,7 +43,7 @@ from db.register import Batch
 from db.store import Store
 from jobs import funding, groups
 from jobs.crashes import crash_point
-from jobs.decisions import check, commit_building, file_name_of, judge, month_of
+from jobs.decisions import check, commit_building, file_name_of, judge, month_of, read_ahead
 from jobs.settings import PipelineOptions
 from schemas.errors import HpfError, TransientError
 from schemas.statuses import STEP_LABELS, BatchStatus, Outcome, Step
@@ -568,13 +568,17 @@ def _decide(
 ) -> BatchStatus:
     """Fetch, validate, and commit the outcome with its postings and result files; returns the status."""
     too_large = ready.size > validation.max_file_bytes
+    lookups = None
     if too_large:  # never pulled into memory: rejected from its listed size
         submission = Submission(ready.name, b"", inbox_unit=ready.unit, marker=ready.marker, size=ready.size)
     else:
-        with watch.stage("fetch"):
+        list_size = 0 if ready.unit == BANK else ready.size  # a bank file has no members to read ahead
+        with watch.stage("fetch"), read_ahead(store, ready.name, list_size) as looked_up:
             data = client.fetch(ready)
             if options.settle and not client.unchanged(ready):
                 raise FileChanged(f"{ready.name} 在读取过程中被修改，待其稳定后作为新文件处理")
+            with database_errors():
+                lookups = looked_up()
         submission = Submission(ready.name, data, inbox_unit=ready.unit, marker=ready.marker)
     if ready.unit == BANK:
         with database_errors():
@@ -588,7 +592,7 @@ def _decide(
     with database_errors():
         register.fetched(store.engine, batch_id, submission.sha256, month_of(ready.name))
     crash_point("fetched")
-    decision = judge(submission, validation, options, store, ready.unit, batch_id, watch, build=False)
+    decision = judge(submission, validation, options, store, ready.unit, batch_id, watch, build=False, lookups=lookups)
     with watch.stage("post"), store.engine.begin() as conn:
         commit_building(conn, decision, options, watch)
     crash_point("committed")

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from db.engine import make_engine
+from db.store import Store
+from jobs import decisions
 from tests.support.environments import Job, SftpEnv
 from tests.support.samples import SAMPLES, A, B, D
 
@@ -48,6 +51,51 @@ def test_a_cycle_posts_rejects_and_spots_duplicates_then_does_nothing_twice(job:
     second = job.run("run-once")
     assert second.exit_code == 0 and "本轮处理0个文件" in second.output
     assert job.balances() == balances
+
+
+@pytest.mark.parametrize("sftp_env", ["openssh"], indirect=True)
+def test_a_list_whose_members_are_read_while_it_is_fetched_is_judged_the_same(
+    job: Job, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every list read ahead (the threshold lowered to one byte): the same outcomes, the same money."""
+    read: list[tuple[str, ...]] = []
+    group = Store.for_group
+
+    def spied(self: Store, units: list[str], month: int) -> object:
+        read.append(tuple(units))
+        return group(self, units, month)
+
+    monkeypatch.setattr(decisions, "READ_AHEAD_BYTES", 1)
+    monkeypatch.setattr(Store, "for_group", spied)
+    valid_a = SAMPLES / "valid" / f"{A}_202611.csv"
+    job.upload(A, valid_a, mtime=1_790_000_000)
+    bad = job.home / f"{B}_202611.csv"
+    lines = (SAMPLES / "valid" / f"{B}_202611.csv").read_text("gb18030").splitlines()  # B's payroll writes GBK
+    lines[1] = lines[1].rsplit(",", 1)[0] + ",1.00"  # a wrong total on row 2
+    bad.write_text("\n".join(lines) + "\n", "gb18030")
+    job.upload(B, bad, mtime=1_790_000_100)
+    job.upload(A, valid_a, name=f"{A}_202611_copy.csv", mtime=1_790_000_200)
+
+    assert job.run("run-once").exit_code == 0
+    assert sorted(read) == [(A,), (A,), (B,)]  # each list's employer read ahead, the duplicate's too
+    posted = job.result(A, f"{A}_202611.csv")
+    assert posted["status"] == "POSTED" and posted["posted_fen"] == posted["total_fen"] == 1623000
+    assert job.result(A, f"{A}_202611_copy.csv")["status"] == "DUPLICATE"
+    rejected = job.result(B, f"{B}_202611.csv")
+    assert rejected["status"] == "REJECTED" and rejected["posted_rows"] == 0
+    assert sum(job.balances().values()) == 1623000
+
+
+def test_read_ahead_only_for_large_remittance_lists_with_a_name_that_parses(tmp_path: Path) -> None:
+    store = Store(make_engine(f"sqlite:///{tmp_path / 'hpf.db'}"))
+    size = decisions.READ_AHEAD_BYTES
+    for name, listed in [
+        (f"{A}_202611.csv", size - 1),  # small: read when checked, as before
+        ("not-a-list-name.csv", size),
+        (f"BG_{A}_202611.csv", size),  # a change list is checked against its own reads
+    ]:
+        with decisions.read_ahead(store, name, listed) as looked_up:
+            assert looked_up() is None, name
 
 
 def test_a_corrected_resubmission_posts(job: Job) -> None:
