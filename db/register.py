@@ -534,6 +534,16 @@ def results(conn: Connection, batch_id: int, *, suffix: str = "") -> dict[str, b
     return {name: _unpacked(content) for name, content in rows}
 
 
+def as_decided(conn: Connection, batch_id: int, status: BatchStatus) -> bool:
+    """The batch still stands as decided with `status`, nothing restated since: its stored files are those it was decided with.
+
+    Every restatement (a reversal, money arriving, a credit reversed) changes
+    the status and marks the batch to be republished.
+    """
+    row = conn.execute(select(batches.c.status, batches.c.republish).where(batches.c.id == batch_id)).one_or_none()
+    return row is not None and row.status == status and not row.republish and not due(conn, [batch_id])
+
+
 def results_many(conn: Connection, batch_ids: list[int]) -> dict[int, dict[str, bytes]]:
     """`results` of many batches, by batch (a batch with none is absent), those due told again (`_told`)."""
     found: dict[int, dict[str, bytes]] = {}

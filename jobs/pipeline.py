@@ -543,13 +543,15 @@ def _steps(
 ) -> Outcome:
     """The steps still to do, from the one the batch reached (nobody else moves a batch we hold)."""
     status, step = batch.status, batch.step
+    decided: tuple[BatchStatus, dict[str, bytes]] | None = None
     if step == Step.CLAIMED:
-        status, step = _decide(validation, options, store, client, ready, batch.id, watch), Step.DECIDED
+        status, files = _decide(validation, options, store, client, ready, batch.id, watch)
+        step, decided = Step.DECIDED, None if files is None else (status, files)
     if step == Step.DECIDED:
         database.check()  # the outcome just committed must be in the ledger we started with
         with watch.stage("publish"):
             # Only a publish tried before can have left a temporary file to sweep.
-            _publish(store.engine, client, ready, batch.id, sweep=sweep)
+            _publish(store.engine, client, ready, batch.id, sweep=sweep, decided=decided)
         step = Step.PUBLISHED
     if step == Step.PUBLISHED:
         with watch.stage("archive"):
@@ -565,8 +567,9 @@ def _decide(
     ready: ReadyFile,
     batch_id: int,
     watch: Stopwatch,
-) -> BatchStatus:
-    """Fetch, validate, and commit the outcome with its postings and result files; returns the status."""
+) -> tuple[BatchStatus, dict[str, bytes] | None]:
+    """Fetch, validate, and commit the outcome with its postings and result files; returns the status and
+    the result files committed (None for a bank file, whose notices are the register's to tell)."""
     too_large = ready.size > validation.max_file_bytes
     lookups = None
     if too_large:  # never pulled into memory: rejected from its listed size
@@ -585,10 +588,11 @@ def _decide(
             register.fetched(store.engine, batch_id, submission.sha256, None)
         crash_point("fetched")
         limit = f"文件大小{ready.size}字节，超过上限{validation.max_file_bytes}字节" if too_large else None
-        return funding.decide_arrivals(
+        status = funding.decide_arrivals(
             options, store, ready.name, submission.data, ready.marker, batch_id,
             max_rows=validation.max_rows, too_large=limit, watch=watch,
         )  # fmt: skip
+        return status, None
     with database_errors():
         register.fetched(store.engine, batch_id, submission.sha256, month_of(ready.name))
     crash_point("fetched")
@@ -596,12 +600,21 @@ def _decide(
     with watch.stage("post"), store.engine.begin() as conn:
         commit_building(conn, decision, options, watch)
     crash_point("committed")
-    return decision.status
+    return decision.status, decision.files
 
 
-def _publish(engine: Engine, client: SftpClient, ready: ReadyFile, batch_id: int, *, sweep: bool) -> None:
+def _publish(
+    engine: Engine, client: SftpClient, ready: ReadyFile, batch_id: int, *, sweep: bool,
+    decided: tuple[BatchStatus, dict[str, bytes]] | None = None,
+) -> None:  # fmt: skip
+    """Upload the batch's result files: those this process just committed (`decided`: the status and files),
+    from memory while the batch stands as decided (reading a large list's 25 MB back from the database cost
+    0.14 s), else as the register tells them."""
     with engine.connect() as conn:
-        files = register.results(conn, batch_id)
+        if decided is not None and register.as_decided(conn, batch_id, decided[0]):
+            files = decided[1]
+        else:
+            files = register.results(conn, batch_id)
     client.publish(ready.unit, files, sweep=sweep)
     register.advance(engine, batch_id, Step.PUBLISHED, f"结果已上传到outbox：{', '.join(files)}")
     crash_point("published")

@@ -8,10 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection, Engine, select
 
+from db import register
 from db.engine import make_engine
+from db.register import Batch
 from db.store import Store
-from jobs import decisions
+from db.tables import batches
+from jobs import decisions, pipeline
+from schemas.statuses import BatchStatus
 from tests.support.environments import Job, SftpEnv
 from tests.support.samples import SAMPLES, A, B, D
 
@@ -84,6 +89,47 @@ def test_a_list_whose_members_are_read_while_it_is_fetched_is_judged_the_same(
     rejected = job.result(B, f"{B}_202611.csv")
     assert rejected["status"] == "REJECTED" and rejected["posted_rows"] == 0
     assert sum(job.balances().values()) == 1623000
+
+
+@pytest.mark.parametrize("sftp_env", ["embedded"], indirect=True)
+def test_results_just_committed_are_published_from_memory_unless_restated_before_the_upload(
+    job: Job, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_back: list[int] = []
+    stored = register.results
+
+    def results(conn: Connection, batch_id: int, **kw: str) -> dict[str, bytes]:
+        read_back.append(batch_id)
+        return stored(conn, batch_id, **kw)
+
+    monkeypatch.setattr(register, "results", results)
+    engine = make_engine(job.db_url)
+    job.upload(A, SAMPLES / "valid" / f"{A}_202611.csv")
+    assert job.run("run-once").exit_code == 0
+    assert read_back == []  # the files committed a moment ago, uploaded from memory
+    (a_id,) = [b.id for b in _batches(engine) if b.unit_account == A]
+    with engine.connect() as conn:
+        for name, data in stored(conn, a_id).items():  # the very bytes the register keeps
+            assert (job.env.root / A / "outbox" / name).read_bytes() == data
+
+    restated = b'{"status": "REVERSED"}'
+
+    def reversed_before_upload(point: str) -> None:  # an operator's reversal between the commit and the upload
+        if point == "committed":
+            (b_id,) = [b.id for b in _batches(engine) if b.unit_account == B]
+            with engine.begin() as conn:
+                register.restate(conn, b_id, BatchStatus.REVERSED, {f"{B}_202611.result.json": restated}, "冲销")
+
+    monkeypatch.setattr(pipeline, "crash_point", reversed_before_upload)
+    job.upload(B, SAMPLES / "valid" / f"{B}_202611.csv")
+    assert job.run("run-once").exit_code == 0
+    assert len(read_back) == 1  # read from the register, as it now stands
+    assert (job.env.root / B / "outbox" / f"{B}_202611.result.json").read_bytes() == restated
+
+
+def _batches(engine: Engine) -> list[Batch]:
+    with engine.connect() as conn:
+        return [Batch.of(r) for r in conn.execute(select(batches))]
 
 
 def test_read_ahead_only_for_large_remittance_lists_with_a_name_that_parses(tmp_path: Path) -> None:
