@@ -534,14 +534,20 @@ def results(conn: Connection, batch_id: int, *, suffix: str = "") -> dict[str, b
     return {name: _unpacked(content) for name, content in rows}
 
 
-def as_decided(conn: Connection, batch_id: int, status: BatchStatus) -> bool:
-    """The batch still stands as decided with `status`, nothing restated since: its stored files are those it was decided with.
+def as_decided(conn: Connection, decided: Mapping[int, BatchStatus]) -> set[int]:
+    """Those of the batches (id: the status it was decided with) that still stand as decided, nothing restated
+    since: their stored files are the ones they were decided with.
 
     Every restatement (a reversal, money arriving, a credit reversed) changes
     the status and marks the batch to be republished.
     """
-    row = conn.execute(select(batches.c.status, batches.c.republish).where(batches.c.id == batch_id)).one_or_none()
-    return row is not None and row.status == status and not row.republish and not due(conn, [batch_id])
+    if not decided:
+        return set()
+    rows = conn.execute(
+        select(batches.c.id, batches.c.status, batches.c.republish).where(batches.c.id.in_(list(decided)))
+    )
+    standing = {int(r.id) for r in rows if r.status == decided[r.id] and not r.republish}
+    return standing - due(conn, list(standing))
 
 
 def results_many(conn: Connection, batch_ids: list[int]) -> dict[int, dict[str, bytes]]:

@@ -199,20 +199,31 @@ class _Group:
         return done
 
     def publish(self, decisions: list[tuple[ReadyFile, Decision]]) -> list[tuple[ReadyFile, int]]:
-        """Each decided batch's result files into its employer's outbox; the batches published."""
+        """Each decided batch's result files into its employer's outbox; the batches published.
 
-        def upload(session: SftpClient, item: tuple[ReadyFile, Decision]) -> list[str]:
-            ready, decision = item
-            return session.publish(ready.unit, decision.files, sweep=False)
-
+        The files as committed, from memory; those of a batch restated since
+        (money arrived, a reversal) as the register now tells them.
+        """
         with self.watch.stage("publish"):
+            with database_errors(), self.engine.connect() as conn:
+                standing = register.as_decided(conn, {d.batch_id: d.status for _, d in decisions})
+                others = [d.batch_id for _, d in decisions if d.batch_id not in standing]
+                restated = register.results_many(conn, others) if others else {}
+            files = {
+                d.batch_id: d.files if d.batch_id in standing else restated.get(d.batch_id, {}) for _, d in decisions
+            }
+
+            def upload(session: SftpClient, item: tuple[ReadyFile, Decision]) -> list[str]:
+                ready, decision = item
+                return session.publish(ready.unit, files[decision.batch_id], sweep=False)
+
             uploaded = list(self.pool.map(upload, decisions))
             done = []
             for (ready, decision), names in zip(decisions, uploaded, strict=True):
                 if isinstance(names, BaseException):
                     self._failed(decision.batch_id, names)
                     continue
-                done.append((ready, decision.batch_id, f"结果已上传到outbox：{', '.join(decision.files)}"))
+                done.append((ready, decision.batch_id, f"结果已上传到outbox：{', '.join(files[decision.batch_id])}"))
             with database_errors():
                 register.advance_many(self.engine, [(i, message) for _, i, message in done], Step.PUBLISHED)
         crash_point("published")

@@ -611,7 +611,7 @@ def _publish(
     from memory while the batch stands as decided (reading a large list's 25 MB back from the database cost
     0.14 s), else as the register tells them."""
     with engine.connect() as conn:
-        if decided is not None and register.as_decided(conn, batch_id, decided[0]):
+        if decided is not None and batch_id in register.as_decided(conn, {batch_id: decided[0]}):
             files = decided[1]
         else:
             files = register.results(conn, batch_id)

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from db import tables
+from db import register, tables
 from db.engine import make_engine
 from jobs import decisions, groups
+from schemas.statuses import BatchStatus
 from tests.support.environments import Job, SftpEnv
 from tests.support.processes import UPLOADS, assert_books_and_files_are_whole, grouped, upload_all
 from tests.support.samples import SAMPLES, A
@@ -118,3 +119,36 @@ def test_a_list_that_cannot_be_written_fails_alone(
     again = job.run("run-once", "--json")  # the failed one is retried alone, with its history
     assert again.exit_code == 0, again.output
     assert_books_and_files_are_whole(job)
+
+
+@pytest.mark.parametrize("sftp_env", ["openssh"], indirect=True)
+def test_a_list_restated_between_the_groups_commit_and_its_upload_is_uploaded_as_restated(
+    sftp_env: SftpEnv, job: Job, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The others' files go up as committed, from memory; the restated one as the register now tells it."""
+    grouped(job)
+    upload_all(job)
+    unit, name = UPLOADS[1]
+    restated = b'{"status": "REVERSED"}'
+    engine = make_engine(job.db_url)
+
+    def reversed_before_upload(point: str) -> None:  # an operator's reversal between the commit and the upload
+        if point == "committed":
+            with engine.begin() as conn:
+                batch_id = conn.execute(
+                    select(tables.batches.c.id).where(tables.batches.c.file_name == name)
+                ).scalar_one()
+                if batch_id not in register.as_decided(conn, {batch_id: BatchStatus.POSTED}):
+                    return  # restated already
+                register.restate(conn, batch_id, BatchStatus.REVERSED, {f"{name[:-4]}.result.json": restated}, "冲销")
+
+    monkeypatch.setattr(groups, "crash_point", reversed_before_upload)
+    done = job.run("run-once")
+    assert done.exit_code == 0, done.output
+    assert (job.env.root / unit / "outbox" / f"{name[:-4]}.result.json").read_bytes() == restated
+    with engine.connect() as conn:
+        for other_unit, other in (UPLOADS[0], UPLOADS[2]):
+            (other_id,) = conn.execute(select(tables.batches.c.id).where(tables.batches.c.file_name == other)).scalars()
+            for result, data in register.results(conn, other_id).items():
+                assert (job.env.root / other_unit / "outbox" / result).read_bytes() == data
+    engine.dispose()
